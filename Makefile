@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEPS   := $(VENV)/.deps-installed
+DEMO_ARCHIVE ?= demo-archive
+
+.PHONY: demo test lint venv clean
+
+venv: $(DEPS)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	# a new venv's pip (23.x) skips trafilatura's lxml_html_clean dependency: upgrade it first
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(DEPS): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(DEPS)
+	rm -rf $(DEMO_ARCHIVE)
+	$(BIN)/newsarchiver demo --archive $(DEMO_ARCHIVE)
+
+test: $(DEPS)
+	$(BIN)/ruff check crawler pipelines storage tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(DEPS)
+	$(BIN)/ruff check crawler pipelines storage tests
+	$(BIN)/ruff format --check crawler pipelines storage tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(DEMO_ARCHIVE) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,209 @@
+"""The ``newsarchiver`` command.
+
+::
+
+    newsarchiver crawl --config FILE --archive DIR [--outlet NAME ...] [-s NAME=VALUE ...]
+    newsarchiver demo  [--archive DIR]      # serve the bundled demo outlets on loopback, crawl them
+
+``crawl`` loads and checks the outlet config, builds the Scrapy settings from
+:mod:`crawler.settings` (``-s`` overrides last, as in scrapy), runs :class:`OutletsSpider` in a
+``CrawlerProcess`` and prints the run summary. Exit codes: 0 the run completed (failed pages are
+data, not a crash), 1 a crash, 2 a configuration or settings error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler import __version__
+from crawler.outlets import ConfigError, CrawlConfig, load_config
+from crawler.settings_check import SettingsError, check_settings
+from crawler.spiders.outlets import OutletsSpider
+from storage.layout import ArchiveLayout, new_run_id
+
+EXIT_OK, EXIT_CRASH, EXIT_CONFIG = 0, 1, 2
+
+# The demo site is on loopback: no need to be polite to ourselves.
+DEMO_SETTINGS = {
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+}
+
+
+def build_settings(archive: str, overrides: Sequence[str] = (), **extra: Any) -> Settings:
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("ARCHIVE_DIR", archive, priority="cmdline")
+    for name, value in extra.items():
+        settings.set(name, value, priority="cmdline")
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SettingsError(f"-s takes NAME=VALUE, not {item!r}")
+        settings.set(name.strip(), value, priority="cmdline")
+    check_settings(settings)
+    return settings
+
+
+def run_crawl(config: CrawlConfig, settings: Settings) -> dict[str, Any] | None:
+    """Run one crawl to its end; returns the run summary, or None when the crawl crashed."""
+    run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
+    settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
+    process = CrawlerProcess(settings)
+    errors: list[Any] = []
+    d = process.crawl(OutletsSpider, crawl_config=config)
+    d.addErrback(errors.append)
+    process.start()
+    if errors:
+        failure = errors[0]
+        if failure.check(SettingsError, ConfigError):
+            raise failure.value
+        print(f"newsarchiver: the crawl crashed: {failure.getErrorMessage()}", file=sys.stderr)
+        failure.printTraceback(file=sys.stderr)
+        return None
+    path = ArchiveLayout(settings["ARCHIVE_DIR"]).run_summary_path(run_id)
+    if not path.exists():
+        return None
+    summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return summary
+
+
+def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    cols = ("discovered", "fetched", "articles", "archived", "duplicates", "failed", "elapsed")
+    rows = []
+    for name, o in summary["outlets"].items():
+        failed = sum(o["failed"].values())
+        reasons = ", ".join(f"{k} {v}" for k, v in o["failed"].items())
+        rows.append(
+            [
+                name,
+                o["discovered"],
+                o["fetched"],
+                o["articles"],
+                o["archived"],
+                o["duplicates"],
+                failed,
+                f"{o['elapsed_seconds']:.1f}s",
+                reasons,
+            ]
+        )
+    t = summary["totals"]
+    rows.append(
+        [
+            "TOTAL",
+            t["discovered"],
+            t["fetched"],
+            t["articles"],
+            t["archived"],
+            t["duplicates"],
+            t["failed"],
+            f"{summary['elapsed_seconds']:.1f}s",
+            "",
+        ]
+    )
+    header = ["outlet", *cols, "failed by reason"]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"run {summary['run_id']} ({summary['finish_reason']}) -> {summary['archive']}", file=out)
+    for row in [header, *rows]:
+        cells = [
+            str(c).ljust(w) if i in (0, 8) else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip(), file=out)
+    print(f"WARC: {t['warc_files']} file(s), {t['warc_records']} records", file=out)
+
+
+def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
+    layout = ArchiveLayout(archive)
+    for sidecar_path in sorted(layout.text_dir.glob("*.json")):
+        sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+        also = f"  (+{len(sidecar['other_urls'])} other URL)" if sidecar.get("other_urls") else ""
+        print(f"{sidecar['text_file']}  {sidecar['outlet']:<14} {sidecar['title']}{also}", file=out)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    config = load_config(args.config).select(args.outlet)
+    settings = build_settings(args.archive, args.set)
+    summary = run_crawl(config, settings)
+    if summary is None:
+        return EXIT_CRASH
+    print_summary(summary)
+    return EXIT_OK if summary["finish_reason"] in ("finished", "shutdown") else EXIT_CRASH
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crawler.demo import DemoSite  # only the demo needs the bundled site
+
+    archive = Path(args.archive)
+    with DemoSite() as site, tempfile.TemporaryDirectory() as tmp:
+        config = load_config(site.write_config(Path(tmp) / "demo-outlets.yaml"))
+        print(f"demo outlets on loopback: {', '.join(f'{n} {u}' for n, u in site.outlets.items())}")
+        settings = build_settings(str(archive), args.set, LOG_LEVEL=args.log_level, **DEMO_SETTINGS)
+        summary = run_crawl(config, settings)
+    if summary is None:
+        return EXIT_CRASH
+    print()
+    print_summary(summary)
+    print(f"\ntext files in {ArchiveLayout(archive).text_dir}:")
+    print_texts(archive)
+    return EXIT_OK
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsarchiver", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"newsarchiver {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_set(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "-s",
+            "--set",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="override a Scrapy or newsarchiver setting (repeatable)",
+        )
+
+    crawl = sub.add_parser("crawl", help="crawl the outlets of a config file into an archive")
+    crawl.add_argument("--config", required=True, help="outlet config file (YAML)")
+    crawl.add_argument("--archive", required=True, help="archive directory")
+    crawl.add_argument(
+        "--outlet",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="crawl only this outlet (repeatable)",
+    )
+    add_set(crawl)
+    crawl.set_defaults(func=cmd_crawl)
+
+    demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
+    demo.add_argument("--archive", default="demo-archive", help="archive directory")
+    demo.add_argument("--log-level", default="WARNING")
+    add_set(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except (ConfigError, SettingsError) as exc:
+        print(f"newsarchiver: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Capture every HTTP exchange of the crawl into WARC files, bytes as received.
+
+Listens to Scrapy's ``response_downloaded`` signal, which fires before any downloader middleware
+has touched the response: the body is still Content-Encoded (gzip stays gzip), redirects and
+error answers (3xx, 403, 404, 5xx) are there, and so are robots.txt, sitemaps and feeds. The
+writes run in one writer thread (one writer per open file, nothing blocking the reactor); a
+:class:`~crawler.twisted_util.Pending` for the response record's place is put on
+``request.meta["warc"]`` so that the item pipelines can name the record in the sidecar. Each
+written exchange is also a row in the manifest's ``captures`` table.
+
+Settings: ``WARC_ENABLED``, ``WARC_PREFIX``, ``WARC_MAX_SIZE``, ``ARCHIVE_DIR``.
+Per request: ``meta["dont_archive"] = True`` keeps an exchange out of the WARC.
+Stats: ``warc/records/response``, ``warc/records/request``, ``warc/files``, ``warc/bytes``,
+``warc/skipped/dont_archive``, ``warc/errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from importlib.metadata import version
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import scrapy
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+
+from crawler import __version__
+from crawler.run import run_id_for
+from crawler.settings_check import check_settings
+from crawler.twisted_util import Pending, deferred_from_future
+from storage.layout import ArchiveLayout, iso, safe_hostname, utc_now
+from storage.manifest import Manifest
+from storage.warc import Exchange, WarcFileWriter, WarcRef
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_BATCH = 100  # manifest rows per transaction
+
+
+def _header_pairs(headers: Any) -> list[tuple[str, str]]:
+    # Header bytes are latin-1 on the wire; decoding as latin-1 loses nothing.
+    return [
+        (key.decode("latin-1"), value.decode("latin-1"))
+        for key, values in headers.items()
+        for value in values
+    ]
+
+
+def to_exchange(request: Request, response: Response) -> Exchange:
+    """The plain values of one exchange, from Scrapy's request and raw response."""
+    ip = getattr(response, "ip_address", None)
+    return Exchange(
+        url=response.url,
+        method=request.method,
+        request_headers=_header_pairs(request.headers),
+        request_body=request.body or b"",
+        status=response.status,
+        response_headers=_header_pairs(response.headers),
+        response_body=response.body,
+        fetched_at=utc_now(),
+        protocol=getattr(response, "protocol", None) or "HTTP/1.1",
+        ip_address=str(ip) if ip else None,
+    )
+
+
+class WarcCapture:
+    def __init__(
+        self,
+        layout: ArchiveLayout,
+        prefix: str,
+        max_size: int,
+        run_id: str,
+        stats: StatsCollector,
+    ) -> None:
+        self.layout = layout
+        self.prefix = prefix
+        self.max_size = max_size
+        self.run_id = run_id
+        self.stats = stats
+        self.writer: WarcFileWriter | None = None
+        self.manifest: Manifest | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-writer")
+        self._rows: list[dict[str, Any]] = []
+        self._stopping = False
+        self.crawler: Crawler | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCapture:
+        settings = crawler.settings
+        if not settings.getbool("WARC_ENABLED"):
+            raise NotConfigured("WARC_ENABLED is off")
+        check_settings(settings)
+        assert crawler.stats is not None
+        ext = cls(
+            layout=ArchiveLayout(settings["ARCHIVE_DIR"]),
+            prefix=settings["WARC_PREFIX"],
+            max_size=settings.getint("WARC_MAX_SIZE"),
+            run_id=run_id_for(crawler),
+            stats=crawler.stats,
+        )
+        ext.crawler = crawler
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
+        return ext
+
+    def warcinfo(self, spider: Spider) -> dict[str, str]:
+        config = getattr(spider, "crawl_config", None)
+        return {
+            "software": (
+                f"newsarchiver/{__version__} (Scrapy/{scrapy.__version__}, "
+                f"warcio/{version('warcio')}, Python/{platform.python_version()})"
+            ),
+            "hostname": safe_hostname(),
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "isPartOf": self.run_id,
+            "robots": "obey" if spider.settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "http-header-user-agent": spider.settings.get("USER_AGENT", ""),
+            "newsarchiver-config": json.dumps(config.as_dict() if config else {}, sort_keys=True),
+        }
+
+    def spider_opened(self, spider: Spider) -> None:
+        d = deferred_from_future(self._executor.submit(self._open, self.warcinfo(spider)))
+        d.addErrback(self._write_failed, "(opening the archive)")
+
+    def _open(self, warcinfo: dict[str, str]) -> None:
+        """Runs in the writer thread, before any write."""
+        self.layout.ensure()
+        self.manifest = Manifest(self.layout.manifest_path)
+        self.writer = WarcFileWriter(self.layout, self.prefix, self.max_size, warcinfo)
+
+    def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
+        if request.meta.get("dont_archive"):
+            self.stats.inc_value("warc/skipped/dont_archive")
+            return
+        exchange = to_exchange(request, response)
+        d = deferred_from_future(self._executor.submit(self._write, exchange))
+        d.addErrback(self._write_failed, response.url)
+        request.meta["warc"] = Pending(d)
+
+    def _write(self, exchange: Exchange) -> WarcRef:
+        """Runs in the writer thread."""
+        assert self.writer is not None and self.manifest is not None
+        files_before = len(self.writer.files_written)
+        ref = self.writer.write_exchange(exchange)
+        self.stats.inc_value("warc/records/response")
+        self.stats.inc_value("warc/records/request")
+        self.stats.inc_value("warc/files", len(self.writer.files_written) - files_before)
+        self.stats.inc_value("warc/bytes", ref.length + len(exchange.request_body))
+        headers = dict((k.lower(), v) for k, v in exchange.response_headers)
+        self._rows.append({
+            "run_id": self.run_id, "url": exchange.url, "method": exchange.method,
+            "status": exchange.status, "fetched_at": iso(exchange.fetched_at),
+            "warc_file": ref.warc_file, "warc_offset": ref.offset, "warc_length": ref.length,
+            "record_id": ref.record_id, "payload_digest": ref.payload_digest,
+            "content_type": headers.get("content-type"), "etag": headers.get("etag"),
+            "last_modified": headers.get("last-modified"),
+        })  # fmt: skip
+        if len(self._rows) >= CAPTURE_BATCH:
+            self._flush_rows()
+        return ref
+
+    def _flush_rows(self) -> None:
+        if self._rows and self.manifest is not None:
+            rows, self._rows = self._rows, []
+            self.manifest.add_captures(rows)
+
+    def _write_failed(self, failure: Any, url: str) -> Any:
+        """A crawl whose evidence cannot be written must not go on as if it were."""
+        self.stats.inc_value("warc/errors")
+        logger.error("could not write the WARC records of %s: %s", url, failure.getErrorMessage())
+        if not self._stopping and self.crawler is not None and self.crawler.engine is not None:
+            self._stopping = True
+            logger.critical("stopping the crawl: WARC capture failed")
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="warc_error"))
+        return failure
+
+    def _close(self) -> None:
+        """Runs in the writer thread, after every write queued before it."""
+        self._flush_rows()
+        if self.writer is not None:
+            self.writer.close()
+        if self.manifest is not None:
+            self.manifest.close()
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        # maybe_deferred_to_future: a bare Deferred cannot be awaited on the asyncio reactor
+        await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._close)))
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,256 @@
+"""Load and validate the outlet config file (YAML) into :class:`CrawlConfig`.
+
+A bad file stops the crawl before any request: :class:`ConfigError` names the file, the outlet and
+the key, and the CLI turns it into exit code 2. The outlet's hosts are those of its URLs
+(``start_urls``, ``sitemaps``, ``feeds``); links are followed only inside them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from cssselect import GenericTranslator, SelectorError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DEFAULT_DEPTH = 2
+TOP_KEYS = {"user_agent", "outlets"}
+URL_LIST_KEYS = ("start_urls", "sitemaps", "feeds")
+REGEX_LIST_KEYS = ("allow", "deny")
+SELECTOR_LIST_KEYS = ("drop", "keep")
+OUTLET_KEYS = {"name", "depth", *URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS}
+
+
+class ConfigError(ValueError):
+    """The outlet config is unusable; the message says where and what to fix."""
+
+    def __init__(self, message: str, *, source: str = "", outlet: str = "", key: str = "") -> None:
+        where = ", ".join(
+            part
+            for part in (
+                source,
+                f"outlet {outlet!r}" if outlet else "",
+                f"key {key!r}" if key else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source, self.outlet, self.key = source, outlet, key
+
+
+def host_key(url: str) -> str:
+    """The host an URL belongs to, for "is this link inside the outlet": host[:port], no www."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return host if port in (None, default) else f"{host}:{port}"
+
+
+@dataclass(frozen=True)
+class OutletConfig:
+    """One outlet: where to start, what counts as an article, what to leave alone."""
+
+    name: str
+    start_urls: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    depth: int = DEFAULT_DEPTH
+    drop: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    _allow_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
+    _deny_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        return frozenset(host_key(u) for u in (*self.start_urls, *self.sitemaps, *self.feeds))
+
+    def owns(self, url: str) -> bool:
+        return host_key(url) in self.hosts
+
+    def denied(self, url: str) -> bool:
+        return any(p.search(url) for p in self._deny_re)
+
+    def allowed_article(self, url: str) -> bool | None:
+        """True/False when `allow` decides; None without `allow` (page signals decide)."""
+        if not self._allow_re:
+            return None
+        return any(p.search(url) for p in self._allow_re)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "depth": self.depth}
+        for key in (*URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS):
+            if value := getattr(self, key):
+                out[key] = list(value)
+        return out
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    outlets: tuple[OutletConfig, ...]
+    user_agent: str | None = None
+    source: str = ""
+
+    def outlet(self, name: str) -> OutletConfig:
+        for outlet in self.outlets:
+            if outlet.name == name:
+                return outlet
+        raise KeyError(name)
+
+    def select(self, names: Iterable[str] | None) -> CrawlConfig:
+        """Only the named outlets (all when `names` is empty); an unknown name is a ConfigError."""
+        wanted = [n for n in (names or ()) if n]
+        if not wanted:
+            return self
+        known = {o.name for o in self.outlets}
+        for name in wanted:
+            if name not in known:
+                raise ConfigError(
+                    f"no outlet named {name!r} (known: {', '.join(sorted(known))})",
+                    source=self.source,
+                )
+        return CrawlConfig(
+            tuple(o for o in self.outlets if o.name in wanted), self.user_agent, self.source
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"outlets": [o.as_dict() for o in self.outlets]}
+        if self.user_agent:
+            out["user_agent"] = self.user_agent
+        return out
+
+
+def load_config(path: str | Path) -> CrawlConfig:
+    """Read and validate a YAML outlet config; raises ConfigError on any problem."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the config file: {exc.strerror or exc}", source=source
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the config file is not UTF-8 ({exc.reason})", source=source) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"not valid YAML{at}: {problem}", source=source) from exc
+    return parse_config(data, source=source)
+
+
+def parse_config(data: Any, source: str = "<config>") -> CrawlConfig:
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with an 'outlets' list at the top", source=source)
+    for key in data:
+        if key not in TOP_KEYS:
+            raise ConfigError(
+                f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})", source=source, key=str(key)
+            )
+    user_agent = data.get("user_agent")
+    if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
+        raise ConfigError("must be a non-empty string", source=source, key="user_agent")
+    raw_outlets = data.get("outlets")
+    if not isinstance(raw_outlets, list) or not raw_outlets:
+        raise ConfigError("must be a non-empty list of outlets", source=source, key="outlets")
+    outlets: list[OutletConfig] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_outlets):
+        outlet = _parse_outlet(raw, index, source)
+        if outlet.name in seen:
+            raise ConfigError(
+                "duplicate outlet name", source=source, outlet=outlet.name, key="name"
+            )
+        seen.add(outlet.name)
+        outlets.append(outlet)
+    return CrawlConfig(tuple(outlets), user_agent.strip() if user_agent else None, source)
+
+
+def _parse_outlet(raw: Any, index: int, source: str) -> OutletConfig:
+    label = f"#{index + 1}"
+    if not isinstance(raw, dict):
+        raise ConfigError("each outlet must be a mapping", source=source, outlet=label)
+    name = raw.get("name")
+    if name is None:
+        raise ConfigError(
+            "missing (every outlet needs a name)", source=source, outlet=label, key="name"
+        )
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(
+            "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            source=source,
+            outlet=label,
+            key="name",
+        )
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(message, source=source, outlet=name, key=key)
+
+    for key in raw:
+        if key not in OUTLET_KEYS:
+            raise fail(str(key), f"unknown key (allowed: {', '.join(sorted(OUTLET_KEYS))})")
+    lists = {key: _string_list(raw, key, fail) for key in OUTLET_KEYS - {"name", "depth"}}
+    for key in URL_LIST_KEYS:
+        for url in lists[key]:
+            _check_url(url, key, fail)
+    if not any(lists[key] for key in URL_LIST_KEYS):
+        raise fail("start_urls", "an outlet needs at least one of start_urls, sitemaps or feeds")
+    compiled = {key: tuple(_compile(p, key, fail) for p in lists[key]) for key in REGEX_LIST_KEYS}
+    for key in SELECTOR_LIST_KEYS:
+        for selector in lists[key]:
+            try:
+                GenericTranslator().css_to_xpath(selector)
+            except SelectorError as exc:
+                raise fail(key, f"bad CSS selector {selector!r}: {exc}") from exc
+    depth = raw.get("depth", DEFAULT_DEPTH)
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 20:
+        raise fail("depth", f"must be a whole number from 0 to 20, not {depth!r}")
+    return OutletConfig(
+        name=name,
+        depth=depth,
+        **{
+            key: tuple(lists[key])
+            for key in (*URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS)
+        },
+        _allow_re=compiled["allow"],
+        _deny_re=compiled["deny"],
+    )
+
+
+def _string_list(raw: dict[str, Any], key: str, fail: Any) -> list[str]:
+    value = raw.get(key, [])
+    if isinstance(value, str):  # a lone string is a list of one, as people write it
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise fail(key, f"must be a list of non-empty strings, not {type(value).__name__}")
+    return [v.strip() for v in value]
+
+
+def _check_url(url: str, key: str, fail: Any) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(key, f"not an http(s) URL: {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise fail(key, f"bad port in {url!r}") from exc
+
+
+def _compile(pattern: str, key: str, fail: Any) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise fail(key, f"bad regular expression {pattern!r}: {exc}") from exc
+
+
+def outlet_names(config: CrawlConfig) -> Sequence[str]:
+    return [o.name for o in config.outlets]

@@ -1,0 +1,69 @@
+"""Scrapy settings for newsarchiver: every default the project has, in one place.
+
+Scrapy's own settings come first (politeness, limits, components); then the project's, grouped by
+prefix with the on/off flag first: ``ARCHIVE_*`` (where the archive lives), ``WARC_*`` (captures),
+``EXTRACT_*`` (HTML to clean text), ``TEXT_*`` (text files). Any of them can be overridden with
+``-s NAME=VALUE`` on ``newsarchiver crawl`` or ``scrapy crawl``.
+"""
+
+from __future__ import annotations
+
+from crawler import __version__
+
+BOT_NAME = "newsarchiver"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- politeness -----------------------------------------------------------------------------
+# The outlet config's `user_agent` replaces this one (the spider's `user_agent` attribute).
+USER_AGENT = f"newsarchiver/{__version__} (+https://example.org/newsarchiver)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+
+# --- limits: a hostile page is cut short, recorded, and the crawl goes on -------------------
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024  # also caps decompressed size (gzip bombs)
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+REDIRECT_MAX_TIMES = 10
+# Depth is limited per outlet by the spider (`depth` in the outlet config), not globally.
+DEPTH_LIMIT = 0
+
+# --- components -----------------------------------------------------------------------------
+EXTENSIONS = {
+    "crawler.extensions.warc_capture.WarcCapture": 100,
+    "crawler.extensions.run_summary.RunSummary": 900,
+}
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 300,
+    "pipelines.store_text.StoreTextPipeline": 500,
+}
+
+LOG_LEVEL = "INFO"
+# Scrapy's default request fingerprinter; set explicitly so no deprecation warning is printed.
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+
+# --- ARCHIVE_*: where everything is written ---------------------------------------------------
+ARCHIVE_DIR = "archive"
+# Identifies one crawl in the manifest and in runs/<run-id>.json; generated when empty.
+ARCHIVE_RUN_ID = ""
+
+# --- WARC_*: every HTTP exchange, as received ---------------------------------------------------
+WARC_ENABLED = True
+WARC_PREFIX = "newsarchiver"
+WARC_MAX_SIZE = 1_000_000_000  # bytes; a file is closed and a new one opened past this size
+
+# --- EXTRACT_*: HTML to clean article text, in worker processes ---------------------------------
+EXTRACT_ENABLED = True
+EXTRACT_WORKERS = 0  # 0: one per usable core
+EXTRACT_MIN_CHARS = 200  # less article text than this is "no article" (reason too_short)
+
+# --- TEXT_*: NNN_HASH.txt + NNN_HASH.json ------------------------------------------------------
+TEXT_ENABLED = True
+TEXT_FSYNC = True  # fsync each file before it is renamed into place

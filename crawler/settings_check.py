@@ -1,0 +1,55 @@
+"""Start-up checks of the project's settings; every error names the setting.
+
+A bad value must stop the crawl before the first request, not disable a component: Scrapy's
+``NotConfigured`` would switch WARC capture off with a warning and the crawl would go on without
+evidence. So components raise :class:`SettingsError` (the CLI exits 2 on it) and keep
+``NotConfigured`` for their on/off flag only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from scrapy.settings import BaseSettings
+
+PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the crawl cannot run with."""
+
+
+def _int(settings: BaseSettings, name: str, minimum: int) -> int:
+    raw = settings.get(name)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
+    "WARC_MAX_SIZE": lambda s, n: _int(s, n, 64 * 1024),
+    "EXTRACT_WORKERS": lambda s, n: _int(s, n, 0),
+    "EXTRACT_MIN_CHARS": lambda s, n: _int(s, n, 0),
+    "DOWNLOAD_MAXSIZE": lambda s, n: _int(s, n, 0),
+}
+
+
+def check_settings(settings: BaseSettings) -> None:
+    """Raise SettingsError for the first setting that is unusable."""
+    archive_dir = settings.get("ARCHIVE_DIR")
+    if not isinstance(archive_dir, str) or not archive_dir.strip():
+        raise SettingsError("ARCHIVE_DIR must name a directory (set it with --archive)")
+    prefix = settings.get("WARC_PREFIX")
+    if not isinstance(prefix, str) or not PREFIX_RE.match(prefix):
+        raise SettingsError(
+            f"WARC_PREFIX must be letters, digits, '_' or '.' (it starts each WARC file name and "
+            f"'-' separates the name's fields), not {prefix!r}"
+        )
+    for name, check in CHECKS.items():
+        check(settings, name)

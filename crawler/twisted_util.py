@@ -1,0 +1,57 @@
+"""Small bridges between the Twisted reactor and work done elsewhere (threads, processes)."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
+
+from twisted.internet import defer, reactor
+from twisted.python.failure import Failure
+
+T = TypeVar("T")
+
+
+def deferred_from_future(future: Future[T]) -> defer.Deferred[T]:
+    """A Deferred fired on the reactor thread when a concurrent.futures Future completes.
+
+    Works with any reactor (not only asyncio's), which is why it does not use asyncio.wrap_future.
+    """
+    d: defer.Deferred[T] = defer.Deferred()
+
+    def done(fut: Future[T]) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            reactor.callFromThread(d.errback, Failure(exc))
+        else:
+            reactor.callFromThread(d.callback, fut.result())
+
+    future.add_done_callback(done)
+    return d
+
+
+class Pending(Generic[T]):
+    """A result that several consumers may wait for, each with a Deferred of its own.
+
+    A plain Deferred can be consumed once: its callbacks change the result for the next waiter.
+    """
+
+    def __init__(self, source: defer.Deferred[T]) -> None:
+        self._done = False
+        self._result: Any = None
+        self._waiters: list[defer.Deferred[T]] = []
+        source.addBoth(self._fire)
+
+    def _fire(self, result: Any) -> None:
+        self._done, self._result = True, result
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            (d.errback if isinstance(result, Failure) else d.callback)(result)
+
+    def wait(self) -> defer.Deferred[T]:
+        if not self._done:
+            d: defer.Deferred[T] = defer.Deferred()
+            self._waiters.append(d)
+            return d
+        if isinstance(self._result, Failure):
+            return defer.fail(self._result)
+        return defer.succeed(self._result)

@@ -1,0 +1,1 @@
+"""Item pipelines: HTML to clean text (extract), clean text to NNN_HASH files (store_text)."""

@@ -1,0 +1,186 @@
+"""StoreTextPipeline: clean text to ``text/NNN_HASH.txt`` + ``NNN_HASH.json``, stored once.
+
+The text's bytes are hashed (SHA-256); text already in the manifest is not written again, the URL
+is recorded beside it and listed in its sidecar's ``other_urls``. New text takes the next
+archive-wide number (never reused) and is written atomically: sidecar first, text last, each
+through tmp/ with fsync and rename, so that a ``.txt`` under its final name always has its
+sidecar. A number reserved by a crawl that was killed before its files were in place is dropped
+when the next crawl starts. A page without article text is recorded as a failure.
+
+All disk and manifest work runs in one writer thread, off the reactor.
+
+Settings: ``TEXT_ENABLED``, ``TEXT_FSYNC``, ``ARCHIVE_DIR``.
+Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/recovered``, per
+outlet ``outlet/<name>/archived``, ``outlet/<name>/duplicates``, ``outlet/<name>/failed/<reason>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import maybe_deferred_to_future
+
+from crawler.items import ArticleItem
+from crawler.run import run_id_for
+from crawler.twisted_util import deferred_from_future
+from storage.atomic import clean_tmp, write_atomic
+from storage.failures import FailureLog
+from storage.layout import ArchiveLayout, iso, text_stem, utc_now
+from storage.manifest import Manifest, TextRow
+from storage.warc import WarcRef
+
+logger = logging.getLogger(__name__)
+
+
+class StoreTextPipeline:
+    def __init__(
+        self, layout: ArchiveLayout, run_id: str, stats: StatsCollector, fsync: bool = True
+    ) -> None:
+        self.layout = layout
+        self.run_id = run_id
+        self.stats = stats
+        self.fsync = fsync
+        self.manifest: Manifest | None = None
+        self.failures: FailureLog | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-writer")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoreTextPipeline:
+        settings = crawler.settings
+        if not settings.getbool("TEXT_ENABLED"):
+            raise NotConfigured("TEXT_ENABLED is off")
+        assert crawler.stats is not None
+        return cls(
+            layout=ArchiveLayout(settings["ARCHIVE_DIR"]),
+            run_id=run_id_for(crawler),
+            stats=crawler.stats,
+            fsync=settings.getbool("TEXT_FSYNC"),
+        )
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        return await maybe_deferred_to_future(
+            deferred_from_future(self._executor.submit(fn, *args))
+        )
+
+    async def open_spider(self) -> None:
+        await self._in_thread(self._open)
+
+    def _open(self) -> None:
+        self.layout.ensure()
+        clean_tmp(self.layout.tmp_dir)
+        self.manifest = Manifest(self.layout.manifest_path)
+        self.failures = FailureLog(self.manifest, self.layout.failures_path)
+        for row in self.manifest.unfinished_texts():
+            self._drop_unfinished(row)
+
+    def _drop_unfinished(self, row: TextRow) -> None:
+        assert self.manifest is not None
+        for path in (self.layout.text_path(row.stem), self.layout.sidecar_path(row.stem)):
+            path.unlink(missing_ok=True)
+        self.manifest.forget_text(row.id)
+        self.stats.inc_value("text/recovered")
+        logger.warning("dropped text %s left unfinished by a killed crawl", row.stem)
+
+    async def close_spider(self) -> None:
+        await self._in_thread(self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self.manifest is not None:
+            self.manifest.close()
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        warc_ref: WarcRef | None = None
+        if item.warc is not None:
+            try:
+                warc_ref = await maybe_deferred_to_future(item.warc.wait())
+            except Exception:  # counted and logged by WarcCapture; the text is still worth keeping
+                warc_ref = None
+        if item.article is None:
+            reason, detail = item.no_article or ("extraction_empty", "")
+            await self._in_thread(self._record_failure, item, reason, detail)
+            self.stats.inc_value(f"text/failed/{reason}")
+            self.stats.inc_value(f"outlet/{item.outlet}/failed/{reason}")
+            raise DropItem(f"no article text in {item.final_url} ({reason})")
+        outcome, stem = await self._in_thread(self._store, item, warc_ref)
+        self.stats.inc_value(f"text/{outcome}")
+        self.stats.inc_value(
+            f"outlet/{item.outlet}/{'archived' if outcome == 'written' else 'duplicates'}"
+        )
+        logger.info("%s %s -> %s", outcome, item.final_url, stem)
+        item.body = b""  # the bytes are in the WARC; nothing downstream needs them
+        return item
+
+    def _record_failure(self, item: ArticleItem, reason: str, detail: str) -> None:
+        assert self.failures is not None
+        self.failures.record(item.url, item.outlet, reason, status=item.http_status, detail=detail)
+
+    def _store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str]:
+        """Runs in the writer thread: ('written' | 'duplicate', stem)."""
+        assert self.manifest is not None
+        data = item.article.render().encode("utf-8")
+        sha = hashlib.sha256(data).hexdigest()
+        article_row = {
+            "url": item.url, "final_url": item.final_url, "outlet": item.outlet,
+            "http_status": item.http_status, "fetched_at": item.fetched_at,
+            "warc_file": warc_ref.warc_file if warc_ref else None,
+            "warc_offset": warc_ref.offset if warc_ref else None, "run_id": self.run_id,
+        }  # fmt: skip
+        existing = self.manifest.text_by_sha(sha)
+        if existing is not None:
+            self.manifest.add_article({**article_row, "text_id": existing.id})
+            self._update_other_urls(existing)
+            return "duplicate", existing.stem
+        row = self.manifest.reserve_text(
+            sha, lambda seq: text_stem(seq, sha), item.article.title, iso(utc_now()), self.run_id
+        )
+        self.manifest.add_article({**article_row, "text_id": row.id})
+        sidecar = self._sidecar(item, sha, row, warc_ref)
+        write_atomic(
+            self.layout.sidecar_path(row.stem),
+            _json_bytes(sidecar),
+            self.layout.tmp_dir,
+            fsync=self.fsync,
+        )
+        write_atomic(self.layout.text_path(row.stem), data, self.layout.tmp_dir, fsync=self.fsync)
+        self.manifest.mark_text_stored(row.id)
+        return "written", row.stem
+
+    def _sidecar(
+        self, item: ArticleItem, sha: str, row: TextRow, warc_ref: WarcRef | None
+    ) -> dict[str, Any]:
+        article = item.article
+        return {
+            "text_file": self.layout.text_path(row.stem).name,
+            "url": item.url, "final_url": item.final_url, "outlet": item.outlet,
+            "title": article.title, "author": article.author, "published": article.published,
+            "language": article.language, "fetched_at": item.fetched_at, "sha256": sha,
+            "warc_file": warc_ref.warc_file if warc_ref else None,
+            "warc_record_offset": warc_ref.offset if warc_ref else None,
+            "warc_record_id": warc_ref.record_id if warc_ref else None,
+            "http_status": item.http_status,
+            "other_urls": [],
+        }  # fmt: skip
+
+    def _update_other_urls(self, row: TextRow) -> None:
+        assert self.manifest is not None
+        path = self.layout.sidecar_path(row.stem)
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+        urls = [a["url"] for a in self.manifest.articles_for_text(row.id)]
+        others = sorted(u for u in dict.fromkeys(urls) if u != sidecar["url"])
+        if others != sidecar.get("other_urls"):
+            sidecar["other_urls"] = others
+            write_atomic(path, _json_bytes(sidecar), self.layout.tmp_dir, fsync=self.fsync)
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -1,0 +1,1 @@
+"""Everything newsarchiver keeps on disk: archive layout, manifest, WARC files, text files."""

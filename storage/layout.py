@@ -1,0 +1,84 @@
+"""Where everything lives inside an archive directory: the one place that computes a path.
+
+::
+
+    ARCHIVE/
+      warc/       {prefix}-{yyyymmddHHMMSS}-{serial:05d}-{hostname}.warc.gz (.open while written)
+      text/       NNN_HASH.txt (clean text) + NNN_HASH.json (sidecar)
+      runs/       <run-id>.json, one summary per crawl
+      tmp/        files being written; renamed into place when complete
+      manifest.sqlite
+      failures.jsonl
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+
+OPEN_SUFFIX = ".open"
+WARC_SUFFIX = ".warc.gz"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the second: the form every file and manifest row uses."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or utc_now()
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def text_stem(seq: int, sha256_hex: str) -> str:
+    """`NNN_HASH`: the sequence number zero-padded to 3 digits (wider past 999), 16 hex digits."""
+    return f"{seq:03d}_{sha256_hex[:16]}"
+
+
+def safe_hostname() -> str:
+    # WARC names are split on '-' by some tools; keep the hostname free of it and of dots.
+    name = socket.gethostname().split(".")[0] or "localhost"
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+class ArchiveLayout:
+    """Paths inside one archive directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.warc_dir = self.root / "warc"
+        self.text_dir = self.root / "text"
+        self.runs_dir = self.root / "runs"
+        self.tmp_dir = self.root / "tmp"
+        self.manifest_path = self.root / "manifest.sqlite"
+        self.failures_path = self.root / "failures.jsonl"
+
+    def ensure(self) -> ArchiveLayout:
+        for directory in (self.warc_dir, self.text_dir, self.runs_dir, self.tmp_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def text_path(self, stem: str) -> Path:
+        return self.text_dir / f"{stem}.txt"
+
+    def sidecar_path(self, stem: str) -> Path:
+        return self.text_dir / f"{stem}.json"
+
+    def run_summary_path(self, run_id: str) -> Path:
+        return self.runs_dir / f"{run_id}.json"
+
+    def warc_name(self, prefix: str, opened: datetime, serial: int, hostname: str) -> str:
+        stamp = opened.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+        return f"{prefix}-{stamp}-{serial:05d}-{hostname}{WARC_SUFFIX}"
+
+    def closed_warcs(self) -> list[Path]:
+        return sorted(self.warc_dir.glob(f"*{WARC_SUFFIX}"))
+
+    def open_warcs(self) -> list[Path]:
+        return sorted(self.warc_dir.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}"))

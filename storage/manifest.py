@@ -1,0 +1,200 @@
+"""The archive's manifest: one sqlite database (WAL) that answers "have we seen this".
+
+Tables: ``runs`` (one row per crawl), ``captures`` (every HTTP exchange written to a WARC),
+``texts`` (every stored text file, numbered), ``articles`` (every URL that had a text; a text
+shared by several URLs has several rows), ``failures`` (URLs that ended without an article, with
+their reason). Each component opens its own :class:`Manifest`; a connection is used from one
+thread at a time (the component's writer thread) and guarded by a lock all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+    config TEXT, summary TEXT
+);
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY, run_id TEXT, url TEXT NOT NULL, method TEXT NOT NULL,
+    status INTEGER, fetched_at TEXT NOT NULL, warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL,
+    warc_length INTEGER NOT NULL, record_id TEXT NOT NULL, payload_digest TEXT,
+    content_type TEXT, etag TEXT, last_modified TEXT
+);
+CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
+CREATE TABLE IF NOT EXISTS texts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE, stem TEXT NOT NULL,
+    state TEXT NOT NULL, title TEXT, created_at TEXT NOT NULL, run_id TEXT
+);
+CREATE TABLE IF NOT EXISTS articles (
+    url TEXT NOT NULL, text_id INTEGER NOT NULL REFERENCES texts (id), final_url TEXT,
+    outlet TEXT, http_status INTEGER, fetched_at TEXT, warc_file TEXT, warc_offset INTEGER,
+    run_id TEXT, PRIMARY KEY (url, text_id)
+);
+CREATE INDEX IF NOT EXISTS articles_text ON articles (text_id);
+CREATE TABLE IF NOT EXISTS failures (
+    url TEXT PRIMARY KEY, outlet TEXT, reason TEXT NOT NULL, status INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 1, first_failed TEXT NOT NULL, last_tried TEXT NOT NULL,
+    next_retry_at TEXT, detail TEXT, state TEXT NOT NULL DEFAULT 'pending'
+);
+"""
+
+
+@dataclass(frozen=True)
+class TextRow:
+    id: int
+    sha256: str
+    stem: str
+    state: str  # 'writing' until both files are in place, then 'stored'
+
+    @property
+    def seq(self) -> int:
+        # NNN starts at 000, like the first file of any archive; AUTOINCREMENT never reuses an id.
+        return self.id - 1
+
+
+class Manifest:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    # --- runs ---------------------------------------------------------------------------------
+    def start_run(self, run_id: str, started_at: str, config: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO runs (run_id, started_at, status, config)"
+                " VALUES (?, ?, 'running', ?)",
+                (run_id, started_at, json.dumps(config, sort_keys=True)),
+            )
+
+    def finish_run(
+        self, run_id: str, finished_at: str, status: str, summary: dict[str, Any]
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
+                (finished_at, status, json.dumps(summary, sort_keys=True), run_id),
+            )
+
+    # --- captures -----------------------------------------------------------------------------
+    def add_captures(self, rows: Iterable[dict[str, Any]]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO captures (run_id, url, method, status, fetched_at, warc_file,"
+                " warc_offset, warc_length, record_id, payload_digest, content_type, etag,"
+                " last_modified) VALUES (:run_id, :url, :method, :status, :fetched_at, :warc_file,"
+                " :warc_offset, :warc_length, :record_id, :payload_digest, :content_type, :etag,"
+                " :last_modified)",
+                list(rows),
+            )
+
+    # --- texts and articles -------------------------------------------------------------------
+    def text_by_sha(self, sha256: str) -> TextRow | None:
+        rows = self.query("SELECT id, sha256, stem, state FROM texts WHERE sha256 = ?", (sha256,))
+        return TextRow(**dict(rows[0])) if rows else None
+
+    def reserve_text(
+        self, sha256: str, stem_for: Callable[[int], str], title: str, created_at: str, run_id: str
+    ) -> TextRow:
+        """Take the next number for a new text (state 'writing'); `stem_for(seq)` names it."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO texts (sha256, stem, state, title, created_at, run_id)"
+                " VALUES (?, '', 'writing', ?, ?, ?)",
+                (sha256, title, created_at, run_id),
+            )
+            text_id = int(cur.lastrowid or 0)
+            row = TextRow(text_id, sha256, stem_for(text_id - 1), "writing")
+            db.execute("UPDATE texts SET stem = ? WHERE id = ?", (row.stem, text_id))
+        return row
+
+    def mark_text_stored(self, text_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE texts SET state = 'stored' WHERE id = ?", (text_id,))
+
+    def unfinished_texts(self) -> list[TextRow]:
+        rows = self.query("SELECT id, sha256, stem, state FROM texts WHERE state != 'stored'")
+        return [TextRow(**dict(r)) for r in rows]
+
+    def forget_text(self, text_id: int) -> None:
+        """Drop a reservation whose files never got written; its number is not reused."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM articles WHERE text_id = ?", (text_id,))
+            db.execute("DELETE FROM texts WHERE id = ?", (text_id,))
+
+    def add_article(self, article: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO articles (url, text_id, final_url, outlet, http_status,"
+                " fetched_at, warc_file, warc_offset, run_id) VALUES (:url, :text_id, :final_url,"
+                " :outlet, :http_status, :fetched_at, :warc_file, :warc_offset, :run_id)",
+                article,
+            )
+            # An article that was listed as failed has now healed; its history stays in captures.
+            db.execute("DELETE FROM failures WHERE url = ?", (article["url"],))
+
+    def articles_for_text(self, text_id: int) -> list[sqlite3.Row]:
+        return self.query(
+            "SELECT * FROM articles WHERE text_id = ? ORDER BY fetched_at, url", (text_id,)
+        )
+
+    # --- failures -----------------------------------------------------------------------------
+    def record_failure(self, failure: dict[str, Any]) -> dict[str, Any]:
+        """Insert or update the failure row of a URL; returns the row as stored."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO failures (url, outlet, reason, status, attempts, first_failed,"
+                " last_tried, next_retry_at, detail, state) VALUES (:url, :outlet, :reason,"
+                " :status, :attempts, :when, :when, :next_retry_at, :detail, 'pending')"
+                " ON CONFLICT (url) DO UPDATE SET outlet = excluded.outlet,"
+                " reason = excluded.reason, status = excluded.status,"
+                " attempts = failures.attempts + excluded.attempts,"
+                " last_tried = excluded.last_tried,"
+                " next_retry_at = excluded.next_retry_at, detail = excluded.detail",
+                failure,
+            )
+            row = db.execute("SELECT * FROM failures WHERE url = ?", (failure["url"],)).fetchone()
+        return dict(row)

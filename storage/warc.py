@@ -1,0 +1,181 @@
+"""WARC/1.1 files: one writer per open file, request/response pairs, rotation by size.
+
+Files are named ``{prefix}-{yyyymmddHHMMSS}-{serial:05d}-{hostname}.warc.gz``, written as
+``….warc.gz.open`` and renamed when closed. Each record is gzipped on its own (so any record can be
+read from its offset) and each file opens with a warcinfo record. The writer takes plain values
+(:class:`Exchange`) and knows nothing of Scrapy; it is not thread-safe: one thread owns it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from storage.atomic import fsync_dir
+from storage.layout import OPEN_SUFFIX, ArchiveLayout, safe_hostname, utc_now
+
+logger = logging.getLogger(__name__)
+
+# Twisted hands over the body with its chunked framing removed; a record that still said
+# "Transfer-Encoding: chunked" would not parse as HTTP. Content-Encoding (gzip, br) is kept.
+DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and the response to it, as sent and received."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytes
+    status: int
+    response_headers: list[tuple[str, str]]
+    response_body: bytes
+    fetched_at: datetime
+    protocol: str = "HTTP/1.1"
+    ip_address: str | None = None
+
+
+@dataclass(frozen=True)
+class WarcRef:
+    """Where the response record of an exchange was written."""
+
+    warc_file: str
+    offset: int
+    length: int
+    record_id: str
+    payload_digest: str | None
+
+
+class WarcFileWriter:
+    def __init__(
+        self,
+        layout: ArchiveLayout,
+        prefix: str,
+        max_size: int,
+        warcinfo: Mapping[str, str],
+        hostname: str | None = None,
+    ) -> None:
+        self.layout = layout
+        self.prefix = prefix
+        self.max_size = max_size
+        self.warcinfo = dict(warcinfo)
+        self.hostname = hostname or safe_hostname()
+        self.files_written: list[str] = []
+        self._serial = 0
+        self._fh: BinaryIO | None = None
+        self._writer: WARCWriter | None = None
+        self._name = ""
+        self._warcinfo_id = ""
+
+    @property
+    def current_file(self) -> str:
+        return self._name
+
+    def write_exchange(self, ex: Exchange) -> WarcRef:
+        writer, fh = self._ensure_open()
+        date = datetime_to_iso_date(ex.fetched_at.replace(tzinfo=None), use_micros=True)
+        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
+        if ex.ip_address:
+            common["WARC-IP-Address"] = ex.ip_address
+
+        reason = _reason(ex.status)
+        http_resp = StatusAndHeaders(
+            f"{ex.status} {reason}".strip(),
+            [(k, v) for k, v in ex.response_headers if k.lower() not in DROPPED_RESPONSE_HEADERS],
+            protocol=ex.protocol,
+        )
+        response = writer.create_warc_record(
+            ex.url,
+            "response",
+            payload=io.BytesIO(ex.response_body),
+            length=len(ex.response_body),
+            http_headers=http_resp,
+            warc_headers_dict=dict(common),
+        )
+        response_id = response.rec_headers.get_header("WARC-Record-ID")
+
+        parts = urlsplit(ex.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        req_headers = list(ex.request_headers)
+        if not any(k.lower() == "host" for k, _ in req_headers):
+            req_headers.insert(0, ("Host", parts.netloc))
+        http_req = StatusAndHeaders(
+            f"{ex.method} {target} {ex.protocol}", req_headers, is_http_request=True
+        )
+        request = writer.create_warc_record(
+            ex.url,
+            "request",
+            payload=io.BytesIO(ex.request_body),
+            length=len(ex.request_body),
+            http_headers=http_req,
+            warc_headers_dict={**common, "WARC-Concurrent-To": response_id},
+        )
+
+        offset = fh.tell()
+        writer.write_record(response)
+        length = fh.tell() - offset
+        writer.write_record(request)
+        ref = WarcRef(
+            warc_file=self._name,
+            offset=offset,
+            length=length,
+            record_id=response_id,
+            payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
+        )
+        if fh.tell() >= self.max_size:
+            self.close()
+        return ref
+
+    def close(self) -> None:
+        """Flush, fsync and rename the open file to its final name."""
+        if self._fh is None:
+            return
+        fh, self._fh, self._writer = self._fh, None, None
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        open_path = self.layout.warc_dir / (self._name + OPEN_SUFFIX)
+        os.replace(open_path, self.layout.warc_dir / self._name)
+        fsync_dir(self.layout.warc_dir)
+        logger.info("closed WARC file %s", self._name)
+
+    def _ensure_open(self) -> tuple[WARCWriter, BinaryIO]:
+        if self._writer is not None and self._fh is not None:
+            return self._writer, self._fh
+        opened = utc_now()
+        while True:
+            name = self.layout.warc_name(self.prefix, opened, self._serial, self.hostname)
+            self._serial += 1
+            path = self.layout.warc_dir / name
+            if not path.exists() and not Path(str(path) + OPEN_SUFFIX).exists():
+                break
+        self._fh = open(str(path) + OPEN_SUFFIX, "xb")  # noqa: SIM115 - closed by close()
+        self._writer = WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        self._name = name
+        info = self._writer.create_warcinfo_record(name, self.warcinfo)
+        self._warcinfo_id = info.rec_headers.get_header("WARC-Record-ID")
+        self._writer.write_record(info)
+        self.files_written.append(name)
+        logger.info("opened WARC file %s", name)
+        return self._writer, self._fh
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
