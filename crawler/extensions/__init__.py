@@ -1,0 +1,1 @@
+"""Scrapy extensions: WARC capture, run summary."""

@@ -1,0 +1,1 @@
+"""Spiders of the Scrapy project: OutletsSpider (``scrapy crawl outlets``)."""
