@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import platform
-from importlib.metadata import version
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
 from typing import Any
 
 import scrapy

@@ -1,0 +1,385 @@
+"""HTML templates of the demo outlets: one article renderer per outlet look, plus hub pages.
+
+Each article template carries the defects a real outlet's markup leaves in naively scraped text
+(see /work/shared/seeds/README.md for the kinds, all wording here is our own):
+
+* ``iconfont`` - icon-font labels above the title, the title printed twice, a comment-policy
+  footer and a podcast player inside the body;
+* ``aggregator`` - a hidden error banner from a broken template, the whole body repeated as a
+  print copy, a legal disclaimer box and an empty comments block; non-ASCII text is written as
+  numeric character references, as old aggregators do;
+* ``regional`` - an "EDITOR'S PICKS" teaser block between two paragraphs, a video-of-the-week
+  block and truncated teaser links after the body;
+* ``wire`` - clean markup.
+
+Every string of those defect blocks is listed in :data:`BOILERPLATE`: none may survive cleaning.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from crawler.demo.content import Story
+
+ICON_LABELS = (
+    "icon-bookmark",
+    "bicon-bookmark",
+    "icon-camera",
+    "icon-share",
+    "bicon-print",
+    "icon-chevron-down",
+    "icon-chevron-up",
+    "icon-mail",
+    "icon-tags",
+    "icon-v-play",
+    "icon-fm",
+)
+COMMENT_POLICY = (
+    "Dear readers! We are grateful for the lively debate beneath our stories. Comments have moved "
+    "to a new platform, so you will need to sign in again before posting. Questions about "
+    "moderation can go to letters@beacon.example, and please read our house rules for comments "
+    "before you join in."
+)
+PODCAST_LABEL = "Podcasts"
+PODCAST_DURATION = "24:13"
+
+ERROR_BANNER = (
+    "404",
+    "Sorry!!",
+    "Error! We apologise, but the page you tried to open is not available.",
+)
+DISCLAIMER_TITLE = "Legal Disclaimer:"
+DISCLAIMER_TEXT = (
+    "PressWire Hub republishes partner content exactly as supplied and gives no guarantee of its "
+    "accuracy, completeness, legality or fitness for any purpose. Complaints about content or "
+    "copyright should be addressed to the original provider named above."
+)
+NO_COMMENT = "No comment"
+
+EDITORS_PICKS = "EDITOR'S PICKS"
+PICK_TEASERS = (
+    "Council confirms dates for spring pothole blitz on rural…",
+    "Kellerby bakery scoops regional award for its sourdough…",
+    "Ostry Rovers stun league leaders with a last-minute…",
+)
+VIDEO_HEADING = "Watch Our Video Of The Week"
+VIDEO_CAPTION = "Drone footage: the Wendle from source to sea"
+VIDEO_PATH = "/video/week-11-wendle-from-the-air"
+MORE_TEASERS = (
+    "Missing spaniel found safe after three nights on the moor, owners say she…",
+    "Price of heating oil in Eastmoor this week: the average cost per litre…",
+    "Police appeal for witnesses after builders' vans targeted in overnight…",
+)
+
+# Distinctive pieces of every defect block, each short enough to stay on one line of any
+# extraction; the podcast's "0:00" is left out because real timestamps contain it.
+BOILERPLATE: tuple[str, ...] = (
+    *ICON_LABELS,
+    "Dear readers!",
+    "house rules for comments",
+    "letters@beacon.example",
+    PODCAST_LABEL,
+    PODCAST_DURATION,
+    "Sorry!!",
+    "the page you tried to open is not available",
+    "Legal Disclaimer",
+    "republishes partner content exactly as supplied",
+    "should be addressed to the original provider",
+    NO_COMMENT,
+    EDITORS_PICKS,
+    *PICK_TEASERS,
+    VIDEO_HEADING,
+    VIDEO_CAPTION,
+    *MORE_TEASERS,
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Where a page lives and what its chrome links to."""
+
+    site_name: str
+    url: str  # canonical absolute URL
+    nav: tuple[tuple[str, str], ...]  # (href, label) of the section pages
+    related: tuple[str, ...] = ()  # hrefs of other linked stories, for teaser blocks
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _display_date(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%d %b, %Y %H:%M")
+
+
+def _jsonld(story: Story, page: Page, *, ascii_only: bool) -> str:
+    data = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": story.title,
+        "datePublished": story.published,
+        "author": {"@type": "Person", "name": story.author},
+        "publisher": {"@type": "Organization", "name": page.site_name},
+        "mainEntityOfPage": page.url,
+        "inLanguage": story.lang,
+    }
+    # "</" inside a script element would end it early.
+    text = json.dumps(data, ensure_ascii=ascii_only).replace("</", "<\\/")
+    return f'<script type="application/ld+json">{text}</script>'
+
+
+def _head(
+    title: str,
+    page: Page,
+    *,
+    og_type: str | None,
+    charset: str = "utf-8",
+    extra: tuple[str, ...] = (),
+) -> str:
+    if charset == "utf-8":
+        charset_tag = '<meta charset="utf-8">'
+    else:
+        # Legacy pages declare the charset only here; the HTTP header says just text/html.
+        charset_tag = f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">'
+    lines = [
+        charset_tag,
+        f"<title>{esc(title)} | {esc(page.site_name)}</title>",
+        f'<link rel="canonical" href="{esc(page.url)}">',
+        f'<meta property="og:title" content="{esc(title)}">',
+        f'<meta property="og:site_name" content="{esc(page.site_name)}">',
+        f'<meta property="og:url" content="{esc(page.url)}">',
+    ]
+    if og_type:
+        lines.append(f'<meta property="og:type" content="{og_type}">')
+    lines.extend(extra)
+    return "<head>\n" + "\n".join(lines) + "\n</head>"
+
+
+def _article_meta(story: Story, *, published_meta: bool) -> tuple[str, ...]:
+    out = [f'<meta name="author" content="{esc(story.author)}">']
+    if published_meta:
+        out.append(f'<meta property="article:published_time" content="{story.published}">')
+    return tuple(out)
+
+
+def _nav(page: Page) -> str:
+    items = "".join(f'<li><a href="{esc(h)}">{esc(label)}</a></li>' for h, label in page.nav)
+    return f'<nav><ul><li><a href="/">Home</a></li>{items}</ul></nav>'
+
+
+def _paras(paragraphs: tuple[str, ...] | list[str]) -> str:
+    return "\n".join(f"<p>{esc(p)}</p>" for p in paragraphs)
+
+
+def _doc(lang: str, head: str, body_class: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}">\n{head}\n'
+        f'<body class="{body_class}">\n{body}\n</body>\n</html>\n'
+    )
+
+
+def render_iconfont(story: Story, page: Page) -> str:
+    """The Aldercombe Beacon: icon labels, title twice, comment policy, podcast player."""
+    head = _head(
+        story.title,
+        page,
+        og_type="article",
+        charset=story.charset,
+        extra=(*_article_meta(story, published_meta=True), _jsonld(story, page, ascii_only=False)),
+    )
+    # The icon font failed to load, so each glyph's ligature name is left as visible text.
+    icons = "".join(f'<span class="icon {label}">{label}</span>' for label in ICON_LABELS)
+    lead, *body = story.paragraphs
+    masthead = f'<a class="logo" href="/">{esc(page.site_name)}</a>{_nav(page)}'
+    when = f'<time datetime="{story.published}">{_display_date(story.published)}</time>'
+    main = f"""<header class="masthead">{masthead}</header>
+<main>
+<article class="article">
+<div class="article__toolbar">{icons}</div>
+<div class="article__date">{when}</div>
+<h1 class="article__heading">{esc(story.title)}</h1>
+<p class="standfirst">{esc(lead)}</p>
+<div class="article__author">By <a rel="author" href="/">{esc(story.author)}</a></div>
+<div class="article__body">
+<h2 class="article__title-repeat"><strong>{esc(story.title)}</strong></h2>
+{_paras(body)}
+<div class="comment-policy"><p>{esc(COMMENT_POLICY)}</p></div>
+<div class="podcast-player"><span class="podcast-player__label">{PODCAST_LABEL}</span>
+<span class="podcast-player__time">0:00</span>
+<span class="podcast-player__duration">{PODCAST_DURATION}</span>
+<audio preload="none"></audio></div>
+</div>
+</article>
+</main>
+<footer class="site-footer"><p>Independent news for the Wendle valley since 1888.</p></footer>"""
+    return _doc(story.lang, head, "beacon article-page", main)
+
+
+def _ascii_refs(text: str) -> str:
+    return text.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+def render_aggregator(story: Story, page: Page) -> str:
+    """PressWire Hub: hidden error banner, body twice, legal disclaimer, "No comment"."""
+    # No og:type on this outlet's articles: JSON-LD is its only article signal.
+    head = _head(
+        story.title,
+        page,
+        og_type=None,
+        charset=story.charset,
+        extra=(
+            *_article_meta(story, published_meta=False),
+            _jsonld(story, page, ascii_only=True),
+            "<style>.print-copy{display:none}@media print{.print-copy{display:block}}</style>",
+        ),
+    )
+    code, title, message = ERROR_BANNER
+    lead, *body = story.paragraphs
+    copy = f'<p class="summary">{esc(lead)}</p>\n{_paras(body)}'
+    main = f"""<header class="pwh-header"><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
+<div class="error-banner" hidden><div class="error-banner__code">{code}</div>
+<div class="error-banner__title">{title}</div><p>{esc(message)}</p></div>
+<div id="content">
+<article class="news-item">
+<h1 class="news-item__title">{esc(story.title)}</h1>
+<div class="news-item__meta"><span class="author">{esc(story.author)}</span>
+<time datetime="{story.published}">{_display_date(story.published)}</time></div>
+<div class="news-body">
+{copy}
+</div>
+<div class="news-body print-copy" aria-hidden="true">
+{copy}
+</div>
+<div class="legal-disclaimer"><strong>{DISCLAIMER_TITLE}</strong><p>{esc(DISCLAIMER_TEXT)}</p></div>
+<section class="comments"><h3>Comments</h3><p class="comments__empty">{NO_COMMENT}</p></section>
+</article>
+</div>"""
+    return _ascii_refs(_doc(story.lang, head, "pwh", main))
+
+
+def _teasers(css: str, hrefs: tuple[str, ...], texts: tuple[str, ...]) -> str:
+    # Teasers point at pages the crawl reaches anyway, so they never create a discovery path.
+    targets = hrefs or ("/",)
+    items = "".join(
+        f'<li><a href="{esc(targets[i % len(targets)])}">{esc(t)}</a></li>'
+        for i, t in enumerate(texts)
+    )
+    return f'<ul class="{css}">{items}</ul>'
+
+
+def render_regional(story: Story, page: Page) -> str:
+    """Wendle Valley Daily: EDITOR'S PICKS inside the body, video and teasers after it."""
+    head = _head(
+        story.title,
+        page,
+        og_type="article",
+        charset=story.charset,
+        extra=(*_article_meta(story, published_meta=True), _jsonld(story, page, ascii_only=False)),
+    )
+    lead, *body = story.paragraphs
+    picks = (
+        f'<div class="editors-picks"><h4>{esc(EDITORS_PICKS)}</h4>'
+        f"{_teasers('editors-picks__list', page.related, PICK_TEASERS)}</div>"
+    )
+    cut = min(2, len(body))
+    content = "\n".join([_paras(body[:cut]), picks, _paras(body[cut:])])
+    brand = f'<a class="brand" href="/">{esc(page.site_name)}</a>{_nav(page)}'
+    when = f'<time class="published" datetime="{story.published}">'
+    main = f"""<header class="site-header">{brand}</header>
+<div class="wrap">
+<article class="post">
+<header class="entry-header"><h1 class="entry-title">{esc(story.title)}</h1>
+<div class="entry-meta">By <span class="author vcard">{esc(story.author)}</span> |
+{when}{_display_date(story.published)}</time></div></header>
+<div class="lead">{esc(lead)}</div>
+<div class="entry-content">
+{content}
+</div>
+<section class="video-of-week"><h3>{VIDEO_HEADING}</h3>
+<a href="{VIDEO_PATH}">{esc(VIDEO_CAPTION)}</a></section>
+{_teasers("more-teasers", page.related, MORE_TEASERS)}
+</article>
+</div>"""
+    return _doc(story.lang, head, "valley single-post", main)
+
+
+def render_wire(story: Story, page: Page) -> str:
+    """Northgate Press Agency: clean markup, og:type and published_time only (no JSON-LD)."""
+    head = _head(
+        story.title,
+        page,
+        og_type="article",
+        charset=story.charset,
+        extra=_article_meta(story, published_meta=True),
+    )
+    lead, *body = story.paragraphs
+    main = f"""<header><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
+<main>
+<article class="wire-story">
+<h1>{esc(story.title)}</h1>
+<p class="dateline"><span class="byline">{esc(story.author)}</span>,
+<time datetime="{story.published}">{_display_date(story.published)}</time></p>
+<p class="lede">{esc(lead)}</p>
+{_paras(body)}
+</article>
+</main>"""
+    return _doc(story.lang, head, "npa", main)
+
+
+ARTICLE_TEMPLATES: dict[str, Callable[[Story, Page], str]] = {
+    "iconfont": render_iconfont,
+    "aggregator": render_aggregator,
+    "regional": render_regional,
+    "wire": render_wire,
+}
+
+
+def render_hub(
+    page: Page, heading: str, items: list[tuple[str, str, str]], *, lang: str = "en"
+) -> str:
+    """A home or section page: og:type website and no NewsArticle, so it is never an article.
+
+    ``items`` are (href, headline, summary) teasers.
+    """
+    head = _head(heading, page, og_type="website")
+    cards = "\n".join(
+        f'<li class="teaser"><a href="{esc(href)}">{esc(title)}</a><p>{esc(summary)}</p></li>'
+        for href, title, summary in items
+    )
+    body = f"""<header><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
+<main>
+<h1>{esc(heading)}</h1>
+<ul class="teasers">
+{cards}
+</ul>
+</main>"""
+    return _doc(lang, head, "hub", body)
+
+
+def render_video(page: Page) -> str:
+    """The video page behind "Watch Our Video Of The Week": not an article."""
+    head = _head(VIDEO_CAPTION, page, og_type="video.other")
+    body = f"""<header><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
+<main><h1>{esc(VIDEO_CAPTION)}</h1><video controls preload="none"></video></main>"""
+    return _doc("en", head, "video", body)
+
+
+def render_not_found(site_name: str, path: str) -> str:
+    head = (
+        f'<head>\n<meta charset="utf-8">\n<title>Page not found | {esc(site_name)}</title>\n</head>'
+    )
+    body = (
+        f"<main><h1>Page not found</h1><p>Nothing lives at {esc(path)}.</p>"
+        '<a href="/">Home</a></main>'
+    )
+    return _doc("en", head, "not-found", body)
+
+
+def render_moved(location: str) -> str:
+    head = '<head>\n<meta charset="utf-8">\n<title>Moved Permanently</title>\n</head>'
+    body = f'<p>This story has moved to <a href="{esc(location)}">{esc(location)}</a>.</p>'
+    return _doc("en", head, "moved", body)

@@ -1,0 +1,60 @@
+"""Shared fixtures: the bundled demo site on loopback and one crawl of it through the CLI.
+
+The crawl runs `newsarchiver crawl` in a subprocess, as a user or cron would, against the demo
+outlets served from this process on free ports; several test modules assert on its archive.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.demo import DemoSite, RequestLog
+
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
+
+
+def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+@dataclass
+class Crawl:
+    archive: Path
+    config: Path
+    result: subprocess.CompletedProcess[str]
+    requests: list[RequestLog]  # what the site served during this crawl
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        (path,) = (self.archive / "runs").glob("*.json")
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+
+@pytest.fixture(scope="session")
+def demo_site() -> Iterator[DemoSite]:
+    with DemoSite() as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def demo_crawl(demo_site: DemoSite, tmp_path_factory: pytest.TempPathFactory) -> Crawl:
+    root = tmp_path_factory.mktemp("demo-crawl")
+    config = demo_site.write_config(root / "outlets.yaml")
+    archive = root / "archive"
+    demo_site.clear_requests()
+    result = cli("crawl", "--config", str(config), "--archive", str(archive), *FAST)
+    crawl = Crawl(archive, config, result, list(demo_site.requests))
+    assert result.returncode == 0, result.stderr[-4000:]
+    return crawl

@@ -1,0 +1,137 @@
+"""The outlet config loader: a bad file names the outlet and the key, and the CLI exits 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.cli import main
+from crawler.outlets import ConfigError, load_config
+
+GOOD = """\
+user_agent: "newsarchiver-test/0.1 (+https://example.org/contact)"
+outlets:
+  - name: iconnews
+    start_urls: ["https://iconnews.example/"]
+    sitemaps: ["https://iconnews.example/sitemap.xml"]
+    feeds: ["https://www.iconnews.example/rss.xml"]
+    allow: ['/news/\\d+-']
+    deny: ['/video/']
+    depth: 3
+  - name: wire
+    feeds: ["http://127.0.0.1:8081/rss.xml"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "outlets.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_loads_with_defaults_and_hosts(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    icon, wire = config.outlets
+    assert config.user_agent.startswith("newsarchiver-test/0.1")
+    assert icon.depth == 3 and wire.depth == 2
+    assert icon.hosts == {"iconnews.example"}  # www. and the bare host are one outlet
+    assert wire.hosts == {"127.0.0.1:8081"}
+    assert icon.owns("https://www.iconnews.example/news/12-x")
+    assert not icon.owns("https://elsewhere.example/news/12-x")
+    assert not wire.owns("http://127.0.0.1:9999/")  # another port is another host
+    assert icon.allowed_article("https://iconnews.example/news/12-bridge") is True
+    assert icon.allowed_article("https://iconnews.example/about") is False
+    assert wire.allowed_article("http://127.0.0.1:8081/x") is None  # page signals decide
+    assert icon.denied("https://iconnews.example/video/1")
+
+
+BAD = [
+    ("outlets:\n  - start_urls: ['https://a.example/']\n", "outlet '#1', key 'name'", "missing"),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n"
+        "  - name: a\n    start_urls: ['https://b.example/']\n",
+        "outlet 'a', key 'name'",
+        "duplicate",
+    ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n    allow: ['(unclosed']\n",
+        "outlet 'a', key 'allow'",
+        "bad regular expression",
+    ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['ftp://a.example/']\n",
+        "key 'start_urls'",
+        "not an http",
+    ),
+    ("outlets:\n  - name: a\n    start_urls: ['https://']\n", "key 'start_urls'", "not an http"),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n    sitemap: ['x']\n",
+        "outlet 'a', key 'sitemap'",
+        "unknown key",
+    ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n    depth: two\n",
+        "outlet 'a', key 'depth'",
+        "whole number",
+    ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n    deny: {x: 1}\n",
+        "outlet 'a', key 'deny'",
+        "list of non-empty strings",
+    ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n    drop: ['div[']\n",
+        "outlet 'a', key 'drop'",
+        "bad CSS selector",
+    ),
+    ("outlets:\n  - name: a\n", "outlet 'a', key 'start_urls'", "at least one of"),
+    ("outlet:\n  - name: a\n", "key 'outlet'", "unknown key"),
+    ("outlets: []\n", "key 'outlets'", "non-empty list"),
+    ("outlets:\n  - name: a\n   start_urls: [\n", "", "not valid YAML at line"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "what"), BAD)
+def test_bad_config_names_outlet_and_key(tmp_path: Path, text: str, where: str, what: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    assert where in message and what in message
+    assert str(tmp_path / "outlets.yaml") in message
+
+
+@pytest.mark.parametrize(("text", "where", "what"), BAD[:3])
+def test_cli_exits_2_on_a_bad_config_before_any_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, where: str, what: str
+) -> None:
+    config = write(tmp_path, text)
+    code = main(["crawl", "--config", str(config), "--archive", str(tmp_path / "archive")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert where in err and what in err
+    assert not (tmp_path / "archive").exists()  # stopped before the crawl touched anything
+
+
+def test_cli_exits_2_on_unknown_outlet_and_bad_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, GOOD)
+    archive = str(tmp_path / "archive")
+    assert main(["crawl", "--config", str(config), "--archive", archive, "--outlet", "nope"]) == 2
+    assert "no outlet named 'nope'" in capsys.readouterr().err
+    assert (
+        main(["crawl", "--config", str(config), "--archive", archive, "-s", "WARC_MAX_SIZE=-5"])
+        == 2
+    )
+    assert "WARC_MAX_SIZE must be at least" in capsys.readouterr().err
+    assert main(["crawl", "--config", str(config), "--archive", archive, "-s", "NOEQUALS"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+    assert main(["crawl", "--config", str(tmp_path / "missing.yaml"), "--archive", archive]) == 2
+    assert "cannot read the config file" in capsys.readouterr().err
+
+
+def test_the_bundled_example_config_loads() -> None:
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "outlets.example.yaml")
+    assert [o.name for o in config.outlets] == ["harbourtimes", "valleywire"]
+    assert config.outlets[1].drop == ("aside.promo", "div.newsletter-signup")

@@ -1,0 +1,139 @@
+"""Text files: NNN_HASH names that verify, identical text stored once, atomic and recoverable.
+
+The pipeline's writer-thread steps (_open, _store, _close) are driven directly; the crawl tests
+cover process_item on the reactor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from crawler.items import ArticleItem
+from pipelines.article import ArticleText
+from pipelines.store_text import StoreTextPipeline
+from storage.layout import text_stem
+from storage.manifest import Manifest
+from storage.warc import WarcRef
+from tests.helpers import project_crawler
+
+ARTICLE = ArticleText(
+    title="Ferry service resumes after the storm",
+    paragraphs=(
+        "The harbour ferry ran again on Monday morning after three days tied up at the quay.",
+        "Passengers queued from six o'clock, the operator said.",
+    ),
+    author="A. Writer",
+    published="2026-03-02T08:00:00+00:00",
+    language="en",
+)
+OTHER = ArticleText(title="Library opens late", paragraphs=("The library stays open until ten.",))
+
+
+def pipeline(tmp_path: Path) -> StoreTextPipeline:
+    crawler = project_crawler(ARCHIVE_DIR=str(tmp_path))
+    p = StoreTextPipeline.from_crawler(crawler)
+    p._open()
+    return p
+
+
+def item(url: str, article: ArticleText | None = ARTICLE, outlet: str = "harbour") -> ArticleItem:
+    return ArticleItem(
+        url=url, final_url=url, outlet=outlet, http_status=200, body=b"<html>",
+        content_type="text/html", fetched_at="2026-03-02T09:00:00Z", article=article,
+    )  # fmt: skip
+
+
+REF = WarcRef("x-20260302090000-00000-h.warc.gz", 1234, 900, "<urn:uuid:1>", "sha1:AAAA")
+
+
+def test_text_file_is_named_by_its_sha256_with_a_complete_sidecar(tmp_path: Path) -> None:
+    p = pipeline(tmp_path)
+    assert p._store(item("https://harbour.example/news/1"), REF) == ("written", _stem(0, ARTICLE))
+    p._close()
+    (txt,) = (tmp_path / "text").glob("*.txt")
+    data = txt.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    assert txt.name == f"000_{digest[:16]}.txt"
+    assert data.decode("utf-8") == (
+        "Ferry service resumes after the storm\n\n"
+        "The harbour ferry ran again on Monday morning after three days tied up at the quay.\n\n"
+        "Passengers queued from six o'clock, the operator said.\n"
+    )
+    sidecar = json.loads(txt.with_suffix(".json").read_text(encoding="utf-8"))
+    assert sidecar == {
+        "text_file": txt.name, "url": "https://harbour.example/news/1",
+        "final_url": "https://harbour.example/news/1", "outlet": "harbour",
+        "title": ARTICLE.title, "author": "A. Writer", "published": "2026-03-02T08:00:00+00:00",
+        "language": "en", "fetched_at": "2026-03-02T09:00:00Z", "sha256": digest,
+        "warc_file": REF.warc_file, "warc_record_offset": 1234, "warc_record_id": "<urn:uuid:1>",
+        "http_status": 200, "other_urls": [],
+    }  # fmt: skip
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_identical_text_is_stored_once_with_every_url_recorded(tmp_path: Path) -> None:
+    p = pipeline(tmp_path)
+    p._store(item("https://harbour.example/news/1"), REF)
+    assert p._store(item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
+    assert p._store(item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
+    assert p._store(item("https://harbour.example/news/2", OTHER), REF) == (
+        "written", _stem(1, OTHER),
+    )  # fmt: skip
+    p._close()
+    assert sorted(f.name for f in (tmp_path / "text").iterdir()) == sorted(
+        [f"{_stem(0, ARTICLE)}.txt", f"{_stem(0, ARTICLE)}.json",
+         f"{_stem(1, OTHER)}.txt", f"{_stem(1, OTHER)}.json"]
+    )  # fmt: skip
+    sidecar = json.loads((tmp_path / "text" / f"{_stem(0, ARTICLE)}.json").read_text())
+    assert sidecar["url"] == "https://harbour.example/news/1"
+    assert sidecar["other_urls"] == ["https://wire.example/s/9"]
+    rows = Manifest(tmp_path / "manifest.sqlite").query(
+        "SELECT a.url, a.outlet FROM articles a JOIN texts t ON t.id = a.text_id"
+        " WHERE t.stem = ? ORDER BY a.url", (_stem(0, ARTICLE),)
+    )  # fmt: skip
+    assert [tuple(r) for r in rows] == [
+        ("https://harbour.example/news/1", "harbour"), ("https://wire.example/s/9", "wire"),
+    ]  # fmt: skip
+
+
+def test_unfinished_text_of_a_killed_crawl_is_dropped_and_its_number_not_reused(
+    tmp_path: Path,
+) -> None:
+    p = pipeline(tmp_path)
+    p._store(item("https://harbour.example/news/1"), REF)
+    # a crawl killed between reserving number 001 and renaming its text into place
+    sha = hashlib.sha256(OTHER.render().encode()).hexdigest()
+    row = p.manifest.reserve_text(sha, lambda s: text_stem(s, sha), OTHER.title, "t", "run")
+    (tmp_path / "text" / f"{row.stem}.json").write_text("{}")
+    (tmp_path / "tmp" / f".{row.stem}.txt.abc.tmp").write_text("half a te")
+    p._close()
+
+    p = pipeline(tmp_path)  # the next crawl
+    assert not (tmp_path / "text" / f"{row.stem}.json").exists()
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert p.stats.get_value("text/recovered") == 1
+    assert p._store(item("https://harbour.example/news/2", OTHER), REF) == (
+        "written", _stem(2, OTHER),
+    )  # fmt: skip
+    p._close()
+    names = sorted(f.name for f in (tmp_path / "text").glob("*.txt"))
+    assert names == [f"{_stem(0, ARTICLE)}.txt", f"{_stem(2, OTHER)}.txt"]
+
+
+def test_page_without_article_is_recorded_as_a_failure(tmp_path: Path) -> None:
+    p = pipeline(tmp_path)
+    p._record_failure(item("https://harbour.example/empty", None), "too_short", "12 chars")
+    p._close()
+    (line,) = (tmp_path / "failures.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert record["url"] == "https://harbour.example/empty"
+    assert (record["reason"], record["status"], record["attempts"]) == ("too_short", 200, 1)
+    assert record["outlet"] == "harbour" and record["detail"] == "12 chars"
+    rows = Manifest(tmp_path / "manifest.sqlite").query("SELECT url, reason FROM failures")
+    assert [tuple(r) for r in rows] == [("https://harbour.example/empty", "too_short")]
+
+
+def _stem(seq: int, article: ArticleText) -> str:
+    return text_stem(seq, hashlib.sha256(article.render().encode()).hexdigest())

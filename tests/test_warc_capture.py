@@ -1,0 +1,137 @@
+"""WARC capture: records built from the bytes as received, read back with warcio.
+
+The extension's thread-side steps (_open, _write, _close) are driven directly, so the test needs
+no reactor; the end-to-end crawl test covers the signal wiring.
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.http import Response
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.extensions.warc_capture import WarcCapture, to_exchange
+from storage.manifest import Manifest
+from tests.helpers import project_crawler
+
+HTML = b"<html><body><p>" + b"Plain synthetic paragraph. " * 40 + b"</p></body></html>"
+NAME_RE = re.compile(r"^capture-\d{14}-\d{5}-[A-Za-z0-9_]+\.warc\.gz$")
+
+
+def make_capture(tmp_path: Path, **settings: Any) -> WarcCapture:
+    crawler = project_crawler(Spider, ARCHIVE_DIR=str(tmp_path), WARC_PREFIX="capture", **settings)
+    ext = WarcCapture.from_crawler(crawler)
+    ext._open(ext.warcinfo(crawler.spider))
+    return ext
+
+
+def response(url: str, status: int, body: bytes, **headers: str) -> Response:
+    request = Request(url, headers={"User-Agent": "newsarchiver-test", "Accept-Encoding": "gzip"})
+    return Response(
+        url, status=status, headers=headers, body=body, request=request,
+        ip_address=ipaddress.ip_address("127.0.0.1"), protocol="HTTP/1.1",
+    )  # fmt: skip
+
+
+def records(path: Path) -> list[Any]:
+    out = []
+    with path.open("rb") as fh:
+        for rec in ArchiveIterator(fh):
+            raw = rec.raw_stream.read()
+            out.append((rec, raw))
+    return out
+
+
+def test_exchanges_are_request_response_pairs_as_received(tmp_path: Path) -> None:
+    ext = make_capture(tmp_path)
+    gz = gzip.compress(HTML)
+    answers = [
+        response("http://127.0.0.1:1/gz", 200, gz, **{"Content-Encoding": "gzip",
+                 "Content-Type": "text/html", "Transfer-Encoding": "chunked"}),
+        response("http://127.0.0.1:1/old", 301, b"", Location="/new"),
+        response("http://127.0.0.1:1/gone", 404, b"not here", **{"Content-Type": "text/plain"}),
+    ]  # fmt: skip
+    refs = [ext._write(to_exchange(r.request, r)) for r in answers]
+    ext._close()
+
+    (warc,) = (tmp_path / "warc").iterdir()
+    assert NAME_RE.match(warc.name), warc.name  # closed: no .open suffix left
+    recs = records(warc)
+    info, *rest = recs
+    assert info[0].rec_type == "warcinfo"
+    fields = info[1].decode()
+    for key in ("software: newsarchiver/", "format: WARC File Format 1.1", "hostname: ",
+                "newsarchiver-config: "):  # fmt: skip
+        assert key in fields
+    assert [r.rec_type for r, _ in rest] == ["response", "request"] * 3
+    by_id = {r.rec_headers.get_header("WARC-Record-ID"): r for r, _ in rest}
+    for (resp, body), (req, _), answer, ref in zip(
+        rest[::2], rest[1::2], answers, refs, strict=True
+    ):
+        assert resp.rec_headers.get_header("WARC-Target-URI") == answer.url
+        assert req.rec_headers.get_header("WARC-Target-URI") == answer.url
+        assert by_id[req.rec_headers.get_header("WARC-Concurrent-To")] is resp
+        assert resp.http_headers.get_statuscode() == str(answer.status)
+        assert resp.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
+        assert resp.rec_headers.get_header("WARC-Payload-Digest").startswith("sha1:")
+        assert resp.rec_headers.get_header("WARC-Block-Digest").startswith("sha1:")
+        assert req.http_headers.protocol == "GET"
+        assert req.http_headers.get_header("User-Agent") == "newsarchiver-test"
+        assert req.http_headers.get_header("Host") == "127.0.0.1:1"
+        assert ref.warc_file == warc.name and ref.record_id in by_id
+        assert body == answer.body  # the payload is the body as received: gzip stays gzip
+    gz_resp = rest[0][0]
+    assert gz_resp.http_headers.get_header("Content-Encoding") == "gzip"
+    assert gz_resp.http_headers.get_header("Transfer-Encoding") is None  # de-chunked by Twisted
+
+    # each offset points at its response record, readable on its own
+    with warc.open("rb") as fh:
+        fh.seek(refs[2].offset)
+        rec = next(iter(ArchiveIterator(fh)))
+        assert rec.rec_headers.get_header("WARC-Target-URI") == "http://127.0.0.1:1/gone"
+        assert rec.content_stream().read() == b"not here"
+
+    manifest = Manifest(tmp_path / "manifest.sqlite")
+    rows = manifest.query("SELECT url, status, warc_offset FROM captures ORDER BY id")
+    assert [(r["url"], r["status"], r["warc_offset"]) for r in rows] == [
+        (a.url, a.status, ref.offset) for a, ref in zip(answers, refs, strict=True)
+    ]
+    stats = ext.stats.get_stats()
+    assert stats["warc/records/response"] == 3 and stats["warc/files"] == 1
+
+
+def test_files_rotate_at_warc_max_size_each_with_warcinfo(tmp_path: Path) -> None:
+    ext = make_capture(tmp_path, WARC_MAX_SIZE=64 * 1024)
+    for i in range(6):  # incompressible 40 KB bodies: a file closes once past 64 KB, so two each
+        r = response(f"http://127.0.0.1:1/{i}", 200, os.urandom(40_000))
+        ext._write(to_exchange(r.request, r))
+    ext._close()
+    files = sorted((tmp_path / "warc").iterdir())
+    assert len(files) == 3
+    assert all(NAME_RE.match(f.name) for f in files)
+    serials = [int(f.name.split("-")[2]) for f in files]
+    assert serials == sorted(set(serials))
+    targets = []
+    for f in files:
+        recs = records(f)
+        assert recs[0][0].rec_type == "warcinfo"
+        targets += [r.rec_headers.get_header("WARC-Target-URI") for r, _ in recs[1::2]]
+    assert targets == [f"http://127.0.0.1:1/{i}" for i in range(6)]
+    assert ext.stats.get_value("warc/files") == 3
+
+
+def test_dont_archive_meta_keeps_an_exchange_out(tmp_path: Path) -> None:
+    ext = make_capture(tmp_path)
+    r = response("http://127.0.0.1:1/private", 200, b"x")
+    r.request.meta["dont_archive"] = True
+    ext.response_downloaded(r, r.request, ext.crawler.spider)
+    ext._close()
+    assert "warc" not in r.request.meta
+    assert ext.stats.get_value("warc/skipped/dont_archive") == 1
