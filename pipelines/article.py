@@ -1,0 +1,449 @@
+"""HTML response body -> clean article text (title, paragraphs, metadata).
+
+`extract_article` decodes the body (w3lib: HTTP charset, BOM, <meta>), parses it with
+lxml and repairs markup that hides text from extraction, applies the outlet's `drop` /
+`keep` CSS selectors and the tree pruning of `pipelines.cleaning`, runs trafilatura for
+the main text and metadata, then the project's paragraph-level cleaning. Pages without
+article text raise `NoArticle` with a short reason token. Everything is top-level and
+stateless (apart from a selector cache), so it runs in worker processes and its results
+and exceptions pickle.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from copy import deepcopy
+from dataclasses import dataclass
+from functools import lru_cache
+
+import trafilatura
+from cssselect import SelectorError
+from lxml import etree
+from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
+from trafilatura.metadata import extract_metadata
+from trafilatura.settings import Document
+from w3lib.encoding import html_to_unicode
+
+from pipelines import cleaning
+
+logger = logging.getLogger(__name__)
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/vnd.wap.xhtml+xml"})
+# what servers send when they do not know better: then the content must look like HTML
+_UNKNOWN_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "unknown/unknown"})
+_HTML_SNIFF = re.compile(
+    r"<(?:!doctype|!--|html|head|body|meta|title|link|style|script|div|p|"
+    r"table|span|a|br|font|center|form|img|h[1-6]|article|section)\b",
+    re.I,
+)
+_HEAD_TAGS = frozenset({"title", "meta", "link", "script", "style", "base", "noscript", "template"})
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_MAX_REPLACEMENT_SHARE = 0.05  # more U+FFFD than this: the bytes are not text in that charset
+_ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
+_LANG = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$")
+_ERROR_TITLE = re.compile(
+    r"\b(?:page|file|article|url) (?:was )?not found\b|^\W*(?:error\W*)?[45]\d\d\W*"
+    r"(?:error|not found|forbidden|gone|internal server error|service unavailable)?\W*$",
+    re.I,
+)
+_BANNER_REST_MIN = 300  # after an error banner, this much text must remain to be an article
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """Clean article text; `render()` is what the project writes to .txt files."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+    author: str | None = None
+    published: str | None = None  # ISO 8601 date (or datetime), as found by trafilatura
+    language: str | None = None  # primary language subtag of the page, e.g. "en"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.paragraphs, tuple):  # a list would make it unhashable
+            object.__setattr__(self, "paragraphs", tuple(self.paragraphs))
+
+    def render(self) -> str:
+        return self.title + "\n\n" + "\n\n".join(self.paragraphs) + "\n"
+
+
+class NoArticle(Exception):
+    """The page yields no article text."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason, detail)  # args mirror the signature, so it pickles
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+# ------------------------------------------------------------ decoding, parsing
+def _decode_and_parse(body: bytes, content_type: str | None) -> lxml_html.HtmlElement:
+    if not body or not body.strip():
+        raise NoArticle("empty_body")
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime and mime not in _HTML_TYPES and mime not in _UNKNOWN_TYPES:
+        raise NoArticle("not_html", mime)
+    try:
+        encoding, text = html_to_unicode(content_type, body)
+    except (LookupError, UnicodeError, ValueError) as err:
+        raise NoArticle("decode_error", str(err)) from err
+    if text.count("\ufffd") > _MAX_REPLACEMENT_SHARE * len(text):
+        raise NoArticle("decode_error", f"undecodable as {encoding}")
+    if mime in _UNKNOWN_TYPES and not _HTML_SNIFF.search(text[:4096]):
+        raise NoArticle("not_html", "no HTML markup at the start")
+    # decoded once here; parse UTF-8 bytes with a forced encoding so that a <meta charset>
+    # in the page cannot make lxml decode it a second time
+    data = _CONTROL_CHARS.sub("", text).encode("utf-8", "replace")
+    parser = lxml_html.HTMLParser(
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+        default_doctype=False,
+    )
+    try:
+        root = lxml_html.document_fromstring(data, parser=parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as err:
+        raise NoArticle("parse_error", str(err)) from err
+    if root is None or len(root) == 0:
+        raise NoArticle("no_text", "empty document")
+    return root
+
+
+def _move_content_out_of_head(root: lxml_html.HtmlElement) -> None:
+    """libxml2 keeps everything after an unknown tag in <head> inside <head>, where an
+    HTML5 browser starts the body; do the same, or extraction sees no content at all."""
+    head = root.find("head")
+    first = (
+        None
+        if head is None
+        else next((el for el in head if isinstance(el.tag, str) and el.tag not in _HEAD_TAGS), None)
+    )
+    if first is None:
+        return
+    body = root.find("body")
+    if body is None:
+        body = etree.SubElement(root, "body")
+    for offset, el in enumerate([first, *first.itersiblings()]):
+        body.insert(offset, el)
+
+
+_TABLE_PARTS = ("thead", "tbody", "tfoot", "tr", "td", "th", "caption")
+_LAYOUT_CELL_CHARS = 200  # data-table cells are short; a cell with this much text is layout
+
+
+def unwrap_layout_tables(root: lxml_html.HtmlElement) -> int:
+    """Turn layout tables (a cell holding a nested table or a long run of text) into
+    <div>s: extraction runs with tables off (data tables are not prose), and old
+    templates put the whole article in a layout table."""
+    unwrapped = 0
+    for table in list(root.iter("table")):
+        own = [
+            el for el in table.iter(*_TABLE_PARTS) if next(el.iterancestors("table"), None) is table
+        ]
+        if not any(
+            c.find(".//table") is not None or cleaning.text_len(c) >= _LAYOUT_CELL_CHARS
+            for c in own
+            if c.tag in ("td", "th")
+        ):
+            continue
+        for el in (table, *own):  # collected first: renaming changes what iterancestors finds
+            el.tag = "div"
+            for attr in ("colspan", "rowspan", "cellpadding", "cellspacing", "valign"):
+                el.attrib.pop(attr, None)
+        unwrapped += 1
+    return unwrapped
+
+
+_INLINE_TAGS = frozenset(
+    (
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "big",
+        "br",
+        "cite",
+        "code",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "kbd",
+        "mark",
+        "nobr",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "tt",
+        "u",
+        "var",
+        "wbr",
+    )
+)
+# span/font count when they hold blocks: old templates wrap whole stories in them
+_MIXED_CONTAINERS = (
+    "div",
+    "section",
+    "article",
+    "main",
+    "center",
+    "td",
+    "th",
+    "blockquote",
+    "span",
+    "font",
+)
+
+
+def _is_inline(node: lxml_html.HtmlElement | str) -> bool:
+    if isinstance(node, str):
+        return True  # a text run
+    return node.tag in _INLINE_TAGS and not any(
+        isinstance(d.tag, str) and d.tag not in _INLINE_TAGS for d in node.iterdescendants()
+    )
+
+
+def _wrap_runs(container: lxml_html.HtmlElement) -> None:
+    nodes: list[lxml_html.HtmlElement | str] = [container.text or ""]
+    for child in list(container):
+        tail, child.tail = child.tail, None
+        container.remove(child)
+        nodes += [child, tail or ""]
+    container.text = None
+    run: list[lxml_html.HtmlElement | str] = []
+
+    def flush() -> None:
+        has_text = any((n if isinstance(n, str) else n.text_content()).strip() for n in run)
+        target = lxml_html.Element("p") if has_text else container
+        if has_text:
+            container.append(target)
+        for node in run:
+            if not isinstance(node, str):
+                target.append(node)
+            elif len(target):
+                target[-1].tail = (target[-1].tail or "") + node
+            else:
+                target.text = (target.text or "") + node
+        run.clear()
+
+    for node in nodes:
+        if _is_inline(node):
+            run.append(node)
+        else:
+            flush()
+            container.append(node)
+    flush()
+
+
+def wrap_loose_text(root: lxml_html.HtmlElement) -> int:
+    """In containers mixing loose text with block children, wrap each run of loose text
+    and inline elements in a <p>, as a browser lays it out (an anonymous block box):
+    trafilatura otherwise skips story text that sits between <br>s next to blocks."""
+    wrapped = 0
+    for el in list(root.iter(*_MIXED_CONTAINERS)):
+        loose = (el.text or "").strip() or any((c.tail or "").strip() for c in el)
+        if (
+            loose
+            and any(not _is_inline(c) for c in el)
+            and (el.tag not in _INLINE_TAGS or next(el.iterancestors("p"), None) is None)
+        ):
+            _wrap_runs(el)
+            wrapped += 1
+    return wrapped
+
+
+# -------------------------------------------------------------- selectors, meta
+@lru_cache(maxsize=512)
+def _selector(css: str) -> CSSSelector:
+    try:
+        return CSSSelector(css, translator="html")
+    except SelectorError as err:
+        raise ValueError(f"invalid CSS selector {css!r}: {err}") from err
+
+
+def _select(root: lxml_html.HtmlElement, selectors: Sequence[str]) -> list[lxml_html.HtmlElement]:
+    """Elements matching any selector, in document order, without duplicates."""
+    if isinstance(selectors, str):  # a lone string would be iterated char by char
+        selectors = (selectors,)
+    matched = {el for css in selectors for el in _selector(css)(root)}
+    return [el for el in root.iter() if el in matched]
+
+
+def _kept_document(root: lxml_html.HtmlElement, keep: Sequence[str]) -> lxml_html.HtmlElement:
+    """A new document: the page's <head> plus copies of the elements matching `keep`."""
+    matches = _select(root, keep)
+    if not matches:
+        raise NoArticle("keep_no_match", ", ".join([keep] if isinstance(keep, str) else keep))
+    if any(el.tag in ("html", "body") for el in matches):
+        return root
+    chosen = set(matches)
+    doc = lxml_html.document_fromstring("<html><head></head><body></body></html>")
+    head = root.find("head")
+    if head is not None:
+        doc.replace(doc.find("head"), deepcopy(head))
+    for el in matches:
+        if not any(a in chosen for a in el.iterancestors()):  # nested matches come along
+            copy = deepcopy(el)
+            copy.tail = None
+            doc.find("body").append(copy)
+    return doc
+
+
+def _first_text(root: lxml_html.HtmlElement, path: str) -> str:
+    el = root.find(path)
+    return cleaning.normalize_text(el.text_content()) if el is not None else ""
+
+
+def _language(root: lxml_html.HtmlElement) -> str | None:
+    values = [root.get("lang"), root.get("xml:lang")]
+    values += root.xpath(
+        "//meta[translate(@http-equiv, 'CONTENTLANGUAGE', 'contentlanguage')"
+        "='content-language']/@content"
+    )
+    values += root.xpath("//meta[@property='og:locale']/@content")
+    for value in values:
+        match = _LANG.match((value or "").split(",")[0])
+        if match:
+            return match.group(1).lower()
+    return None
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())  # robust to markup splitting words/blocks
+
+
+def _with_standfirst(
+    paragraphs: list[str], candidates: list[str], title: str, work: lxml_html.HtmlElement
+) -> list[str]:
+    """Put the page's standfirst first when trafilatura left it out; it must come
+    before the start of the extracted body in the page's text."""
+    if not candidates or not paragraphs:
+        return paragraphs
+    page = _compact(
+        "".join(
+            work.xpath(
+                "//text()[not(ancestor::script or ancestor::style or ancestor::noscript "
+                "or ancestor::title)]"
+            )
+        )
+    )
+    body_pos = page.find(_compact(paragraphs[0])[:80])
+    for text in candidates:
+        if cleaning.match_key(text) == cleaning.match_key(title) or cleaning.is_boilerplate_line(
+            text
+        ):
+            continue
+        if cleaning.text_in_body(text, paragraphs):
+            return paragraphs  # the lead is already there
+        if 0 <= page.find(_compact(text)[:80]) < body_pos:
+            logger.debug("restoring standfirst %.60r", text)
+            return [text, *paragraphs]
+    return paragraphs
+
+
+# ------------------------------------------------------------------------ API
+def extract_article(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    *,
+    drop: Sequence[str] = (),
+    keep: Sequence[str] = (),
+    min_chars: int = 200,
+) -> ArticleText:
+    """Extract the clean article text of one HTML page.
+
+    `drop`: CSS selectors whose elements are removed before extraction; `keep`: if given,
+    only the content of matching elements is extracted (metadata still comes from the
+    whole page). `min_chars`: fewer characters of paragraphs than this is no article.
+    Raises NoArticle (reasons: empty_body, not_html, decode_error, parse_error,
+    keep_no_match, no_text, error_page, too_short), and ValueError for an invalid CSS
+    selector in `drop`/`keep` (a configuration error, not a property of the page).
+    """
+    started = time.perf_counter()
+    root = _decode_and_parse(body, content_type)
+    _move_content_out_of_head(root)
+    for el in _select(root, drop) if drop else ():
+        if el.getparent() is not None:
+            el.drop_tree()
+    cleaning.prune_tree(root)
+    unwrap_layout_tables(root)
+    wrap_loose_text(root)
+    work = _kept_document(root, keep) if keep else root
+    candidates = cleaning.find_standfirst_candidates(work)
+
+    doc = trafilatura.bare_extraction(
+        work,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        include_links=False,
+        include_images=False,
+        include_formatting=False,
+    )
+    if not isinstance(doc, Document) or not (doc.text or "").strip():
+        raise NoArticle("no_text", "trafilatura found no main text")
+
+    paragraphs = cleaning.normalize_paragraphs((doc.text or "").splitlines())
+    paragraphs = cleaning.drop_boilerplate(paragraphs)
+    paragraphs, banner = cleaning.drop_error_banner(paragraphs)
+    paragraphs = cleaning.dedupe_paragraphs(paragraphs)
+    # with `keep`, the page's own metadata (an <h1> outside the kept part) still counts
+    meta = None
+    if keep and not (doc.title and doc.date):
+        meta = extract_metadata(root, default_url=url)
+    title = cleaning.normalize_text(
+        doc.title
+        or (meta.title if meta else None)
+        or _first_text(root, ".//h1")
+        or _first_text(root, ".//title")
+    )
+    title, paragraphs = cleaning.strip_title_copies(paragraphs, title)
+    paragraphs = _with_standfirst(paragraphs, candidates, title, work)
+
+    chars = sum(len(p) for p in paragraphs)
+    if (banner and chars < max(min_chars, _BANNER_REST_MIN)) or (
+        chars < max(min_chars, 1) and _ERROR_TITLE.search(title)
+    ):
+        raise NoArticle("error_page", f"{chars} chars besides an error message")
+    if not paragraphs:
+        raise NoArticle("no_text", "nothing left after cleaning")
+    if chars < min_chars:
+        raise NoArticle("too_short", f"{chars} < {min_chars} chars")
+
+    author = cleaning.normalize_text(doc.author or (meta.author if meta else None) or "")
+    date = doc.date or (meta.date if meta else None)
+    article = ArticleText(
+        title=title,
+        paragraphs=tuple(paragraphs),
+        author=author or None,
+        published=date if date and _ISO_DATE.match(date) else None,
+        language=_language(root),
+    )
+    logger.debug(
+        "extracted %s: %d paragraphs, %d chars in %.3fs",
+        url,
+        len(paragraphs),
+        chars,
+        time.perf_counter() - started,
+    )
+    return article
