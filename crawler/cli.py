@@ -2,8 +2,10 @@
 
 ::
 
-    newsarchiver crawl --config FILE --archive DIR [--outlet NAME ...] [-s NAME=VALUE ...]
-    newsarchiver demo  [--archive DIR]      # serve the bundled demo outlets on loopback, crawl them
+    newsarchiver crawl    --config FILE --archive DIR [--outlet NAME ...] [-s NAME=VALUE ...]
+    newsarchiver retry    --archive DIR [--all] [--outlet NAME ...] [-s NAME=VALUE ...]
+    newsarchiver failures --archive DIR [--json] [--outlet NAME ...] [--reason R]
+    newsarchiver demo     [--archive DIR]   # serve the bundled demo outlets on loopback, crawl them
 
 ``crawl`` loads and checks the outlet config, builds the Scrapy settings from
 :mod:`crawler.settings` (``-s`` overrides last, as in scrapy), runs :class:`OutletsSpider` in a
@@ -25,10 +27,11 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler import __version__
-from crawler.outlets import ConfigError, CrawlConfig, load_config
+from crawler.outlets import ConfigError, CrawlConfig, load_config, parse_config
 from crawler.settings_check import SettingsError, check_settings
 from crawler.spiders.outlets import OutletsSpider
 from storage.layout import ArchiveLayout, new_run_id
+from storage.manifest import Manifest
 
 EXIT_OK, EXIT_CRASH, EXIT_CONFIG = 0, 1, 2
 
@@ -55,13 +58,13 @@ def build_settings(archive: str, overrides: Sequence[str] = (), **extra: Any) ->
     return settings
 
 
-def run_crawl(config: CrawlConfig, settings: Settings) -> dict[str, Any] | None:
+def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> dict[str, Any] | None:
     """Run one crawl to its end; returns the run summary, or None when the crawl crashed."""
     run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
     settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
     process = CrawlerProcess(settings)
     errors: list[Any] = []
-    d = process.crawl(OutletsSpider, crawl_config=config)
+    d = process.crawl(OutletsSpider, crawl_config=config, **spider_args)
     d.addErrback(errors.append)
     process.start()
     if errors:
@@ -141,6 +144,55 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return EXIT_OK if summary["finish_reason"] in ("finished", "shutdown") else EXIT_CRASH
 
 
+def cmd_retry(args: argparse.Namespace) -> int:
+    """Retry the archive's failures now, with the outlet config of its last run."""
+    layout = ArchiveLayout(args.archive)
+    if not layout.manifest_path.exists():
+        raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
+    manifest = Manifest(layout.manifest_path)
+    try:
+        stored = manifest.last_run_config()
+    finally:
+        manifest.close()
+    if not stored:
+        raise ConfigError(f"the archive at {layout.root} has no crawl to take the outlets from")
+    config = parse_config(stored, source=f"{layout.manifest_path} (last run's config)")
+    config = config.select(args.outlet)
+    settings = build_settings(args.archive, args.set)
+    summary = run_crawl(config, settings, retry="all" if args.all else "pending")
+    if summary is None:
+        return EXIT_CRASH
+    print_summary(summary)
+    return EXIT_OK if summary["finish_reason"] in ("finished", "shutdown") else EXIT_CRASH
+
+
+FAILURE_COLUMNS = ("url", "outlet", "reason", "status", "attempts", "runs_failed", "state",
+                   "next_retry_at")  # fmt: skip
+
+
+def cmd_failures(args: argparse.Namespace) -> int:
+    layout = ArchiveLayout(args.archive)
+    if not layout.manifest_path.exists():
+        raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
+    manifest = Manifest(layout.manifest_path)
+    try:
+        rows = manifest.failures(args.outlet or None, args.reason)
+    finally:
+        manifest.close()
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return EXIT_OK
+    table = [list(FAILURE_COLUMNS)] + [
+        ["" if r[c] is None else str(r[c]) for c in FAILURE_COLUMNS] for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(FAILURE_COLUMNS))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"{len(rows)} failure(s)")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.demo import DemoSite  # only the demo needs the bundled site
 
@@ -186,6 +238,21 @@ def make_parser() -> argparse.ArgumentParser:
     )
     add_set(crawl)
     crawl.set_defaults(func=cmd_crawl)
+
+    retry = sub.add_parser("retry", help="retry the archive's failed URLs now")
+    retry.add_argument("--archive", required=True, help="archive directory")
+    retry.add_argument("--all", action="store_true", help="gave_up URLs too")
+    retry.add_argument("--outlet", action="append", default=[], metavar="NAME",
+                       help="only this outlet's failures (repeatable)")  # fmt: skip
+    add_set(retry)
+    retry.set_defaults(func=cmd_retry)
+
+    failures = sub.add_parser("failures", help="list the archive's failed URLs")
+    failures.add_argument("--archive", required=True, help="archive directory")
+    failures.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+    failures.add_argument("--outlet", action="append", default=[], metavar="NAME")
+    failures.add_argument("--reason", help="only this reason (http_403, timeout, soft_404…)")
+    failures.set_defaults(func=cmd_failures)
 
     demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
     demo.add_argument("--archive", default="demo-archive", help="archive directory")

@@ -1,4 +1,9 @@
-"""Name why a request ended without a page: the ``reason`` of failure records and stats."""
+"""Name why a request ended without a page: the ``reason`` of failure records and stats.
+
+Reasons: ``http_403``, ``http_404``, ``http_429``… (every 5xx is ``http_5xx``), ``timeout``,
+``dns``, ``connection``, ``truncated``, ``too_large``, ``redirect_loop``, ``soft_404``,
+``blocked``, and from the pipelines ``extraction_empty``-like reasons of the extractor.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,26 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_error
 from twisted.python.failure import Failure
-from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-TIMEOUTS = (tx_error.TimeoutError, tx_error.TCPTimedOutError)
-DNS = (tx_error.DNSLookupError,)
-CONNECTION = (
-    tx_error.ConnectionRefusedError, tx_error.ConnectionDone, tx_error.ConnectError,
-    tx_error.ConnectionLost, ResponseFailed, ResponseNeverReceived,
-)  # fmt: skip
+# By class name, so that Scrapy's and Twisted's exceptions across versions map alike.
+EXCEPTION_REASONS = {
+    "DownloadTimeoutError": "timeout",
+    "TimeoutError": "timeout",
+    "TCPTimedOutError": "timeout",
+    "CannotResolveHostError": "dns",
+    "DNSLookupError": "dns",
+    "ResponseDataLossError": "truncated",
+    "DownloadCancelledError": "too_large",  # Scrapy cancels a body past DOWNLOAD_MAXSIZE
+    "CancelledError": "too_large",
+    "DownloadConnectionRefusedError": "connection",
+    "ConnectionRefusedError": "connection",
+    "DownloadFailedError": "connection",
+    "ConnectionDone": "connection",
+    "ConnectionLost": "connection",
+    "ConnectError": "connection",
+    "ResponseFailed": "connection",
+    "ResponseNeverReceived": "connection",
+}
 
 
 def http_reason(status: int) -> str:
@@ -21,16 +38,41 @@ def http_reason(status: int) -> str:
     return "http_5xx" if 500 <= status <= 599 else f"http_{status}"
 
 
+def _data_loss_reason(exc: BaseException) -> str:
+    """A body cut short: 'connection' when the peer reset the connection (a non-clean close),
+    'truncated' when it closed cleanly before Content-Length bytes came."""
+    for failure in getattr(exc.__cause__, "reasons", None) or []:
+        value = getattr(failure, "value", None)
+        if isinstance(value, tx_error.ConnectionLost) and not isinstance(
+            value, tx_error.ConnectionDone
+        ):
+            return "connection"
+    return "truncated"
+
+
+def exception_reason(exc: BaseException) -> str:
+    if type(exc).__name__ == "ResponseDataLossError":
+        return _data_loss_reason(exc)
+    for cls in type(exc).__mro__:
+        if cls.__name__ in EXCEPTION_REASONS:
+            reason = EXCEPTION_REASONS[cls.__name__]
+            if reason == "connection" and "_DataLoss" in repr(exc):
+                return "truncated"  # Twisted's ResponseFailed([_DataLoss]): body cut short
+            return reason
+    return type(exc).__name__.lower()
+
+
 def failure_reason(failure: Failure) -> str | None:
-    """The reason token for a request's failure; None for requests turned away on purpose."""
-    if isinstance(failure.value, HttpError):
-        return http_reason(failure.value.response.status)
-    if failure.check(IgnoreRequest):
-        return None  # robots.txt, offsite, dont_* decisions are not failures of the outlet
-    if failure.check(*TIMEOUTS):
-        return "timeout"
-    if failure.check(*DNS):
-        return "dns"
-    if failure.check(*CONNECTION):
-        return "connection"
-    return failure.type.__name__.lower() if failure.type else "error"
+    """The reason token for a request's failure; None when nothing failed (a retry is
+    scheduled) or the request was turned away on purpose (robots.txt, offsite)."""
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return http_reason(exc.response.status)
+    if isinstance(exc, IgnoreRequest):
+        message = str(exc)
+        if "max redirections" in message:
+            return "redirect_loop"
+        if "DOWNLOAD_MAXSIZE" in message or "download max size" in message:
+            return "too_large"  # HttpCompressionMiddleware: a decompression bomb
+        return None
+    return exception_reason(exc) if exc is not None else "error"

@@ -34,9 +34,28 @@ REDIRECT_MAX_TIMES = 10
 # Depth is limited per outlet by the spider (`depth` in the outlet config), not globally.
 DEPTH_LIMIT = 0
 
+# --- retries within a run: backoff with jitter, Retry-After honoured ---------------------------
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [403, 408, 429, 500, 502, 503, 504, 522, 524]
+RETRY_BASE_DELAY = 2.0  # seconds before the first retry; doubled for each next one
+RETRY_MAX_DELAY = 60.0  # cap of the backoff
+RETRY_JITTER = True  # wait between half and all of the backoff
+RETRY_AFTER_MAX = 120.0  # a longer Retry-After is not waited for: the URL is due in a later run
+RETRY_SOFT_FAILURES = True  # error/block/challenge pages with status 200 are retried like a 403
+# --- retries across runs: a URL that failed is due again 1 h, 4 h, 16 h… later ------------------
+RETRY_RUN_BACKOFF = 3600.0
+RETRY_RUN_BACKOFF_FACTOR = 4.0
+RETRY_RUNS_MAX = 5  # failed runs before a URL is gave_up (retried only by `retry --all`)
+
 # --- components -----------------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
+}
 EXTENSIONS = {
     "crawler.extensions.warc_capture.WarcCapture": 100,
+    "crawler.extensions.failures.FailureRecorder": 200,
     "crawler.extensions.run_summary.RunSummary": 900,
 }
 ITEM_PIPELINES = {

@@ -32,11 +32,29 @@ def _int(settings: BaseSettings, name: str, minimum: int) -> int:
     return value
 
 
+def _float(settings: BaseSettings, name: str, minimum: float) -> float:
+    raw = settings.get(name)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum:g}, not {value:g}")
+    return value
+
+
 CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "WARC_MAX_SIZE": lambda s, n: _int(s, n, 64 * 1024),
     "EXTRACT_WORKERS": lambda s, n: _int(s, n, 0),
     "EXTRACT_MIN_CHARS": lambda s, n: _int(s, n, 0),
     "DOWNLOAD_MAXSIZE": lambda s, n: _int(s, n, 0),
+    "RETRY_TIMES": lambda s, n: _int(s, n, 0),
+    "RETRY_RUNS_MAX": lambda s, n: _int(s, n, 1),
+    "RETRY_BASE_DELAY": lambda s, n: _float(s, n, 0),
+    "RETRY_MAX_DELAY": lambda s, n: _float(s, n, 0),
+    "RETRY_AFTER_MAX": lambda s, n: _float(s, n, 0),
+    "RETRY_RUN_BACKOFF": lambda s, n: _float(s, n, 0),
+    "RETRY_RUN_BACKOFF_FACTOR": lambda s, n: _float(s, n, 1),
 }
 
 

@@ -8,7 +8,7 @@ keeps ``item.article = None`` and ``item.no_article`` = (reason, detail) so that
 pipeline records it as a failure; a worker that dies is replaced and costs only its page.
 
 Settings: ``EXTRACT_ENABLED``, ``EXTRACT_WORKERS``, ``EXTRACT_MIN_CHARS``.
-Stats: ``extract/ok``, ``extract/no_article/<reason>``, ``extract/worker_died``.
+Stats: ``extract/ok``, ``extract/no_article/<reason>``, ``extract/worker_died``, ``extract/error``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _quiet_worker() -> None:
+    """In each worker: trafilatura warns ("discarding data") for every page without text; the
+    pipeline counts those pages itself, so only errors get through to the crawl's stderr."""
+    for name in ("trafilatura", "htmldate", "courlan", "justext"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 class ExtractPipeline:
     def __init__(self, workers: int, min_chars: int, stats: StatsCollector) -> None:
         self.workers = workers or usable_cores()
@@ -67,7 +74,9 @@ class ExtractPipeline:
         # forkserver: workers are forked from a clean server process, never from the crawler
         # with its reactor threads and open sockets.
         context = multiprocessing.get_context("forkserver")
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_quiet_worker
+        )
 
     def open_spider(self) -> None:
         self._pool = self._new_pool()
@@ -104,6 +113,10 @@ class ExtractPipeline:
         except BrokenProcessPool as exc:
             logger.error("extraction worker died on %s: %s", item.final_url, exc)
             item.no_article = ("extraction_crashed", str(exc) or "worker process died")
+        except Exception as exc:  # a bug or a page the extractor chokes on: one page, recorded
+            self.stats.inc_value("extract/error")
+            logger.exception("extraction failed on %s", item.final_url)
+            item.no_article = ("extraction_error", f"{type(exc).__name__}: {exc}"[:500])
         return item
 
     async def extract(

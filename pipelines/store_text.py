@@ -5,13 +5,14 @@ is recorded beside it and listed in its sidecar's ``other_urls``. New text takes
 archive-wide number (never reused) and is written atomically: sidecar first, text last, each
 through tmp/ with fsync and rename, so that a ``.txt`` under its final name always has its
 sidecar. A number reserved by a crawl that was killed before its files were in place is dropped
-when the next crawl starts. A page without article text is recorded as a failure.
+when the next crawl starts. A page without article text is a ``page_failed`` signal (the failure
+recorder lists it); a stored one is ``page_ok`` (a failure listed for it has healed).
 
 All disk and manifest work runs in one writer thread, off the reactor.
 
 Settings: ``TEXT_ENABLED``, ``TEXT_FSYNC``, ``ARCHIVE_DIR``.
 Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/recovered``, per
-outlet ``outlet/<name>/archived``, ``outlet/<name>/duplicates``, ``outlet/<name>/failed/<reason>``.
+outlet ``outlet/<name>/archived``, ``outlet/<name>/duplicates``.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.signalmanager import SignalManager
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 
+from crawler import signals as na_signals
 from crawler.items import ArticleItem
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
 from storage.atomic import clean_tmp, write_atomic
-from storage.failures import FailureLog
 from storage.layout import ArchiveLayout, iso, text_stem, utc_now
 from storage.manifest import Manifest, TextRow
 from storage.warc import WarcRef
@@ -41,14 +43,19 @@ logger = logging.getLogger(__name__)
 
 class StoreTextPipeline:
     def __init__(
-        self, layout: ArchiveLayout, run_id: str, stats: StatsCollector, fsync: bool = True
+        self,
+        layout: ArchiveLayout,
+        run_id: str,
+        stats: StatsCollector,
+        fsync: bool = True,
+        signals: SignalManager | None = None,
     ) -> None:
         self.layout = layout
+        self.signals = signals
         self.run_id = run_id
         self.stats = stats
         self.fsync = fsync
         self.manifest: Manifest | None = None
-        self.failures: FailureLog | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-writer")
 
     @classmethod
@@ -62,6 +69,7 @@ class StoreTextPipeline:
             run_id=run_id_for(crawler),
             stats=crawler.stats,
             fsync=settings.getbool("TEXT_FSYNC"),
+            signals=crawler.signals,
         )
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
@@ -76,7 +84,6 @@ class StoreTextPipeline:
         self.layout.ensure()
         clean_tmp(self.layout.tmp_dir)
         self.manifest = Manifest(self.layout.manifest_path)
-        self.failures = FailureLog(self.manifest, self.layout.failures_path)
         for row in self.manifest.unfinished_texts():
             self._drop_unfinished(row)
 
@@ -107,9 +114,11 @@ class StoreTextPipeline:
                 warc_ref = None
         if item.article is None:
             reason, detail = item.no_article or ("extraction_empty", "")
-            await self._in_thread(self._record_failure, item, reason, detail)
             self.stats.inc_value(f"text/failed/{reason}")
-            self.stats.inc_value(f"outlet/{item.outlet}/failed/{reason}")
+            self._signal(
+                na_signals.page_failed, url=item.url, outlet=item.outlet, reason=reason,
+                status=item.http_status, attempts=1, detail=detail, kind="page",
+            )  # fmt: skip
             raise DropItem(f"no article text in {item.final_url} ({reason})")
         outcome, stem = await self._in_thread(self._store, item, warc_ref)
         self.stats.inc_value(f"text/{outcome}")
@@ -117,12 +126,14 @@ class StoreTextPipeline:
             f"outlet/{item.outlet}/{'archived' if outcome == 'written' else 'duplicates'}"
         )
         logger.info("%s %s -> %s", outcome, item.final_url, stem)
+        for url in {item.url, item.final_url}:
+            self._signal(na_signals.page_ok, url=url)
         item.body = b""  # the bytes are in the WARC; nothing downstream needs them
         return item
 
-    def _record_failure(self, item: ArticleItem, reason: str, detail: str) -> None:
-        assert self.failures is not None
-        self.failures.record(item.url, item.outlet, reason, status=item.http_status, detail=detail)
+    def _signal(self, signal: object, **kwargs: Any) -> None:
+        if self.signals is not None:
+            self.signals.send_catch_log(signal, **kwargs)
 
     def _store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str]:
         """Runs in the writer thread: ('written' | 'duplicate', stem)."""

@@ -1,6 +1,12 @@
 """Failure records: a row per URL in the manifest plus an append-only ARCHIVE/failures.jsonl.
 
-One small API, ``FailureLog.record``, for every place a URL can end without an article.
+One small API, :meth:`FailureLog.record`, for every place a URL can end without a page or an
+article, and the policy for retrying it across runs: a URL that failed in a run is due again
+after ``base * factor ** (runs_failed - 1)`` seconds (1 h, 4 h, 16 h… by default, or later if
+the server's Retry-After asked for more); after ``max_runs`` failed runs it is ``gave_up``:
+still listed, no longer retried unless asked (``newsarchiver retry --all``). A 404 or 410 is
+recorded and not retried. Success removes the URL from the list (``heal``); its history stays
+in the manifest's ``failure_events``.
 """
 
 from __future__ import annotations
@@ -8,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +24,39 @@ from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
+PENDING, GAVE_UP = "pending", "gave_up"
+NOT_RETRIED = frozenset({"http_404", "http_410"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a failed URL is tried again in a later run."""
+
+    max_runs: int = 5
+    base_seconds: float = 3600.0
+    factor: float = 4.0
+
+    def plan(
+        self, reason: str, runs_failed: int, now: datetime, retry_after: float | None = None
+    ) -> tuple[str, str | None]:
+        """(state, next_retry_at) after a URL failed in `runs_failed` runs."""
+        if reason in NOT_RETRIED or runs_failed >= self.max_runs:
+            return GAVE_UP, None
+        delay = self.base_seconds * self.factor ** max(runs_failed - 1, 0)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return PENDING, iso(now + timedelta(seconds=delay))
+
 
 class FailureLog:
-    def __init__(self, manifest: Manifest, jsonl_path: Path) -> None:
+    """Not thread-safe: one writer thread owns it (the failure recorder's)."""
+
+    def __init__(self, manifest: Manifest, jsonl_path: Path, policy: RetryPolicy | None = None,
+                 run_id: str = "") -> None:  # fmt: skip
         self.manifest = manifest
         self.jsonl_path = jsonl_path
+        self.policy = policy or RetryPolicy()
+        self.run_id = run_id
 
     def record(
         self,
@@ -31,19 +67,57 @@ class FailureLog:
         status: int | None = None,
         detail: str = "",
         attempts: int = 1,
-        next_retry_at: str | None = None,
+        kind: str | None = None,
+        retry_after: float | None = None,
+        now: datetime | None = None,
     ) -> dict[str, Any]:
-        row = self.manifest.record_failure({
-            "url": url, "outlet": outlet, "reason": reason, "status": status,
-            "attempts": attempts, "when": iso(utc_now()), "next_retry_at": next_retry_at,
-            "detail": detail[:2000],
-        })  # fmt: skip
-        line = json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
+        """Record that `url` failed (after `attempts` tries in this run); returns the row."""
+        now = now or utc_now()
+        old = self.manifest.failure(url)
+        # A URL counts one failed run per run, however many times it was tried in it.
+        new_run = old is None or old["last_run_id"] != self.run_id
+        runs_failed = (old["runs_failed"] if old else 0) + (1 if new_run else 0)
+        state, next_retry_at = self.policy.plan(reason, runs_failed, now, retry_after)
+        row = {
+            "url": url, "outlet": outlet or (old and old["outlet"]),
+            "kind": kind or (old and old["kind"]), "reason": reason, "status": status,
+            "attempts": (old["attempts"] if old else 0) + attempts, "runs_failed": runs_failed,
+            "first_failed": old["first_failed"] if old else iso(now), "last_tried": iso(now),
+            "next_retry_at": next_retry_at, "detail": detail[:2000], "state": state,
+            "last_run_id": self.run_id, "attempts_now": attempts,
+        }  # fmt: skip
+        self.manifest.put_failure(row, self.run_id)
+        del row["attempts_now"]
+        line = json.dumps({**row, "run_id": self.run_id}, ensure_ascii=False, sort_keys=True)
         # One write() on an O_APPEND descriptor: concurrent appenders never interleave a line.
         fd = os.open(self.jsonl_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode("utf-8"))
+            os.write(fd, (line + "\n").encode("utf-8"))
         finally:
             os.close(fd)
-        logger.info("failed: %s (%s) %s", url, reason, detail[:200])
+        logger.info("failed: %s (%s, %d attempt(s)) %s", url, reason, attempts, detail[:200])
         return row
+
+    def heal(self, url: str) -> bool:
+        healed = self.manifest.heal(url)
+        if healed:
+            logger.info("healed: %s", url)
+        return healed
+
+
+def requeue_plan(
+    manifest: Manifest, outlets: list[str], now: datetime, mode: str = "due"
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """(failures to request again, URLs to leave alone) for a run starting at `now`.
+
+    mode "due": the failures whose next_retry_at has passed; the others (not yet due, or
+    gave_up) are left alone even when discovery finds them again. mode "pending": every
+    pending failure now (``newsarchiver retry``); "all": gave_up ones too (``--all``).
+    """
+    if mode == "due":
+        due = manifest.failures(outlets, states=(PENDING,), due_before=iso(now))
+        due_urls = {f["url"] for f in due}
+        listed = manifest.failures(outlets, states=(PENDING, GAVE_UP))
+        return due, {f["url"] for f in listed} - due_urls
+    states = (PENDING, GAVE_UP) if mode == "all" else (PENDING,)
+    return manifest.failures(outlets, states=states), set()

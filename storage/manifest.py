@@ -44,10 +44,17 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_text ON articles (text_id);
 CREATE TABLE IF NOT EXISTS failures (
-    url TEXT PRIMARY KEY, outlet TEXT, reason TEXT NOT NULL, status INTEGER,
-    attempts INTEGER NOT NULL DEFAULT 1, first_failed TEXT NOT NULL, last_tried TEXT NOT NULL,
-    next_retry_at TEXT, detail TEXT, state TEXT NOT NULL DEFAULT 'pending'
+    url TEXT PRIMARY KEY, outlet TEXT, kind TEXT, reason TEXT NOT NULL, status INTEGER,
+    attempts INTEGER NOT NULL, runs_failed INTEGER NOT NULL, first_failed TEXT NOT NULL,
+    last_tried TEXT NOT NULL, next_retry_at TEXT, detail TEXT, state TEXT NOT NULL,
+    last_run_id TEXT
 );
+CREATE INDEX IF NOT EXISTS failures_due ON failures (state, next_retry_at);
+CREATE TABLE IF NOT EXISTS failure_events (
+    id INTEGER PRIMARY KEY, url TEXT NOT NULL, outlet TEXT, run_id TEXT, reason TEXT NOT NULL,
+    status INTEGER, attempts INTEGER NOT NULL, at TEXT NOT NULL, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS failure_events_url ON failure_events (url);
 """
 
 
@@ -173,8 +180,10 @@ class Manifest:
                 " :outlet, :http_status, :fetched_at, :warc_file, :warc_offset, :run_id)",
                 article,
             )
-            # An article that was listed as failed has now healed; its history stays in captures.
-            db.execute("DELETE FROM failures WHERE url = ?", (article["url"],))
+            # An article that was listed as failed has healed; failure_events keep its history.
+            db.execute(
+                "DELETE FROM failures WHERE url IN (?, ?)", (article["url"], article["final_url"])
+            )
 
     def articles_for_text(self, text_id: int) -> list[sqlite3.Row]:
         return self.query(
@@ -182,19 +191,58 @@ class Manifest:
         )
 
     # --- failures -----------------------------------------------------------------------------
-    def record_failure(self, failure: dict[str, Any]) -> dict[str, Any]:
-        """Insert or update the failure row of a URL; returns the row as stored."""
+    FAILURE_FIELDS = (
+        "url", "outlet", "kind", "reason", "status", "attempts", "runs_failed", "first_failed",
+        "last_tried", "next_retry_at", "detail", "state", "last_run_id",
+    )  # fmt: skip
+
+    def failure(self, url: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM failures WHERE url = ?", (url,))
+        return dict(rows[0]) if rows else None
+
+    def put_failure(self, row: dict[str, Any], run_id: str) -> None:
+        """Write a URL's failure row and append the event to its history, in one transaction."""
+        columns = ", ".join(self.FAILURE_FIELDS)
+        marks = ", ".join(f":{f}" for f in self.FAILURE_FIELDS)
         with self.transaction() as db:
+            db.execute(f"INSERT OR REPLACE INTO failures ({columns}) VALUES ({marks})", row)
             db.execute(
-                "INSERT INTO failures (url, outlet, reason, status, attempts, first_failed,"
-                " last_tried, next_retry_at, detail, state) VALUES (:url, :outlet, :reason,"
-                " :status, :attempts, :when, :when, :next_retry_at, :detail, 'pending')"
-                " ON CONFLICT (url) DO UPDATE SET outlet = excluded.outlet,"
-                " reason = excluded.reason, status = excluded.status,"
-                " attempts = failures.attempts + excluded.attempts,"
-                " last_tried = excluded.last_tried,"
-                " next_retry_at = excluded.next_retry_at, detail = excluded.detail",
-                failure,
-            )
-            row = db.execute("SELECT * FROM failures WHERE url = ?", (failure["url"],)).fetchone()
-        return dict(row)
+                "INSERT INTO failure_events (url, outlet, run_id, reason, status, attempts, at,"
+                " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (row["url"], row["outlet"], run_id, row["reason"], row["status"],
+                 row["attempts_now"], row["last_tried"], row["detail"]),
+            )  # fmt: skip
+
+    def heal(self, url: str) -> bool:
+        """Remove a URL from the failure list; its failure_events stay."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM failures WHERE url = ?", (url,)).rowcount > 0
+
+    def failures(
+        self,
+        outlets: list[str] | None = None,
+        reason: str | None = None,
+        states: tuple[str, ...] | None = None,
+        due_before: str | None = None,
+    ) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM failures WHERE 1 = 1", []
+        if outlets:
+            sql += f" AND outlet IN ({', '.join('?' * len(outlets))})"
+            params += outlets
+        if reason:
+            sql += " AND reason = ?"
+            params.append(reason)
+        if states:
+            sql += f" AND state IN ({', '.join('?' * len(states))})"
+            params += list(states)
+        if due_before:
+            sql += " AND next_retry_at IS NOT NULL AND next_retry_at <= ?"
+            params.append(due_before)
+        return [dict(r) for r in self.query(sql + " ORDER BY outlet, url", params)]
+
+    def last_run_config(self) -> dict[str, Any] | None:
+        rows = self.query(
+            "SELECT config FROM runs WHERE config IS NOT NULL AND config != '{}'"
+            " ORDER BY started_at DESC LIMIT 1"
+        )
+        return json.loads(rows[0]["config"]) if rows else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -87,14 +87,9 @@ class WarcFileWriter:
 
     def write_exchange(self, ex: Exchange) -> WarcRef:
         writer, fh = self._ensure_open()
-        date = datetime_to_iso_date(ex.fetched_at.replace(tzinfo=None), use_micros=True)
-        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
-        if ex.ip_address:
-            common["WARC-IP-Address"] = ex.ip_address
-
-        reason = _reason(ex.status)
+        common = self._common(ex.fetched_at, ex.ip_address)
         http_resp = StatusAndHeaders(
-            f"{ex.status} {reason}".strip(),
+            f"{ex.status} {_reason(ex.status)}".strip(),
             [(k, v) for k, v in ex.response_headers if k.lower() not in DROPPED_RESPONSE_HEADERS],
             protocol=ex.protocol,
         )
@@ -107,23 +102,10 @@ class WarcFileWriter:
             warc_headers_dict=dict(common),
         )
         response_id = response.rec_headers.get_header("WARC-Record-ID")
-
-        parts = urlsplit(ex.url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        req_headers = list(ex.request_headers)
-        if not any(k.lower() == "host" for k, _ in req_headers):
-            req_headers.insert(0, ("Host", parts.netloc))
-        http_req = StatusAndHeaders(
-            f"{ex.method} {target} {ex.protocol}", req_headers, is_http_request=True
-        )
-        request = writer.create_warc_record(
-            ex.url,
-            "request",
-            payload=io.BytesIO(ex.request_body),
-            length=len(ex.request_body),
-            http_headers=http_req,
-            warc_headers_dict={**common, "WARC-Concurrent-To": response_id},
-        )
+        request = self._request_record(
+            writer, ex.url, ex.method, ex.request_headers, ex.request_body, ex.protocol,
+            {**common, "WARC-Concurrent-To": response_id},
+        )  # fmt: skip
 
         offset = fh.tell()
         writer.write_record(response)
@@ -139,6 +121,54 @@ class WarcFileWriter:
         if fh.tell() >= self.max_size:
             self.close()
         return ref
+
+    def write_failed_attempt(
+        self, url: str, method: str, request_headers: list[tuple[str, str]],
+        request_body: bytes, error: str, fetched_at: datetime,
+    ) -> WarcRef:  # fmt: skip
+        """An attempt that got no response (timeout, reset, cut short, too large): the request
+        record, and a metadata record naming the error, linked by WARC-Concurrent-To."""
+        writer, fh = self._ensure_open()
+        common = self._common(fetched_at, None)
+        request = self._request_record(writer, url, method, request_headers, request_body,
+                                       "HTTP/1.1", common)  # fmt: skip
+        request_id = request.rec_headers.get_header("WARC-Record-ID")
+        fields = f"fetch-error: {error}\r\n".encode()
+        metadata = writer.create_warc_record(
+            url, "metadata", payload=io.BytesIO(fields), length=len(fields),
+            warc_content_type="application/warc-fields",
+            warc_headers_dict={**common, "WARC-Concurrent-To": request_id},
+        )  # fmt: skip
+        offset = fh.tell()
+        writer.write_record(request)
+        length = fh.tell() - offset
+        writer.write_record(metadata)
+        ref = WarcRef(self._name, offset, length, request_id, None)
+        if fh.tell() >= self.max_size:
+            self.close()
+        return ref
+
+    def _common(self, fetched_at: datetime, ip_address: str | None) -> dict[str, str]:
+        date = datetime_to_iso_date(fetched_at.replace(tzinfo=None), use_micros=True)
+        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
+        if ip_address:
+            common["WARC-IP-Address"] = ip_address
+        return common
+
+    def _request_record(
+        self, writer: WARCWriter, url: str, method: str, headers: list[tuple[str, str]],
+        body: bytes, protocol: str, warc_headers: dict[str, str],
+    ) -> Any:  # fmt: skip
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = list(headers)
+        if not any(k.lower() == "host" for k, _ in headers):
+            headers.insert(0, ("Host", parts.netloc))
+        http_req = StatusAndHeaders(f"{method} {target} {protocol}", headers, is_http_request=True)
+        return writer.create_warc_record(
+            url, "request", payload=io.BytesIO(body), length=len(body), http_headers=http_req,
+            warc_headers_dict=warc_headers,
+        )  # fmt: skip
 
     def close(self) -> None:
         """Flush, fsync and rename the open file to its final name."""

@@ -122,18 +122,5 @@ def test_unfinished_text_of_a_killed_crawl_is_dropped_and_its_number_not_reused(
     assert names == [f"{_stem(0, ARTICLE)}.txt", f"{_stem(2, OTHER)}.txt"]
 
 
-def test_page_without_article_is_recorded_as_a_failure(tmp_path: Path) -> None:
-    p = pipeline(tmp_path)
-    p._record_failure(item("https://harbour.example/empty", None), "too_short", "12 chars")
-    p._close()
-    (line,) = (tmp_path / "failures.jsonl").read_text().splitlines()
-    record = json.loads(line)
-    assert record["url"] == "https://harbour.example/empty"
-    assert (record["reason"], record["status"], record["attempts"]) == ("too_short", 200, 1)
-    assert record["outlet"] == "harbour" and record["detail"] == "12 chars"
-    rows = Manifest(tmp_path / "manifest.sqlite").query("SELECT url, reason FROM failures")
-    assert [tuple(r) for r in rows] == [("https://harbour.example/empty", "too_short")]
-
-
 def _stem(seq: int, article: ArticleText) -> str:
     return text_stem(seq, hashlib.sha256(article.render().encode()).hexdigest())

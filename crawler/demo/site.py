@@ -272,6 +272,9 @@ def _accepts_gzip(header: str | None) -> bool:
 
 class _OutletServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a crawler opening connections at once would
+    # see some dropped and time out connecting
+    request_queue_size = 128
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], site: DemoSite, outlet: str) -> None:

@@ -10,7 +10,10 @@ written exchange is also a row in the manifest's ``captures`` table.
 
 Settings: ``WARC_ENABLED``, ``WARC_PREFIX``, ``WARC_MAX_SIZE``, ``ARCHIVE_DIR``.
 Per request: ``meta["dont_archive"] = True`` keeps an exchange out of the WARC.
-Stats: ``warc/records/response``, ``warc/records/request``, ``warc/files``, ``warc/bytes``,
+An attempt that ended without a response (timeout, reset, body cut short or too large) is a
+request record and a metadata record naming the error (``download_failed`` signal).
+
+Stats: ``warc/records/{response,request,metadata}``, ``warc/files``, ``warc/bytes``,
 ``warc/skipped/dont_archive``, ``warc/errors``.
 """
 
@@ -32,6 +35,7 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
 from crawler import __version__
+from crawler import signals as na_signals
 from crawler.run import run_id_for
 from crawler.settings_check import check_settings
 from crawler.twisted_util import Pending, deferred_from_future
@@ -109,6 +113,7 @@ class WarcCapture:
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(ext.download_failed, signal=na_signals.download_failed)
         return ext
 
     def warcinfo(self, spider: Spider) -> dict[str, str]:
@@ -145,6 +150,25 @@ class WarcCapture:
         d = deferred_from_future(self._executor.submit(self._write, exchange))
         d.addErrback(self._write_failed, response.url)
         request.meta["warc"] = Pending(d)
+
+    def download_failed(self, request: Request, exception: BaseException) -> None:
+        """An attempt without a response is evidence too: request + metadata records."""
+        if request.meta.get("dont_archive"):
+            return
+        error = f"{type(exception).__name__}: {exception}"[:1000]
+        d = deferred_from_future(self._executor.submit(self._write_failed_attempt, request, error))
+        d.addErrback(self._write_failed, request.url)
+
+    def _write_failed_attempt(self, request: Request, error: str) -> WarcRef:
+        """Runs in the writer thread."""
+        assert self.writer is not None
+        ref = self.writer.write_failed_attempt(
+            request.url, request.method, _header_pairs(request.headers), request.body or b"",
+            error, utc_now(),
+        )  # fmt: skip
+        self.stats.inc_value("warc/records/request")
+        self.stats.inc_value("warc/records/metadata")
+        return ref
 
     def _write(self, exchange: Exchange) -> WarcRef:
         """Runs in the writer thread."""

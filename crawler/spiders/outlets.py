@@ -19,12 +19,13 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
+from crawler import signals as na_signals
 from crawler.discovery import (
     SitemapTooLarge,
     article_signal,
@@ -35,7 +36,9 @@ from crawler.discovery import (
 from crawler.failure_reasons import failure_reason
 from crawler.items import ArticleItem
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
-from storage.layout import iso, utc_now
+from storage.failures import requeue_plan
+from storage.layout import ArchiveLayout, iso, utc_now
+from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +51,15 @@ class OutletsSpider(Spider):
         config: str | None = None,
         outlets: str | None = None,
         crawl_config: CrawlConfig | None = None,
+        retry: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if retry not in (None, "pending", "all"):
+            raise ConfigError(f"retry must be 'pending' or 'all', not {retry!r}")
+        # None: a crawl (due failures first, then discovery); "pending"/"all": retry failures only
+        self.retry_mode = retry
+        self._leave_alone: set[str] = set()
         if crawl_config is None:
             if not config:
                 raise ConfigError("no outlet config given: pass -a config=PATH")
@@ -62,21 +71,52 @@ class OutletsSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider: OutletsSpider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         if spider.crawl_config.user_agent:
             # Settings are frozen only after the spider is made; -s USER_AGENT still wins.
             crawler.settings.set("USER_AGENT", spider.crawl_config.user_agent, priority="spider")
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
+        for failure in self._failures_to_retry():
+            outlet = self.crawl_config.outlet(failure["outlet"])
+            kind = failure["kind"] or "page"
+            self._count("spider/requeued")
+            request = self._request(failure["url"], outlet, kind, self._callbacks[kind], force=True)
+            yield request
+        if self.retry_mode:
+            return
         for outlet in self.crawl_config.outlets:
-            for url in outlet.start_urls:
-                yield self._request(url, outlet, "hub", self.parse_page)
-            for url in outlet.sitemaps:
-                yield self._request(url, outlet, "sitemap", self.parse_sitemap)
-            for url in outlet.feeds:
-                yield self._request(url, outlet, "feed", self.parse_feed)
+            for kind, urls in (("hub", outlet.start_urls), ("sitemap", outlet.sitemaps),
+                               ("feed", outlet.feeds)):  # fmt: skip
+                for url in urls:
+                    if request := self._request(url, outlet, kind, self._callbacks[kind]):
+                        yield request
 
-    def _request(self, url: str, outlet: OutletConfig, kind: str, callback: Any) -> Request:
+    @property
+    def _callbacks(self) -> dict[str, Any]:
+        return {"hub": self.parse_page, "page": self.parse_page, "feed_entry": self.parse_page,
+                "sitemap": self.parse_sitemap, "feed": self.parse_feed}  # fmt: skip
+
+    def _failures_to_retry(self) -> list[dict[str, Any]]:
+        """Failures of earlier runs to request again now; the others are left alone."""
+        layout = ArchiveLayout(self.settings["ARCHIVE_DIR"]).ensure()
+        manifest = Manifest(layout.manifest_path)
+        try:
+            names = [o.name for o in self.crawl_config.outlets]
+            due, self._leave_alone = requeue_plan(
+                manifest, names, utc_now(), self.retry_mode or "due"
+            )
+        finally:
+            manifest.close()
+        return due
+
+    def _request(
+        self, url: str, outlet: OutletConfig, kind: str, callback: Any, force: bool = False
+    ) -> Request | None:
+        if not force and url in self._leave_alone:
+            self._count("spider/skipped/failed_not_due")  # backing off across runs
+            return None
         return Request(
             url,
             callback=callback,
@@ -84,16 +124,49 @@ class OutletsSpider(Spider):
             meta={"outlet": outlet.name, "kind": kind},
         )
 
+    def _signal(self, signal: object, **kwargs: Any) -> None:
+        self.crawler.signals.send_catch_log(signal, **kwargs)
+
     def on_error(self, failure: Failure) -> None:
-        """Count the failure by outlet and reason; the exchange, if any, is in the WARC."""
+        """Record the failure (the failure recorder listens); its exchanges are in the WARC."""
         reason = failure_reason(failure)
         request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
         if reason is None or request is None:
             return
-        outlet = request.meta.get("outlet", "unknown")
+        response = getattr(failure.value, "response", None)
+        status = response.status if response is not None else None
+        if reason == "redirect_loop":
+            last = (request.meta.get("redirect_reasons") or [None])[-1]
+            status = last if isinstance(last, int) else None
+        detail = f"{type(failure.value).__name__}: {failure.value}"[:500]
+        self._fail(request.url, request.meta, reason, status, detail)
+
+    def _fail(
+        self, url: str, meta: dict[str, Any], reason: str, status: int | None, detail: str
+    ) -> None:
+        """Tell the failure recorder; the URL recorded is the one found, before redirects."""
         self._count(f"spider/failed/{reason}")
-        self._count(f"outlet/{outlet}/failed/{reason}")
-        logger.warning("failed: %s (%s)", request.url, reason)
+        logger.warning("failed: %s (%s)", url, reason)
+        self._signal(
+            na_signals.page_failed, url=(meta.get("redirect_urls") or [url])[0],
+            outlet=meta.get("outlet"), reason=reason, status=status,
+            attempts=meta.get("retry_times", 0) + 1, detail=detail, kind=meta.get("kind"),
+            retry_after=meta.get("retry_after"),
+        )  # fmt: skip
+
+    def _ok(self, response: Response) -> None:
+        for url in {*(response.meta.get("redirect_urls") or []), response.url}:
+            self._signal(na_signals.page_ok, url=url)
+
+    def request_dropped(self, request: Request, spider: Spider) -> None:
+        """A redirect back to a URL of its own chain is dropped by the duplicate filter, without
+        a word from Scrapy: record it as the redirect loop it is."""
+        chain = request.meta.get("redirect_urls") or []
+        if spider is self and request.url in chain:
+            status = (request.meta.get("redirect_reasons") or [None])[-1]
+            detail = "redirect loop: " + " -> ".join([*chain, request.url])
+            self._fail(request.url, request.meta, "redirect_loop",
+                       status if isinstance(status, int) else None, detail)  # fmt: skip
 
     def _outlet(self, response: Response) -> OutletConfig:
         return self.crawl_config.outlet(response.meta["outlet"])
@@ -110,28 +183,31 @@ class OutletsSpider(Spider):
             kind, urls = sitemap_entries(sitemap_body(response.body, max_size))
         except SitemapTooLarge as exc:
             self._count("spider/sitemap/too_large")
-            logger.warning("skipped sitemap %s: %s", response.url, exc)
+            self._fail(response.url, response.meta, "too_large", response.status, str(exc))
             return
         self._count(f"spider/sitemap/{'index' if kind == 'sitemapindex' else 'urlset'}")
+        self._ok(response)
         for url in urls:
             if not outlet.owns(url) or outlet.denied(url):
                 continue
             if kind == "sitemapindex":
-                yield self._request(url, outlet, "sitemap", self.parse_sitemap)
+                request = self._request(url, outlet, "sitemap", self.parse_sitemap)
             elif outlet.allowed_article(url) is not False:
-                yield self._request(url, outlet, "page", self.parse_page)
+                request = self._request(url, outlet, "page", self.parse_page)
+            else:
+                continue
+            if request is not None:
+                yield request
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         outlet = self._outlet(response)
-        for url in feed_links(response.body):
-            url = response.urljoin(url)
-            if (
-                outlet.owns(url)
-                and not outlet.denied(url)
-                and outlet.allowed_article(url) is not False
-            ):
-                self._count("spider/feed/entries")
-                yield self._request(url, outlet, "feed_entry", self.parse_page)
+        self._ok(response)
+        for url in (response.urljoin(link) for link in feed_links(response.body)):
+            if not outlet.owns(url) or outlet.denied(url) or outlet.allowed_article(url) is False:
+                continue
+            self._count("spider/feed/entries")
+            if request := self._request(url, outlet, "feed_entry", self.parse_page):
+                yield request
 
     # --- pages --------------------------------------------------------------------------------
     def parse_page(self, response: Response) -> Iterator[Any]:
@@ -139,15 +215,21 @@ class OutletsSpider(Spider):
         if not isinstance(response, TextResponse):
             self._count("spider/not_html")
             return
+        if soft := response.meta.get("soft_failure"):
+            # an error/block page even after its retries (BackoffRetryMiddleware): never text
+            detail = "an error, block or challenge page served with a success status"
+            self._fail(response.url, response.meta, soft, response.status, detail)
+            return
         reason = self.article_reason(response, outlet)
         if reason:
             self._count("spider/pages/article")
             self._count(f"spider/article_signal/{reason}")
             self._count("articles", outlet)
-            yield self.article_item(response, outlet)
+            yield self.article_item(response, outlet)  # the store pipeline says page_ok
         else:
             self._count("spider/pages/hub")
-        if response.meta.get("depth", 0) < outlet.depth:
+            self._ok(response)
+        if response.meta.get("depth", 0) < outlet.depth and not self.retry_mode:
             yield from self.follow_links(response, outlet)
 
     def article_reason(self, response: TextResponse, outlet: OutletConfig) -> str | None:
@@ -160,8 +242,10 @@ class OutletsSpider(Spider):
 
     def follow_links(self, response: TextResponse, outlet: OutletConfig) -> Iterator[Request]:
         for link in self._links.extract_links(response):
-            if outlet.owns(link.url) and not outlet.denied(link.url):
-                yield self._request(link.url, outlet, "page", self.parse_page)
+            if not outlet.owns(link.url) or outlet.denied(link.url):
+                continue
+            if request := self._request(link.url, outlet, "page", self.parse_page):
+                yield request
 
     def article_item(self, response: TextResponse, outlet: OutletConfig) -> ArticleItem:
         redirects = response.meta.get("redirect_urls") or [response.url]

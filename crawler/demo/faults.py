@@ -1,0 +1,249 @@
+"""A fault-injection outlet on loopback: every way a page can fail, one path each.
+
+The home page links every fault path; a path that succeeds serves a synthetic article (og:type
+article). The tests crawl it and assert, per fault, the outcome, the reason, the attempts and the
+WARC records; ``make bench`` and the README's outcome table use the same site.
+
+    with FaultSite() as site:
+        site.write_config("faults.yaml")
+        ...
+        site.heal("/f/challenge")   # from now on it serves its article (a later run heals)
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+CHALLENGE = (
+    "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+    "<h1>Checking your browser before accessing the site.</h1>"
+    "<p>This process is automatic. Your browser will redirect shortly.</p></body></html>"
+)
+NOT_FOUND = (
+    "<!DOCTYPE html><html><head><title>Page not found | Faulty Gazette</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/'>News</a></nav><h1>Sorry, this page does not exist"
+    "</h1><p>It may have been moved or deleted.</p></body></html>"
+)
+
+# path -> (what it does, the outcome a crawl should record)
+FAULTS: dict[str, tuple[str, str]] = {
+    "/f/ok": ("200 article", "archived"),
+    "/f/403-twice": ("403, 403, then 200", "archived after 2 retries"),
+    "/f/429-retry-after": ("429 with Retry-After: 1, then 200", "archived after waiting 1 s"),
+    "/f/503-once": ("503, then 200", "archived after 1 retry"),
+    "/f/challenge": ("always 403 with a bot-challenge page", "failed http_403"),
+    "/f/challenge-200": ("always 200 with a bot-challenge page", "failed blocked"),
+    "/f/soft-404": ("always 200 with a 'page not found' page", "failed soft_404"),
+    "/f/gone": ("404", "failed http_404, not retried"),
+    "/f/hang": ("answers nothing until long past the timeout", "failed timeout"),
+    "/f/reset": ("headers, part of the body, then a TCP reset", "failed connection"),
+    "/f/truncated": ("Content-Length 20000, 1000 bytes sent", "failed truncated"),
+    "/f/loop-a": ("302 to /f/loop-b, which 302s back", "failed redirect_loop"),
+    "/f/chain": ("302 to /f/chain/1, /f/chain/2, … without end", "failed redirect_loop (cap)"),
+    "/f/oversize": ("a 3 MB body (tests cap DOWNLOAD_MAXSIZE at 1 MB)", "failed too_large"),
+    "/f/gzip-bomb": ("32 KB of gzip that inflates to 32 MB", "failed too_large"),
+}
+
+
+def article_html(path: str) -> str:
+    title = article_title(path)
+    words = (
+        "The county archive opened its reading room again this week after a long closure, and "
+        "volunteers have begun sorting boxes of parish records that arrived over the winter. "
+    )
+    paragraphs = "".join(f"<p>{words}This is paragraph {i} of the page at {path}.</p>" for i in
+                         range(1, 5))  # fmt: skip
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<meta property='og:type' content='article'></head><body><article><h1>{title}</h1>"
+        f"{paragraphs}</article></body></html>"
+    )
+
+
+def article_title(path: str) -> str:
+    return f"Reading room reopens ({path.rsplit('/', 1)[-1]})"
+
+
+@dataclass(frozen=True)
+class FaultRequest:
+    path: str
+    status: int | None  # None when no status line was sent (hang, reset)
+    at: float  # time.monotonic() when the request arrived
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver listens with a backlog of 5: a crawler opening connections at once would
+    # see some dropped and time out connecting
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], site: FaultSite) -> None:
+        super().__init__(address, _Handler)
+        self.site = site
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        site = self.server.site
+        path = self.path.split("?", 1)[0]
+        seen = site._count(path)
+        if path == "/robots.txt":
+            return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+        if path == "/":
+            links = "".join(f"<li><a href='{p}'>{p}</a></li>" for p in FAULTS)
+            page = (
+                "<html><head><title>Faulty Gazette</title></head>"
+                f"<body><ul>{links}</ul></body></html>"
+            )
+            return self._send(200, page.encode(), "text/html; charset=utf-8")
+        if path in site.healed or path == "/f/ok":
+            return self._send(200, article_html(path).encode(), "text/html; charset=utf-8")
+        if path == "/f/403-twice":
+            return self._article_after(path, seen, 2, 403)
+        if path == "/f/503-once":
+            return self._article_after(path, seen, 1, 503)
+        if path == "/f/429-retry-after":
+            if seen <= 1:
+                return self._send(429, b"slow down", "text/plain", ("Retry-After", "1"))
+            return self._send(200, article_html(path).encode(), "text/html; charset=utf-8")
+        if path == "/f/challenge":
+            return self._send(403, CHALLENGE.encode(), "text/html; charset=utf-8")
+        if path == "/f/challenge-200":
+            return self._send(200, CHALLENGE.encode(), "text/html; charset=utf-8")
+        if path == "/f/soft-404":
+            return self._send(200, NOT_FOUND.encode(), "text/html; charset=utf-8")
+        if path == "/f/hang":
+            site._log(path, None)
+            site._stopping.wait(site.hang_seconds)  # returns at once when the site stops
+            return None
+        if path == "/f/reset":
+            site._log(path, None)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                             b"Content-Length: 20000\r\n\r\n" + b"<html>" + b"x" * 500)  # fmt: skip
+            self.wfile.flush()
+            # SO_LINGER 0 and a close() here, before socketserver's shutdown(SHUT_WR) would
+            # send a FIN: the peer sees a reset
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return None
+        if path == "/f/truncated":
+            site._log(path, 200)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 20000\r\n"
+            self.wfile.write(head + b"Connection: close\r\n\r\n" + b"y" * 1000)
+            self.close_connection = True
+            return None
+        if path in ("/f/loop-a", "/f/loop-b"):
+            target = "/f/loop-b" if path == "/f/loop-a" else "/f/loop-a"
+            return self._send(302, b"", "text/html", ("Location", target))
+        if path == "/f/chain" or path.startswith("/f/chain/"):
+            step = int(path.rsplit("/", 1)[-1]) + 1 if path != "/f/chain" else 1
+            return self._send(302, b"", "text/html", ("Location", f"/f/chain/{step}"))
+        if path == "/f/oversize":
+            return self._send(200, b"<html>" + b"z" * (3 * 1024 * 1024), "text/html")
+        if path == "/f/gzip-bomb":
+            return self._send(200, site.bomb, "text/html", ("Content-Encoding", "gzip"))
+        return self._send(404, b"<html><title>404</title><h1>Not Found</h1></html>", "text/html")
+
+    def _article_after(self, path: str, seen: int, failures: int, status: int) -> None:
+        if seen <= failures:
+            return self._send(status, f"error {status}".encode(), "text/plain")
+        return self._send(200, article_html(path).encode(), "text/html; charset=utf-8")
+
+    def _send(self, status: int, body: bytes, ctype: str, *headers: tuple[str, str]) -> None:
+        self.server.site._log(self.path.split("?", 1)[0], status)
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class FaultSite:
+    def __init__(self, host: str = "127.0.0.1", hang_seconds: float = 30.0) -> None:
+        self.host = host
+        self.hang_seconds = hang_seconds
+        self.healed: set[str] = set()
+        self.bomb = gzip.compress(b"\0" * (32 * 1024 * 1024), compresslevel=9, mtime=0)
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._requests: list[FaultRequest] = []
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FaultSite:
+        self._server = _Server((self.host, 0), self)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="fault-site")  # fmt: skip
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FaultSite:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the site first"
+        return f"http://{self.host}:{self._server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def config_yaml(self) -> str:
+        return (
+            'user_agent: "newsarchiver-faults/0.1 (+http://127.0.0.1/contact)"\n'
+            f'outlets:\n  - name: faulty\n    start_urls: ["{self.base_url}/"]\n    depth: 1\n'
+        )
+
+    def write_config(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.config_yaml(), encoding="utf-8")
+        return path
+
+    def heal(self, path: str) -> None:
+        """From now on `path` serves its article."""
+        self.healed.add(path)
+
+    @property
+    def requests(self) -> list[FaultRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def _count(self, path: str) -> int:
+        with self._lock:
+            self._counts[path] = self._counts.get(path, 0) + 1
+            return self._counts[path]
+
+    def _log(self, path: str, status: int | None) -> None:
+        with self._lock:
+            self._requests.append(FaultRequest(path, status, time.monotonic()))

@@ -1,0 +1,113 @@
+"""FailureRecorder: the one writer of failure records (manifest + ARCHIVE/failures.jsonl).
+
+Hears ``page_failed`` from the spider and the pipelines and ``page_ok`` when a listed URL
+heals, and writes through :class:`storage.failures.FailureLog` in a writer thread of its own.
+
+Settings: ``RETRY_RUNS_MAX`` (failed runs before gave_up), ``RETRY_RUN_BACKOFF`` (seconds before
+a URL that failed in one run is due again), ``RETRY_RUN_BACKOFF_FACTOR`` (growth per failed run).
+Stats: ``failures/<reason>``, ``failures/healed``, per outlet ``outlet/<name>/failed/<reason>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import maybe_deferred_to_future
+
+from crawler import signals as na_signals
+from crawler.run import run_id_for
+from crawler.twisted_util import deferred_from_future
+from storage.failures import FailureLog, RetryPolicy
+from storage.layout import ArchiveLayout
+from storage.manifest import Manifest
+
+logger = logging.getLogger(__name__)
+
+
+class FailureRecorder:
+    def __init__(self, layout: ArchiveLayout, policy: RetryPolicy, run_id: str,
+                 stats: StatsCollector) -> None:  # fmt: skip
+        self.layout = layout
+        self.policy = policy
+        self.run_id = run_id
+        self.stats = stats
+        self.log: FailureLog | None = None
+        self._listed: set[str] = set()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="failure-writer")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FailureRecorder:
+        s = crawler.settings
+        policy = RetryPolicy(
+            max_runs=s.getint("RETRY_RUNS_MAX"),
+            base_seconds=s.getfloat("RETRY_RUN_BACKOFF"),
+            factor=s.getfloat("RETRY_RUN_BACKOFF_FACTOR"),
+        )
+        assert crawler.stats is not None
+        ext = cls(ArchiveLayout(s["ARCHIVE_DIR"]), policy, run_id_for(crawler), crawler.stats)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.page_failed, signal=na_signals.page_failed)
+        crawler.signals.connect(ext.page_ok, signal=na_signals.page_ok)
+        return ext
+
+    async def spider_opened(self, spider: Spider) -> None:
+        await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._open)))
+
+    def _open(self) -> None:
+        self.layout.ensure()
+        manifest = Manifest(self.layout.manifest_path)
+        self.log = FailureLog(manifest, self.layout.failures_path, self.policy, self.run_id)
+        self._listed = {f["url"] for f in manifest.failures()}
+
+    def page_failed(self, url: str, outlet: str | None, reason: str, status: int | None = None,
+                    attempts: int = 1, detail: str = "", kind: str | None = None,
+                    retry_after: float | None = None, **_: Any) -> None:  # fmt: skip
+        self.stats.inc_value(f"failures/{reason}")
+        if outlet:
+            self.stats.inc_value(f"outlet/{outlet}/failed/{reason}")
+        self._listed.add(url)
+        self._submit(self._record, url, outlet, reason, status, attempts, detail, kind,
+                     retry_after)  # fmt: skip
+
+    def _record(
+        self,
+        url: str,
+        outlet: str | None,
+        reason: str,
+        status: int | None,
+        attempts: int,
+        detail: str,
+        kind: str | None,
+        retry_after: float | None,
+    ) -> None:
+        assert self.log is not None
+        self.log.record(url, outlet, reason, status=status, attempts=attempts, detail=detail,
+                        kind=kind, retry_after=retry_after)  # fmt: skip
+
+    def page_ok(self, url: str, **_: Any) -> None:
+        if url in self._listed:
+            self._listed.discard(url)
+            self.stats.inc_value("failures/healed")
+            self._submit(self._heal, url)
+
+    def _heal(self, url: str) -> None:
+        assert self.log is not None
+        self.log.heal(url)
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        d = deferred_from_future(self._executor.submit(fn, *args))
+        d.addErrback(lambda f: logger.error("could not write a failure record: %s", f.value))
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._close)))
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self.log is not None:
+            self.log.manifest.close()

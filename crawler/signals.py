@@ -1,0 +1,17 @@
+"""The project's own Scrapy signals, so components hear of each other without knowing each other.
+
+``page_failed``   a URL ended without a page or an article. Arguments: ``url``, ``outlet``,
+                  ``reason``, ``status`` (int or None), ``attempts``, ``detail``, ``kind`` (the
+                  request's meta kind) and ``retry_after`` (seconds the server asked for, or None).
+                  The failure recorder writes it to the manifest and ``failures.jsonl``.
+``page_ok``       a URL gave what it should (a hub parsed, an article stored): ``url``. A failure
+                  listed for it has healed.
+``download_failed`` a download ended in an exception, not a response: ``request``,
+                  ``exception``. The WARC capture records the attempt.
+"""
+
+from __future__ import annotations
+
+page_failed = object()
+page_ok = object()
+download_failed = object()

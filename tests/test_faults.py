@@ -1,0 +1,236 @@
+"""Every fault of the fault-injection outlet: its outcome, reason, attempts and WARC records,
+and that the rest of the crawl finished; then the runs after it (due retries, gave_up, retry)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.demo.faults import FAULTS, FaultSite, article_title
+from storage.manifest import Manifest
+from tests.conftest import FAST, cli
+
+# Fast retries for the test: the defaults (2 s base, 60 s cap) are for real outlets.
+SETTINGS = [
+    *FAST,
+    "-s", "RETRY_BASE_DELAY=0.2", "-s", "RETRY_MAX_DELAY=1", "-s", "DOWNLOAD_TIMEOUT=1",
+    "-s", "DOWNLOAD_MAXSIZE=1048576", "-s", "RETRY_AFTER_MAX=10", "-s", "RETRY_RUNS_MAX=2",
+]  # fmt: skip
+
+
+@dataclass
+class Run:
+    result: subprocess.CompletedProcess[str]
+    served: list[Any]
+
+
+@dataclass
+class Faulty:
+    site: FaultSite
+    archive: Path
+    config: Path
+    first: Run
+
+    def crawl(self, *extra: str, command: str = "crawl") -> Run:
+        self.site.clear_requests()
+        args = ["--archive", str(self.archive), *SETTINGS, *extra]
+        if command == "crawl":
+            args = ["--config", str(self.config), *args]
+        result = cli(command, *args)
+        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+        return Run(result, self.site.requests)
+
+    def failures(self) -> dict[str, dict[str, Any]]:
+        manifest = Manifest(self.archive / "manifest.sqlite")
+        try:
+            return {row["url"].removeprefix(self.site.base_url): row for row in manifest.failures()}
+        finally:
+            manifest.close()
+
+    def titles(self) -> set[str]:
+        return {json.loads(p.read_text())["title"] for p in (self.archive / "text").glob("*.json")}
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
+    root = tmp_path_factory.mktemp("faults")
+    with FaultSite(hang_seconds=10) as site:
+        f = Faulty(site, root / "archive", site.write_config(root / "faults.yaml"), None)  # type: ignore[arg-type]
+        f.first = f.crawl()
+        yield f
+
+
+def warc_responses(archive: Path) -> list[Any]:
+    """(record type, target URI, HTTP status, metadata payload) of every record but warcinfo."""
+    out = []
+    for path in sorted((archive / "warc").glob("*.warc.gz*")):
+        with path.open("rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type == "warcinfo":
+                    continue
+                status = rec.http_headers.get_statuscode() if rec.http_headers else None
+                meta = rec.content_stream().read() if rec.rec_type == "metadata" else b""
+                out.append((rec.rec_type, rec.rec_headers.get_header("WARC-Target-URI"), status,
+                            meta))  # fmt: skip
+    return out
+
+
+def statuses(f: Faulty, path: str) -> list[str | None]:
+    url = f.site.url(path)
+    return [s for kind, u, s, _ in warc_responses(f.archive) if kind == "response" and u == url]
+
+
+ARCHIVED = {"/f/ok": ["200"], "/f/403-twice": ["403", "403", "200"],
+            "/f/429-retry-after": ["429", "200"], "/f/503-once": ["503", "200"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sorted(ARCHIVED))
+def test_transient_failures_heal_in_the_same_run_every_attempt_in_the_warc(
+    faulty: Faulty, path: str
+) -> None:
+    assert article_title(path) in faulty.titles()
+    assert statuses(faulty, path) == ARCHIVED[path]
+    assert path not in faulty.failures()
+
+
+def test_retry_after_is_honoured(faulty: Faulty) -> None:
+    times = [r.at for r in faulty.first.served if r.path == "/f/429-retry-after"]
+    assert len(times) == 2
+    assert times[1] - times[0] >= 1.0  # Retry-After: 1
+
+
+def test_retries_back_off_without_blocking_the_crawl(faulty: Faulty) -> None:
+    times = [r.at for r in faulty.first.served if r.path == "/f/challenge"]
+    gaps = [b - a for a, b in pairwise(times)]
+    assert len(gaps) == 3
+    assert all(g >= 0.1 for g in gaps)  # base 0.2 s with equal jitter: at least half of it
+    ok = next(r.at for r in faulty.first.served if r.path == "/f/ok")
+    assert ok < times[-1]  # other pages went on while /f/challenge waited
+
+
+FAILED = {  # path: (reason, attempts, status, what the WARC holds for it)
+    "/f/challenge": ("http_403", 4, 403, ["403"] * 4),
+    "/f/challenge-200": ("blocked", 4, 200, ["200"] * 4),
+    "/f/soft-404": ("soft_404", 4, 200, ["200"] * 4),
+    "/f/gone": ("http_404", 1, 404, ["404"]),
+    "/f/hang": ("timeout", 4, None, []),
+    "/f/reset": ("connection", 4, None, []),
+    "/f/truncated": ("truncated", 4, None, []),
+    "/f/loop-a": ("redirect_loop", 1, 302, ["302"]),
+    "/f/chain": ("redirect_loop", 1, 302, ["302"]),
+    "/f/oversize": ("too_large", 1, None, []),
+    "/f/gzip-bomb": ("too_large", 1, None, ["200"]),
+}
+
+
+@pytest.mark.parametrize("path", sorted(FAILED))
+def test_each_fault_is_listed_with_its_reason_and_attempts(faulty: Faulty, path: str) -> None:
+    reason, attempts, status, warc = FAILED[path]
+    row = faulty.failures()[path]
+    assert (row["reason"], row["attempts"], row["status"]) == (reason, attempts, status)
+    assert row["outlet"] == "faulty" and row["runs_failed"] == 1
+    assert row["state"] == ("gave_up" if reason == "http_404" else "pending")
+    assert (row["next_retry_at"] is None) == (reason == "http_404")
+    assert article_title(path) not in faulty.titles()  # never written as text
+    if warc is not None:
+        assert statuses(faulty, path) == warc
+    if not warc:  # no response at all: each attempt is a request + a metadata record
+        url = faulty.site.url(path)
+        meta = [m for kind, u, _, m in warc_responses(faulty.archive)
+                if kind == "metadata" and u == url]  # fmt: skip
+        assert len(meta) == attempts and all(m.startswith(b"fetch-error: ") for m in meta)
+
+
+def test_redirect_loops_stop_with_every_hop_in_the_warc(faulty: Faulty) -> None:
+    def hops(prefix: str) -> list[str]:
+        return [u.removeprefix(faulty.site.base_url) for kind, u, s, _ in
+                warc_responses(faulty.archive) if kind == "response" and prefix in u]  # fmt: skip
+
+    assert hops("/f/loop-") == ["/f/loop-a", "/f/loop-b"]  # back to loop-a: a loop, stopped
+    assert hops("/f/chain") == ["/f/chain"] + [f"/f/chain/{i}" for i in range(1, 11)]  # the cap
+
+
+def test_gzip_bomb_is_kept_compressed_in_the_warc(faulty: Faulty) -> None:
+    url = faulty.site.url("/f/gzip-bomb")
+    for path in (faulty.archive / "warc").glob("*.warc.gz"):
+        with path.open("rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if (
+                    rec.rec_type == "response"
+                    and rec.rec_headers.get_header("WARC-Target-URI") == url
+                ):
+                    assert rec.raw_stream.read() == faulty.site.bomb  # 32 KB, never inflated
+
+
+def test_the_crawl_completed_and_its_summary_counts_failures_by_reason(faulty: Faulty) -> None:
+    (summary_path,) = (faulty.archive / "runs").glob("*.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["finish_reason"] == "finished"
+    outlet = summary["outlets"]["faulty"]
+    assert outlet["archived"] == len(ARCHIVED)
+    expected: dict[str, int] = {}
+    for reason, *_ in FAILED.values():
+        expected[reason] = expected.get(reason, 0) + 1
+    assert outlet["failed"] == expected
+    assert outlet["retried"] > 0
+    lines = (faulty.archive / "failures.jsonl").read_text().splitlines()
+    assert len(lines) == len(FAILED)
+
+
+def test_failures_command_table_and_json(faulty: Faulty) -> None:
+    table = cli("failures", "--archive", str(faulty.archive))
+    assert table.returncode == 0
+    assert "redirect_loop" in table.stdout and "/f/gzip-bomb" in table.stdout
+    data = json.loads(cli("failures", "--archive", str(faulty.archive), "--json").stdout)
+    assert len(data) == len(FAILED)
+    assert {"url", "outlet", "reason", "status", "attempts", "next_retry_at"} <= set(data[0])
+    only = json.loads(
+        cli("failures", "--archive", str(faulty.archive), "--json", "--reason", "too_large").stdout
+    )
+    assert sorted(d["url"].rsplit("/", 1)[-1] for d in only) == ["gzip-bomb", "oversize"]
+
+
+def test_second_run_retries_only_what_is_due_and_heals(faulty: Faulty) -> None:
+    # time travel: two failures are due now, the rest are not due for an hour
+    manifest = Manifest(faulty.archive / "manifest.sqlite")
+    for path in ("/f/challenge", "/f/soft-404"):
+        manifest.query("UPDATE failures SET next_retry_at = '2000-01-01T00:00:00Z' WHERE url = ?",
+                       (faulty.site.url(path),))  # fmt: skip
+    manifest.close()
+    faulty.site.heal("/f/challenge")
+    run = faulty.crawl()
+    asked = {r.path for r in run.served}
+    assert {"/f/challenge", "/f/soft-404", "/f/ok"} <= asked
+    not_due = set(FAILED) - {"/f/challenge", "/f/soft-404"}
+    assert not (asked & not_due), asked & not_due  # backing off across runs
+    failures = faulty.failures()
+    assert "/f/challenge" not in failures  # healed: off the list, archived
+    assert article_title("/f/challenge") in faulty.titles()
+    events = Manifest(faulty.archive / "manifest.sqlite").query(
+        "SELECT reason FROM failure_events WHERE url = ?", (faulty.site.url("/f/challenge"),)
+    )
+    assert [e["reason"] for e in events] == ["http_403"]  # its history stays
+    soft = failures["/f/soft-404"]
+    assert (soft["runs_failed"], soft["attempts"]) == (2, 8)
+    assert soft["state"] == "gave_up"  # RETRY_RUNS_MAX=2 in this test
+
+
+def test_retry_command_retries_pending_now_and_all_includes_gave_up(faulty: Faulty) -> None:
+    faulty.site.heal("/f/503-once")  # already fine; heal the truncated page
+    faulty.site.heal("/f/truncated")
+    run = faulty.crawl(command="retry")
+    asked = {r.path for r in run.served}
+    assert "/f/truncated" in asked and "/f/soft-404" not in asked and "/" not in asked
+    assert "/f/truncated" not in faulty.failures()
+    run = faulty.crawl("--all", command="retry")
+    assert "/f/soft-404" in {r.path for r in run.served}
+    served = {r.path for r in run.served if not r.path.startswith(("/f/chain/", "/f/loop-b"))}
+    assert served - {"/robots.txt"} <= set(FAULTS)  # failures only: no discovery
