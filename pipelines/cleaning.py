@@ -57,9 +57,9 @@ _PLAYER_WORDS = frozenset(
     re.split(
         " ",
         (
-            "podcast podcasts audio video listen play pause mute unmute volume playback speed fullscreen "
-            "seek rewind forward replay live duration current time captions cc subtitles settings "
-            "quality 1x 1.5x 2x 0.5x / | -"
+            "podcast podcasts audio video listen play pause mute unmute volume playback speed "
+            "fullscreen seek rewind forward replay live duration current time captions cc "
+            "subtitles settings quality 1x 1.5x 2x 0.5x / | -"
         ),
     )
 )

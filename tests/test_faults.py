@@ -88,7 +88,7 @@ def statuses(f: Faulty, path: str) -> list[str | None]:
     return [s for kind, u, s, _ in warc_responses(f.archive) if kind == "response" and u == url]
 
 
-ARCHIVED = {"/f/ok": ["200"], "/f/403-twice": ["403", "403", "200"],
+ARCHIVED = {"/f/ok": ["200"], "/f/bad-charset": ["200"], "/f/403-twice": ["403", "403", "200"],
             "/f/429-retry-after": ["429", "200"], "/f/503-once": ["503", "200"]}  # fmt: skip
 
 
@@ -99,6 +99,14 @@ def test_transient_failures_heal_in_the_same_run_every_attempt_in_the_warc(
     assert article_title(path) in faulty.titles()
     assert statuses(faulty, path) == ARCHIVED[path]
     assert path not in faulty.failures()
+
+
+def test_bad_charset_page_is_archived_with_its_bad_bytes_replaced(faulty: Faulty) -> None:
+    title = article_title("/f/bad-charset")
+    (sidecar,) = [p for p in (faulty.archive / "text").glob("*.json")
+                  if json.loads(p.read_text())["title"] == title]  # fmt: skip
+    text = sidecar.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "Bad bytes \ufffd\ufffd here" in text and "This is paragraph 4" in text
 
 
 def test_retry_after_is_honoured(faulty: Faulty) -> None:

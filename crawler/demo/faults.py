@@ -50,6 +50,10 @@ FAULTS: dict[str, tuple[str, str]] = {
     "/f/chain": ("302 to /f/chain/1, /f/chain/2, … without end", "failed redirect_loop (cap)"),
     "/f/oversize": ("a 3 MB body (tests cap DOWNLOAD_MAXSIZE at 1 MB)", "failed too_large"),
     "/f/gzip-bomb": ("32 KB of gzip that inflates to 32 MB", "failed too_large"),
+    "/f/bad-charset": (
+        "an unknown charset declared, invalid UTF-8 bytes",
+        "archived, bad bytes replaced",
+    ),
 }
 
 
@@ -62,7 +66,7 @@ def article_html(path: str) -> str:
     paragraphs = "".join(f"<p>{words}This is paragraph {i} of the page at {path}.</p>" for i in
                          range(1, 5))  # fmt: skip
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<!DOCTYPE html><html><head><title>{title}</title>"
         f"<meta property='og:type' content='article'></head><body><article><h1>{title}</h1>"
         f"{paragraphs}</article></body></html>"
     )
@@ -153,6 +157,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/f/chain" or path.startswith("/f/chain/"):
             step = int(path.rsplit("/", 1)[-1]) + 1 if path != "/f/chain" else 1
             return self._send(302, b"", "text/html", ("Location", f"/f/chain/{step}"))
+        if path == "/f/bad-charset":
+            page = article_html(path).replace("This is paragraph 2", "Bad bytes \udcff\udcfe here")
+            body = page.encode("utf-8", errors="surrogateescape")
+            return self._send(200, body, "text/html; charset=x-no-such-charset")
         if path == "/f/oversize":
             return self._send(200, b"<html>" + b"z" * (3 * 1024 * 1024), "text/html")
         if path == "/f/gzip-bomb":
