@@ -2,9 +2,10 @@
 
 ::
 
-    newsarchiver crawl    --config FILE --archive DIR [--outlet NAME ...] [-s NAME=VALUE ...]
-    newsarchiver retry    --archive DIR [--all] [--outlet NAME ...] [-s NAME=VALUE ...]
+    newsarchiver crawl    --config FILE --archive DIR [--outlet NAME ...] [--refresh] [-s N=V ...]
+    newsarchiver retry    --archive DIR [--all] [--outlet NAME ...] [-s N=V ...]
     newsarchiver failures --archive DIR [--json] [--outlet NAME ...] [--reason R]
+    newsarchiver status   --archive DIR [--runs N]
     newsarchiver demo     [--archive DIR]   # serve the bundled demo outlets on loopback, crawl them
 
 ``crawl`` loads and checks the outlet config, builds the Scrapy settings from
@@ -30,10 +31,11 @@ from crawler import __version__
 from crawler.outlets import ConfigError, CrawlConfig, load_config, parse_config
 from crawler.settings_check import SettingsError, check_settings
 from crawler.spiders.outlets import OutletsSpider
-from storage.layout import ArchiveLayout, new_run_id
+from storage import lock
+from storage.layout import ArchiveLayout, iso, new_run_id, utc_now
 from storage.manifest import Manifest
 
-EXIT_OK, EXIT_CRASH, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 
 # The demo site is on loopback: no need to be polite to ourselves.
 DEMO_SETTINGS = {
@@ -62,6 +64,17 @@ def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> di
     """Run one crawl to its end; returns the run summary, or None when the crawl crashed."""
     run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
     settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
+    layout = ArchiveLayout(settings["ARCHIVE_DIR"])
+    lock.acquire(layout.lock_path)  # ArchiveLocked: exit 3 before Scrapy starts
+    try:
+        return _run_process(config, settings, run_id, **spider_args)
+    finally:
+        lock.release(layout.lock_path)
+
+
+def _run_process(
+    config: CrawlConfig, settings: Settings, run_id: str, **spider_args: Any
+) -> dict[str, Any] | None:
     process = CrawlerProcess(settings)
     errors: list[Any] = []
     d = process.crawl(OutletsSpider, crawl_config=config, **spider_args)
@@ -137,7 +150,7 @@ def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args.config).select(args.outlet)
     settings = build_settings(args.archive, args.set)
-    summary = run_crawl(config, settings)
+    summary = run_crawl(config, settings, refresh=args.refresh)
     if summary is None:
         return EXIT_CRASH
     print_summary(summary)
@@ -193,6 +206,44 @@ def cmd_failures(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The last runs with their counts, pending retries, and what is not yet pushed."""
+    layout = ArchiveLayout(args.archive)
+    if not layout.manifest_path.exists():
+        raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
+    manifest = Manifest(layout.manifest_path)
+    try:
+        runs = manifest.query(
+            "SELECT run_id, started_at, finished_at, status, summary FROM runs"
+            " ORDER BY started_at DESC LIMIT ?", (args.runs,),
+        )  # fmt: skip
+        failures = manifest.failures()
+        texts = manifest.query("SELECT COUNT(*) AS n FROM texts WHERE state = 'stored'")[0]["n"]
+    finally:
+        manifest.close()
+    print(f"archive {layout.root}")
+    holder = lock.holder(layout.lock_path)
+    print(f"crawling now: pid {holder['pid']}, started {holder.get('started', '?')}" if holder
+          else "crawling now: no")  # fmt: skip
+    print(f"\nlast {len(runs)} run(s):")
+    print(f"  {'run':<24} {'started':<20} {'status':<10} fetched  archived  dup  failed")
+    for run in runs:
+        t = json.loads(run["summary"])["totals"] if run["summary"] else {}
+        print(f"  {run['run_id']:<24} {run['started_at']:<20} {run['status']:<10} "
+              f"{t.get('fetched', '-'):>7}  {t.get('archived', '-'):>8}  "
+              f"{t.get('duplicates', '-'):>3}  {t.get('failed', '-'):>6}")  # fmt: skip
+    now = iso(utc_now())
+    pending = [f for f in failures if f["state"] == "pending"]
+    due = [f for f in pending if f["next_retry_at"] and f["next_retry_at"] <= now]
+    print(f"\nfailures: {len(pending)} pending ({len(due)} due now), "
+          f"{len(failures) - len(pending)} gave up")  # fmt: skip
+    if pending:
+        print(f"  next retry at {min(f['next_retry_at'] for f in pending if f['next_retry_at'])}")
+    warcs = layout.closed_warcs()
+    print(f"\nnot yet pushed: {len(warcs)} WARC file(s), {texts} text(s) (no push has run)")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.demo import DemoSite  # only the demo needs the bundled site
 
@@ -230,6 +281,10 @@ def make_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--config", required=True, help="outlet config file (YAML)")
     crawl.add_argument("--archive", required=True, help="archive directory")
     crawl.add_argument(
+        "--refresh", action="store_true",
+        help="fetch archived articles again, send no conditional requests",
+    )  # fmt: skip
+    crawl.add_argument(
         "--outlet",
         action="append",
         default=[],
@@ -254,6 +309,11 @@ def make_parser() -> argparse.ArgumentParser:
     failures.add_argument("--reason", help="only this reason (http_403, timeout, soft_404…)")
     failures.set_defaults(func=cmd_failures)
 
+    status = sub.add_parser("status", help="the archive's last runs, pending retries, backlog")
+    status.add_argument("--archive", required=True, help="archive directory")
+    status.add_argument("--runs", type=int, default=5, help="how many runs to show")
+    status.set_defaults(func=cmd_status)
+
     demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
     demo.add_argument("--archive", default="demo-archive", help="archive directory")
     demo.add_argument("--log-level", default="WARNING")
@@ -270,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, SettingsError) as exc:
         print(f"newsarchiver: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except lock.ArchiveLocked as exc:
+        print(f"newsarchiver: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
 
 
 if __name__ == "__main__":

@@ -23,7 +23,11 @@ TOP_KEYS = {"user_agent", "outlets"}
 URL_LIST_KEYS = ("start_urls", "sitemaps", "feeds")
 REGEX_LIST_KEYS = ("allow", "deny")
 SELECTOR_LIST_KEYS = ("drop", "keep")
-OUTLET_KEYS = {"name", "depth", *URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS}
+OUTLET_KEYS = {
+    "name", "depth", "recrawl_after", *URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS,
+}  # fmt: skip
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ConfigError(ValueError):
@@ -63,6 +67,7 @@ class OutletConfig:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     depth: int = DEFAULT_DEPTH
+    recrawl_after: float | None = None  # seconds; None: an archived article is never fetched again
     drop: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     _allow_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
@@ -86,6 +91,8 @@ class OutletConfig:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "depth": self.depth}
+        if self.recrawl_after is not None:
+            out["recrawl_after"] = self.recrawl_after
         for key in (*URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS):
             if value := getattr(self, key):
                 out[key] = list(value)
@@ -214,9 +221,11 @@ def _parse_outlet(raw: Any, index: int, source: str) -> OutletConfig:
     depth = raw.get("depth", DEFAULT_DEPTH)
     if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 20:
         raise fail("depth", f"must be a whole number from 0 to 20, not {depth!r}")
+    recrawl_after = _duration(raw.get("recrawl_after"), fail)
     return OutletConfig(
         name=name,
         depth=depth,
+        recrawl_after=recrawl_after,
         **{
             key: tuple(lists[key])
             for key in (*URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS)
@@ -224,6 +233,16 @@ def _parse_outlet(raw: Any, index: int, source: str) -> OutletConfig:
         _allow_re=compiled["allow"],
         _deny_re=compiled["deny"],
     )
+
+
+def _duration(value: Any, fail: Any) -> float | None:
+    """`recrawl_after`: seconds, or a number with s, m, h, d or w ("12h", "7d")."""
+    if value is None:
+        return None
+    match = DURATION_RE.match(str(value)) if not isinstance(value, bool) else None
+    if not match:
+        raise fail("recrawl_after", f"must be a duration like 3600, 12h or 7d, not {value!r}")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
 
 
 def _string_list(raw: dict[str, Any], key: str, fail: Any) -> list[str]:

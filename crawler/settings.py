@@ -54,6 +54,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
 }
 EXTENSIONS = {
+    "scrapy.extensions.logstats.LogStats": None,
+    "crawler.extensions.archive_lock.ArchiveLock": 0,  # first: nothing touches the archive before
+    "crawler.extensions.run_log.RunLog": 10,
+    "crawler.extensions.progress.Progress": 20,
     "crawler.extensions.warc_capture.WarcCapture": 100,
     "crawler.extensions.failures.FailureRecorder": 200,
     "crawler.extensions.run_summary.RunSummary": 900,
@@ -72,6 +76,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 ARCHIVE_DIR = "archive"
 # Identifies one crawl in the manifest and in runs/<run-id>.json; generated when empty.
 ARCHIVE_RUN_ID = ""
+ARCHIVE_LOG_RETENTION_DAYS = 30  # logs/<run-id>.log older than this are removed; 0 keeps all
+LOGSTATS_INTERVAL = 60.0  # seconds between progress lines
 
 # --- WARC_*: every HTTP exchange, as received ---------------------------------------------------
 WARC_ENABLED = True

@@ -6,9 +6,11 @@
       warc/       {prefix}-{yyyymmddHHMMSS}-{serial:05d}-{hostname}.warc.gz (.open while written)
       text/       NNN_HASH.txt (clean text) + NNN_HASH.json (sidecar)
       runs/       <run-id>.json, one summary per crawl
+      logs/       <run-id>.log, one log per crawl
       tmp/        files being written; renamed into place when complete
       manifest.sqlite
       failures.jsonl
+      .lock       held by the running crawl
 """
 
 from __future__ import annotations
@@ -55,12 +57,14 @@ class ArchiveLayout:
         self.warc_dir = self.root / "warc"
         self.text_dir = self.root / "text"
         self.runs_dir = self.root / "runs"
+        self.logs_dir = self.root / "logs"
         self.tmp_dir = self.root / "tmp"
         self.manifest_path = self.root / "manifest.sqlite"
         self.failures_path = self.root / "failures.jsonl"
+        self.lock_path = self.root / ".lock"
 
     def ensure(self) -> ArchiveLayout:
-        for directory in (self.warc_dir, self.text_dir, self.runs_dir, self.tmp_dir):
+        for directory in (self.warc_dir, self.text_dir, self.runs_dir, self.tmp_dir, self.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -72,6 +76,9 @@ class ArchiveLayout:
 
     def run_summary_path(self, run_id: str) -> Path:
         return self.runs_dir / f"{run_id}.json"
+
+    def run_log_path(self, run_id: str) -> Path:
+        return self.logs_dir / f"{run_id}.log"
 
     def warc_name(self, prefix: str, opened: datetime, serial: int, hostname: str) -> str:
         stamp = opened.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")

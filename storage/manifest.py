@@ -29,10 +29,11 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS captures (
     id INTEGER PRIMARY KEY, run_id TEXT, url TEXT NOT NULL, method TEXT NOT NULL,
     status INTEGER, fetched_at TEXT NOT NULL, warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL,
-    warc_length INTEGER NOT NULL, record_id TEXT NOT NULL, payload_digest TEXT,
-    content_type TEXT, etag TEXT, last_modified TEXT
+    warc_length INTEGER NOT NULL, record_id TEXT NOT NULL, record_type TEXT NOT NULL,
+    warc_date TEXT NOT NULL, payload_digest TEXT, content_type TEXT, etag TEXT, last_modified TEXT
 );
 CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
+CREATE INDEX IF NOT EXISTS captures_digest ON captures (payload_digest);
 CREATE TABLE IF NOT EXISTS texts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE, stem TEXT NOT NULL,
     state TEXT NOT NULL, title TEXT, created_at TEXT NOT NULL, run_id TEXT
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS articles (
     run_id TEXT, PRIMARY KEY (url, text_id)
 );
 CREATE INDEX IF NOT EXISTS articles_text ON articles (text_id);
+CREATE INDEX IF NOT EXISTS articles_final_url ON articles (final_url);
 CREATE TABLE IF NOT EXISTS failures (
     url TEXT PRIMARY KEY, outlet TEXT, kind TEXT, reason TEXT NOT NULL, status INTEGER,
     attempts INTEGER NOT NULL, runs_failed INTEGER NOT NULL, first_failed TEXT NOT NULL,
@@ -131,12 +133,34 @@ class Manifest:
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO captures (run_id, url, method, status, fetched_at, warc_file,"
-                " warc_offset, warc_length, record_id, payload_digest, content_type, etag,"
-                " last_modified) VALUES (:run_id, :url, :method, :status, :fetched_at, :warc_file,"
-                " :warc_offset, :warc_length, :record_id, :payload_digest, :content_type, :etag,"
-                " :last_modified)",
+                " warc_offset, warc_length, record_id, record_type, warc_date, payload_digest,"
+                " content_type, etag, last_modified) VALUES (:run_id, :url, :method, :status,"
+                " :fetched_at, :warc_file, :warc_offset, :warc_length, :record_id, :record_type,"
+                " :warc_date, :payload_digest, :content_type, :etag, :last_modified)",
                 list(rows),
             )
+
+    def original_capture(
+        self, url: str | None = None, digest: str | None = None
+    ) -> dict[str, Any] | None:
+        """The latest full 200 response for a URL, or with a payload digest: what a revisit
+        record refers to, and where a conditional request takes its validators from."""
+        where, params = (
+            ("url = ?", (url,)) if url is not None else ("payload_digest = ?", (digest,))
+        )
+        rows = self.query(
+            f"SELECT * FROM captures WHERE {where} AND status = 200 AND record_type = 'response'"
+            " ORDER BY id DESC LIMIT 1",
+            params,
+        )
+        return dict(rows[0]) if rows else None
+
+    def archived_at(self, url: str) -> str | None:
+        """When `url` was last archived as an article (as found or as final URL), or None."""
+        rows = self.query(
+            "SELECT MAX(fetched_at) AS at FROM articles WHERE url = ? OR final_url = ?", (url, url)
+        )
+        return rows[0]["at"] if rows else None
 
     # --- texts and articles -------------------------------------------------------------------
     def text_by_sha(self, sha256: str) -> TextRow | None:

@@ -8,6 +8,8 @@ read from its offset) and each file opens with a warcinfo record. The writer tak
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import logging
 import os
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 # Twisted hands over the body with its chunked framing removed; a record that still said
 # "Transfer-Encoding: chunked" would not parse as HTTP. Content-Encoding (gzip, br) is kept.
 DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
+IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class WarcRef:
     length: int
     record_id: str
     payload_digest: str | None
+    record_type: str = "response"  # or "revisit", or "request" for an attempt with no answer
+    warc_date: str = ""
 
 
 class WarcFileWriter:
@@ -88,11 +94,7 @@ class WarcFileWriter:
     def write_exchange(self, ex: Exchange) -> WarcRef:
         writer, fh = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
-        http_resp = StatusAndHeaders(
-            f"{ex.status} {_reason(ex.status)}".strip(),
-            [(k, v) for k, v in ex.response_headers if k.lower() not in DROPPED_RESPONSE_HEADERS],
-            protocol=ex.protocol,
-        )
+        http_resp = _response_headers(ex)
         response = writer.create_warc_record(
             ex.url,
             "response",
@@ -117,7 +119,38 @@ class WarcFileWriter:
             length=length,
             record_id=response_id,
             payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
+            record_type="response",
+            warc_date=common["WARC-Date"],
         )
+        if fh.tell() >= self.max_size:
+            self.close()
+        return ref
+
+    def write_revisit(
+        self, ex: Exchange, profile: str, original: Mapping[str, Any], digest: str
+    ) -> WarcRef:
+        """A revisit record instead of a response: HTTP headers only, referring to the original
+        capture (its URI, date and record id). `profile` is IDENTICAL_PAYLOAD (the body is the
+        same as the original's) or SERVER_NOT_MODIFIED (a 304)."""
+        writer, fh = self._ensure_open()
+        common = self._common(ex.fetched_at, ex.ip_address)
+        revisit = writer.create_revisit_record(
+            ex.url, digest, original["url"], original["warc_date"],
+            http_headers=_response_headers(ex),
+            warc_headers_dict={**common, "WARC-Refers-To": original["record_id"]},
+        )  # fmt: skip
+        revisit.rec_headers.replace_header("WARC-Profile", profile)
+        revisit_id = revisit.rec_headers.get_header("WARC-Record-ID")
+        request = self._request_record(
+            writer, ex.url, ex.method, ex.request_headers, ex.request_body, ex.protocol,
+            {**common, "WARC-Concurrent-To": revisit_id},
+        )  # fmt: skip
+        offset = fh.tell()
+        writer.write_record(revisit)
+        length = fh.tell() - offset
+        writer.write_record(request)
+        ref = WarcRef(self._name, offset, length, revisit_id, digest, "revisit",
+                      common["WARC-Date"])  # fmt: skip
         if fh.tell() >= self.max_size:
             self.close()
         return ref
@@ -143,7 +176,7 @@ class WarcFileWriter:
         writer.write_record(request)
         length = fh.tell() - offset
         writer.write_record(metadata)
-        ref = WarcRef(self._name, offset, length, request_id, None)
+        ref = WarcRef(self._name, offset, length, request_id, None, "request", common["WARC-Date"])
         if fh.tell() >= self.max_size:
             self.close()
         return ref
@@ -202,6 +235,19 @@ class WarcFileWriter:
         self.files_written.append(name)
         logger.info("opened WARC file %s", name)
         return self._writer, self._fh
+
+
+def payload_digest(body: bytes) -> str:
+    """WARC-Payload-Digest of a body as warcio writes it: sha1, base32."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def _response_headers(ex: Exchange) -> StatusAndHeaders:
+    return StatusAndHeaders(
+        f"{ex.status} {_reason(ex.status)}".strip(),
+        [(k, v) for k, v in ex.response_headers if k.lower() not in DROPPED_RESPONSE_HEADERS],
+        protocol=ex.protocol,
+    )
 
 
 def _reason(status: int) -> str:

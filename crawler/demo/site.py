@@ -310,12 +310,16 @@ class _Handler(BaseHTTPRequestHandler):
             )
         status, body = res.status, res.body
         headers = [("Content-Type", res.content_type), *res.headers]
+        # every page has a validator, as real outlets' pages do: a crawl may ask conditionally
+        etag = res.etag or '"' + hashlib.sha1(res.body).hexdigest()[:20] + '"'
+        if status == 200 and not any(name == "ETag" for name, _ in headers):
+            headers.append(("ETag", etag))
         if res.gzip_ok:
             headers.append(("Vary", "Accept-Encoding"))
             if _accepts_gzip(self.headers.get("Accept-Encoding")):
                 body = gzip.compress(body, mtime=0)
                 headers.append(("Content-Encoding", "gzip"))
-        if res.etag and self.headers.get("If-None-Match") == res.etag:
+        if status == 200 and self.headers.get("If-None-Match") == etag:
             status, body = 304, b""
         # Logged before the body goes out so a client that has its response sees the entry.
         site._log(
@@ -404,6 +408,18 @@ class DemoSite:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def publish(self, story: Story) -> DemoArticle:
+        """Publish a new story while the site runs: its outlet's home and section pages, sitemaps
+        and feed change (new ETags) and link to it, as on a real outlet between two crawls."""
+        run = self._running[story.outlet]
+        spec = next(s for s in OUTLETS if s.name == story.outlet)
+        run.stories = [*run.stories, story]
+        run.server.resources = build_outlet(spec, run.base_url, run.stories)
+        article = self._article(run.base_url, story)
+        with self._lock:
+            self._articles.append(article)
+        return article
 
     # -- what tests and the CLI read -------------------------------------------------------
     @property

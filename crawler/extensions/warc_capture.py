@@ -10,10 +10,15 @@ written exchange is also a row in the manifest's ``captures`` table.
 
 Settings: ``WARC_ENABLED``, ``WARC_PREFIX``, ``WARC_MAX_SIZE``, ``ARCHIVE_DIR``.
 Per request: ``meta["dont_archive"] = True`` keeps an exchange out of the WARC.
-An attempt that ended without a response (timeout, reset, body cut short or too large) is a
+A response whose payload the archive already has is a revisit record (identical-payload-digest)
+referring to the first capture; a 304 to a conditional request is a revisit record
+(server-not-modified). ``.open`` files left by a killed crawl are repaired before the first
+write. An attempt that ended without a response (timeout, reset, body cut short or too large) is a
 request record and a metadata record naming the error (``download_failed`` signal).
 
-Stats: ``warc/records/{response,request,metadata}``, ``warc/files``, ``warc/bytes``,
+Stats: ``warc/records/{response,request,metadata}``,
+``warc/records/revisit/{identical_payload,server_not_modified}``, ``warc/repaired``,
+``warc/files``, ``warc/bytes``,
 ``warc/skipped/dont_archive``, ``warc/errors``.
 """
 
@@ -41,7 +46,15 @@ from crawler.settings_check import check_settings
 from crawler.twisted_util import Pending, deferred_from_future
 from storage.layout import ArchiveLayout, iso, safe_hostname, utc_now
 from storage.manifest import Manifest
-from storage.warc import Exchange, WarcFileWriter, WarcRef
+from storage.warc import (
+    IDENTICAL_PAYLOAD,
+    SERVER_NOT_MODIFIED,
+    Exchange,
+    WarcFileWriter,
+    WarcRef,
+    payload_digest,
+)
+from storage.warc_repair import repair_open_warcs
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +152,10 @@ class WarcCapture:
     def _open(self, warcinfo: dict[str, str]) -> None:
         """Runs in the writer thread, before any write."""
         self.layout.ensure()
+        for repaired in repair_open_warcs(self.layout):  # what a killed crawl left open
+            self.stats.inc_value("warc/repaired")
+            if repaired.bytes_dropped:
+                self.stats.inc_value("warc/repaired_bytes_dropped", repaired.bytes_dropped)
         self.manifest = Manifest(self.layout.manifest_path)
         self.writer = WarcFileWriter(self.layout, self.prefix, self.max_size, warcinfo)
 
@@ -171,11 +188,28 @@ class WarcCapture:
         return ref
 
     def _write(self, exchange: Exchange) -> WarcRef:
-        """Runs in the writer thread."""
+        """Runs in the writer thread: a response record, or a revisit record when the payload
+        is one the archive has (identical-payload-digest) or the server said 304
+        (server-not-modified) about a page the archive has."""
         assert self.writer is not None and self.manifest is not None
         files_before = len(self.writer.files_written)
-        ref = self.writer.write_exchange(exchange)
-        self.stats.inc_value("warc/records/response")
+        ref = None
+        if exchange.status == 304:
+            original = self._original(url=exchange.url)
+            if original is not None:
+                ref = self.writer.write_revisit(
+                    exchange, SERVER_NOT_MODIFIED, original, original["payload_digest"]
+                )
+                self.stats.inc_value("warc/records/revisit/server_not_modified")
+        elif 200 <= exchange.status < 300 and exchange.response_body:
+            digest = payload_digest(exchange.response_body)
+            original = self._original(digest=digest)
+            if original is not None:
+                ref = self.writer.write_revisit(exchange, IDENTICAL_PAYLOAD, original, digest)
+                self.stats.inc_value("warc/records/revisit/identical_payload")
+        if ref is None:
+            ref = self.writer.write_exchange(exchange)
+            self.stats.inc_value("warc/records/response")
         self.stats.inc_value("warc/records/request")
         self.stats.inc_value("warc/files", len(self.writer.files_written) - files_before)
         self.stats.inc_value("warc/bytes", ref.length + len(exchange.request_body))
@@ -184,13 +218,26 @@ class WarcCapture:
             "run_id": self.run_id, "url": exchange.url, "method": exchange.method,
             "status": exchange.status, "fetched_at": iso(exchange.fetched_at),
             "warc_file": ref.warc_file, "warc_offset": ref.offset, "warc_length": ref.length,
-            "record_id": ref.record_id, "payload_digest": ref.payload_digest,
+            "record_id": ref.record_id, "record_type": ref.record_type,
+            "warc_date": ref.warc_date, "payload_digest": ref.payload_digest,
             "content_type": headers.get("content-type"), "etag": headers.get("etag"),
             "last_modified": headers.get("last-modified"),
         })  # fmt: skip
         if len(self._rows) >= CAPTURE_BATCH:
             self._flush_rows()
         return ref
+
+    def _original(self, url: str | None = None, digest: str | None = None) -> dict[str, Any] | None:
+        """The full capture a revisit refers to: among this batch's rows, then the manifest."""
+        for row in reversed(self._rows):
+            if (
+                row["status"] == 200
+                and row["record_type"] == "response"
+                and (row["url"] == url if url is not None else row["payload_digest"] == digest)
+            ):
+                return row
+        assert self.manifest is not None
+        return self.manifest.original_capture(url=url, digest=digest)
 
     def _flush_rows(self) -> None:
         if self._rows and self.manifest is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -42,6 +43,8 @@ from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
+ARTICLE_KINDS = {"page", "feed_entry"}  # what may be an article; hubs, sitemaps, feeds are not
+
 
 class OutletsSpider(Spider):
     name = "outlets"
@@ -52,6 +55,7 @@ class OutletsSpider(Spider):
         outlets: str | None = None,
         crawl_config: CrawlConfig | None = None,
         retry: str | None = None,
+        refresh: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -59,7 +63,10 @@ class OutletsSpider(Spider):
             raise ConfigError(f"retry must be 'pending' or 'all', not {retry!r}")
         # None: a crawl (due failures first, then discovery); "pending"/"all": retry failures only
         self.retry_mode = retry
+        # refresh: fetch archived articles again, send no conditional requests
+        self.refresh = refresh not in (False, "", "0", "false", "False", None)
         self._leave_alone: set[str] = set()
+        self._manifest: Manifest | None = None
         if crawl_config is None:
             if not config:
                 raise ConfigError("no outlet config given: pass -a config=PATH")
@@ -101,28 +108,60 @@ class OutletsSpider(Spider):
     def _failures_to_retry(self) -> list[dict[str, Any]]:
         """Failures of earlier runs to request again now; the others are left alone."""
         layout = ArchiveLayout(self.settings["ARCHIVE_DIR"]).ensure()
-        manifest = Manifest(layout.manifest_path)
-        try:
-            names = [o.name for o in self.crawl_config.outlets]
-            due, self._leave_alone = requeue_plan(
-                manifest, names, utc_now(), self.retry_mode or "due"
-            )
-        finally:
-            manifest.close()
+        # read-only use for the life of the crawl: "archived already?", validators, failures
+        self._manifest = Manifest(layout.manifest_path)
+        names = [o.name for o in self.crawl_config.outlets]
+        due, self._leave_alone = requeue_plan(
+            self._manifest, names, utc_now(), self.retry_mode or "due"
+        )
         return due
+
+    def closed(self, reason: str) -> None:
+        if self._manifest is not None:
+            self._manifest.close()
 
     def _request(
         self, url: str, outlet: OutletConfig, kind: str, callback: Any, force: bool = False
     ) -> Request | None:
+        """The request for a URL the crawl found, or None when the archive does not need it:
+        a failure not yet due, or an article archived already (unless --refresh or the
+        outlet's recrawl_after has passed). Pages the archive has a copy of are asked for
+        conditionally (If-None-Match / If-Modified-Since); a 304 is a revisit record."""
+        meta: dict[str, Any] = {"outlet": outlet.name, "kind": kind}
+        headers: dict[str, str] = {}
         if not force and url in self._leave_alone:
             self._count("spider/skipped/failed_not_due")  # backing off across runs
             return None
-        return Request(
-            url,
-            callback=callback,
-            errback=self.on_error,
-            meta={"outlet": outlet.name, "kind": kind},
-        )
+        if not force and not self.refresh and self._manifest is not None:
+            if kind in ARTICLE_KINDS and self._archived_recently(url, outlet):
+                self._count("spider/skipped/archived")
+                return None
+            original = self._manifest.original_capture(url=url)
+            if original is not None and (original["etag"] or original["last_modified"]):
+                if original["etag"]:
+                    headers["If-None-Match"] = original["etag"]
+                if original["last_modified"]:
+                    headers["If-Modified-Since"] = original["last_modified"]
+                meta["handle_httpstatus_list"] = [304]
+                self._count("spider/conditional")
+        return Request(url, callback=callback, errback=self.on_error, meta=meta, headers=headers)
+
+    def _archived_recently(self, url: str, outlet: OutletConfig) -> bool:
+        assert self._manifest is not None
+        at = self._manifest.archived_at(url)
+        if at is None:
+            return False
+        if outlet.recrawl_after is None:
+            return True
+        age = (utc_now() - datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds()
+        return age < outlet.recrawl_after
+
+    def _not_modified(self, response: Response) -> bool:
+        if response.status != 304:
+            return False
+        self._count("spider/not_modified")  # the WARC has a revisit record; nothing new to read
+        self._ok(response)
+        return True
 
     def _signal(self, signal: object, **kwargs: Any) -> None:
         self.crawler.signals.send_catch_log(signal, **kwargs)
@@ -178,6 +217,8 @@ class OutletsSpider(Spider):
     # --- discovery ----------------------------------------------------------------------------
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         outlet = self._outlet(response)
+        if self._not_modified(response):
+            return
         max_size = response.meta.get("download_maxsize", self.settings.getint("DOWNLOAD_MAXSIZE"))
         try:
             kind, urls = sitemap_entries(sitemap_body(response.body, max_size))
@@ -201,6 +242,8 @@ class OutletsSpider(Spider):
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         outlet = self._outlet(response)
+        if self._not_modified(response):
+            return
         self._ok(response)
         for url in (response.urljoin(link) for link in feed_links(response.body)):
             if not outlet.owns(url) or outlet.denied(url) or outlet.allowed_article(url) is False:
@@ -212,6 +255,8 @@ class OutletsSpider(Spider):
     # --- pages --------------------------------------------------------------------------------
     def parse_page(self, response: Response) -> Iterator[Any]:
         outlet = self._outlet(response)
+        if self._not_modified(response):
+            return
         if not isinstance(response, TextResponse):
             self._count("spider/not_html")
             return

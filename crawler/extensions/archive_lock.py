@@ -1,0 +1,31 @@
+"""ArchiveLock: hold ARCHIVE/.lock for the life of the crawl (see storage.lock).
+
+The ``newsarchiver`` commands take the lock themselves before Scrapy starts, to exit 3 with a
+clear message; this extension makes ``scrapy crawl outlets`` hold it too. It is the first
+extension built, so nothing touches the archive before the lock is held.
+
+Settings: ``ARCHIVE_DIR``.
+"""
+
+from __future__ import annotations
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from storage import lock
+from storage.layout import ArchiveLayout
+
+
+class ArchiveLock:
+    def __init__(self, layout: ArchiveLayout) -> None:
+        self.layout = layout
+        lock.acquire(layout.lock_path)  # raises ArchiveLocked: the crawl does not start
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveLock:
+        ext = cls(ArchiveLayout(crawler.settings["ARCHIVE_DIR"]))
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
+        return ext
+
+    def engine_stopped(self) -> None:
+        lock.release(self.layout.lock_path)

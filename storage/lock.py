@@ -1,0 +1,86 @@
+"""One crawl per archive at a time: an flock on ARCHIVE/.lock.
+
+The lock dies with its holder (the kernel drops an flock when the process ends, SIGKILL too), so
+a lock left by a killed crawl never blocks. The file says who holds it (pid, start time,
+command) for the message a second crawl prints. Taking the lock twice in one process is a no-op
+(the CLI takes it before Scrapy starts; the crawl's own extension then finds it held).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import threading
+from pathlib import Path
+
+from storage.layout import iso, utc_now
+
+_held: dict[Path, int] = {}  # lock path -> fd, for this process
+_guard = threading.Lock()
+
+
+class ArchiveLocked(RuntimeError):
+    """Another process holds the archive's lock."""
+
+    def __init__(self, path: Path, holder: dict[str, str]) -> None:
+        who = f"pid {holder.get('pid', '?')}"
+        if holder.get("started"):
+            who += f", started {holder['started']}"
+        super().__init__(f"the archive {path.parent} is in use by another crawl ({who})")
+        self.holder = holder
+
+
+def _read_holder(fd: int) -> dict[str, str]:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 4096).decode("utf-8", "replace")
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def acquire(path: Path) -> None:
+    """Take the lock at `path` or raise ArchiveLocked naming the holder."""
+    path = path.resolve()
+    with _guard:
+        if path in _held:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise ArchiveLocked(path, holder) from None
+        os.ftruncate(fd, 0)
+        command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))
+        info = f"pid={os.getpid()}\nstarted={iso(utc_now())}\ncommand={command[:500]}\n"
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, info.encode("utf-8"))
+        _held[path] = fd
+
+
+def holder(path: Path) -> dict[str, str] | None:
+    """Who holds the lock at `path` now, or None. Reads the file and checks that its pid is
+    alive, never locks it: a status query must not make a starting crawl find it taken."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    info = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (KeyError, ValueError, ProcessLookupError):
+        return None  # empty, or left by a killed crawl (the flock itself died with it)
+    except PermissionError:
+        pass  # alive, someone else's
+    return info
+
+
+def release(path: Path) -> None:
+    path = path.resolve()
+    with _guard:
+        fd = _held.pop(path, None)
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)

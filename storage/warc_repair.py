@@ -1,0 +1,192 @@
+"""Repair the ``.open`` WARC files a killed crawl left behind, before a new crawl writes any.
+
+A writer killed mid-record leaves a ``….warc.gz.open`` file whose last gzip member may be cut
+anywhere. :func:`repair_warc` keeps the longest prefix of complete, valid records, cuts the rest
+off in place, fsyncs, and renames the file to its final name, so every closed WARC in the archive
+reads cleanly end to end. A trailing response, revisit or request whose partner record did not
+make it is cut as well: an exchange is kept whole or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+
+from storage.atomic import fsync_dir
+from storage.layout import OPEN_SUFFIX, WARC_SUFFIX, ArchiveLayout
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 20  # read and decompress in bounded pieces: a record can be a large body
+RECORD_END = b"\r\n\r\n"  # what the WARC format puts after every record block
+# Types the writer only ever writes as the first of a pair (the second names it in
+# WARC-Concurrent-To): response + request, revisit + request, request + metadata.
+PAIRED_TYPES = {"response", "revisit", "request"}
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    name: str  # final file name (without .open)
+    records_kept: int  # records in the repaired file, warcinfo included
+    bytes_dropped: int  # bytes cut from the end (0 when the file ended cleanly)
+    removed: bool  # nothing valid was left (not even a warcinfo) and the file was deleted
+
+
+@dataclass(frozen=True)
+class _Record:
+    end: int  # offset just past this record's gzip member
+    rec_type: str
+    concurrent_to: str | None  # set on the second record of a pair
+
+
+class _Slice:
+    """Read at most `length` bytes of `fh`, so warcio sees one gzip member and nothing past it."""
+
+    def __init__(self, fh: BinaryIO, length: int) -> None:
+        self._fh = fh
+        self._left = length
+        self._pos = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        n = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._fh.read(n)
+        self._left -= len(data)
+        self._pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def _member_end(fh: BinaryIO, start: int) -> int | None:
+    """Offset just past the gzip member at `start`, or None if it is cut short or corrupt.
+
+    warcio's reader happily returns what a truncated member decompresses to, so a record cut in
+    its gzip trailer would look whole to it; zlib here insists on the trailer and its CRC.
+    """
+    fh.seek(start)
+    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pos = start
+    try:
+        while not decomp.eof:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                return None
+            pos += len(chunk)
+            data = chunk
+            while data and not decomp.eof:
+                decomp.decompress(data, CHUNK)  # bounded output: we only want the boundary
+                data = decomp.unconsumed_tail
+    except zlib.error:
+        return None
+    return pos - len(decomp.unused_data)
+
+
+def _parse_member(fh: BinaryIO, start: int, end: int) -> _Record | None:
+    """The member's single WARC record if it is whole and its digests match, else None."""
+    fh.seek(start)
+    it = ArchiveIterator(_Slice(fh, end - start), check_digests=True)
+    try:
+        rec = next(it)
+        # raw_stream, not content_stream(): a body received as broken gzip is still a valid record
+        while rec.raw_stream.read(CHUNK):
+            pass
+        headers = rec.rec_headers
+        declared = int(headers.get_header("Content-Length"))
+        if rec.length != declared or rec.digest_checker.passed is False:
+            return None
+        # After the block: exactly the record terminator, then the end of the member. A short
+        # block (never reaching the digest check) leaves no tail; a Content-Length that
+        # understates the block leaves a longer one.
+        tail = b""
+        while piece := it.reader.read(CHUNK):
+            tail += piece
+            if len(tail) > len(RECORD_END):
+                return None
+        if tail != RECORD_END:
+            return None
+        return _Record(
+            end=end,
+            rec_type=rec.rec_type or "",
+            concurrent_to=headers.get_header("WARC-Concurrent-To"),
+        )
+    except Exception:  # any parse failure means this record, and all after it, are lost
+        return None
+    finally:
+        it.close()
+
+
+def _valid_prefix(fh: BinaryIO, size: int) -> list[_Record]:
+    records: list[_Record] = []
+    offset = 0
+    while offset < size:
+        end = _member_end(fh, offset)
+        record = _parse_member(fh, offset, end) if end is not None else None
+        if record is None:
+            break
+        records.append(record)
+        offset = record.end
+    # A kill between the two records of a pair leaves the first alone at the end: drop it, so an
+    # exchange is archived whole or not at all. Only the last record can be such an orphan, as
+    # the writer writes both halves before returning.
+    if records and records[-1].rec_type in PAIRED_TYPES and records[-1].concurrent_to is None:
+        records.pop()
+    return records
+
+
+def _final_path(open_path: Path) -> Path:
+    final = open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)])
+    if not final.exists():
+        return final
+    # Never overwrite a finished file: the manifest may point at offsets inside it.
+    stem = final.name[: -len(WARC_SUFFIX)] if final.name.endswith(WARC_SUFFIX) else final.name
+    n = 1
+    while True:
+        suffix = "-repaired" if n == 1 else f"-repaired-{n}"
+        candidate = final.with_name(f"{stem}{suffix}{WARC_SUFFIX}")
+        if not candidate.exists():
+            return candidate
+        n += 1
+
+
+def repair_warc(path: Path) -> RepairResult:
+    """Keep every complete, valid record of a .open WARC, drop a truncated tail, fsync, rename to
+    the final name (with ``-repaired`` added if that name is taken). A file with no valid record
+    left is deleted."""
+    if not path.name.endswith(OPEN_SUFFIX):
+        raise ValueError(f"not an open WARC file: {path}")
+    with path.open("r+b") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        records = _valid_prefix(fh, size)
+        keep = records[-1].end if records else 0
+        if records:
+            if keep < size:
+                os.truncate(fh.fileno(), keep)
+            os.fsync(fh.fileno())
+    final = _final_path(path)
+    if not records:
+        path.unlink()
+        fsync_dir(path.parent)
+        logger.warning("removed %s: no complete WARC record (%d bytes dropped)", path.name, size)
+        return RepairResult(final.name, 0, size, removed=True)
+    os.replace(path, final)
+    fsync_dir(path.parent)
+    logger.warning(
+        "repaired %s -> %s: kept %d records, dropped %d bytes",
+        path.name, final.name, len(records), size - keep,
+    )  # fmt: skip
+    return RepairResult(final.name, len(records), size - keep, removed=False)
+
+
+def repair_open_warcs(layout: ArchiveLayout) -> list[RepairResult]:
+    """Repair every .open file in layout.warc_dir (called at crawl start, before a new writer
+    opens a file)."""
+    if not layout.warc_dir.is_dir():
+        return []
+    return [repair_warc(path) for path in layout.open_warcs()]
