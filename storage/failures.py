@@ -69,6 +69,7 @@ class FailureLog:
         attempts: int = 1,
         kind: str | None = None,
         retry_after: float | None = None,
+        due_now: bool = False,
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """Record that `url` failed (after `attempts` tries in this run); returns the row."""
@@ -78,6 +79,8 @@ class FailureLog:
         new_run = old is None or old["last_run_id"] != self.run_id
         runs_failed = (old["runs_failed"] if old else 0) + (1 if new_run else 0)
         state, next_retry_at = self.policy.plan(reason, runs_failed, now, retry_after)
+        if due_now and state == PENDING:
+            next_retry_at = iso(now)  # cut short by the crawl's end, not by the outlet
         row = {
             "url": url, "outlet": outlet or (old and old["outlet"]),
             "kind": kind or (old and old["kind"]), "reason": reason, "status": status,

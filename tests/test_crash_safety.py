@@ -48,6 +48,7 @@ def test_sigkill_midway_leaves_no_partial_text_and_a_rerun_completes(tmp_path: P
         archivable = [a for a in site.articles if a.archivable]
         first = check_text_dir(text_dir)
         assert 0 < len(first) < len(archivable)  # killed midway, not at the end
+        assert [w.name[-5:] for w in (archive / "warc").iterdir()] == [".open"]
 
         result = cli(*args)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -58,5 +59,12 @@ def test_sigkill_midway_leaves_no_partial_text_and_a_rerun_completes(tmp_path: P
     titles = {json.loads(p.read_text())["title"] for p in text_dir.glob("*.json")}
     assert {a.title for a in archivable} <= titles
     assert not list((archive / "tmp").iterdir())
+    # the WARC the killed crawl left open was repaired (truncated tail dropped) and closed
+    warcs = sorted((archive / "warc").iterdir())
+    assert len(warcs) == 2 and not [w for w in warcs if w.name.endswith(".open")]
+    warcio = Path(sys.executable).with_name("warcio")
+    check = subprocess.run([str(warcio), "check", *map(str, warcs)], capture_output=True,
+                           text=True, check=False)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
     numbers = sorted(int(p.name.split("_")[0]) for p in text_dir.glob("*.txt"))
     assert len(numbers) == len(set(numbers))

@@ -68,6 +68,8 @@ def test_crawl_exits_0_and_prints_a_summary_per_outlet(
     assert re.search(r"^TOTAL\s+\d+", out, re.M)
     summary = demo_crawl.summary
     assert summary["finish_reason"] == "finished"
+    errors = [k for k in summary["stats"] if k.endswith("/errors") or k.startswith("log_count/ERR")]
+    assert errors == []
     groups = {a.syndicated_group for a in archivable(demo_site) if a.syndicated_group}
     assert summary["totals"]["articles"] == len(archivable(demo_site))
     assert summary["totals"]["archived"] == len(archivable(demo_site)) - len(groups)

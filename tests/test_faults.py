@@ -185,6 +185,8 @@ def test_the_crawl_completed_and_its_summary_counts_failures_by_reason(faulty: F
     (summary_path,) = (faulty.archive / "runs").glob("*.json")
     summary = json.loads(summary_path.read_text())
     assert summary["finish_reason"] == "finished"
+    assert "failure_records/errors" not in summary["stats"]  # every failure was written
+    assert "warc/errors" not in summary["stats"]
     outlet = summary["outlets"]["faulty"]
     assert outlet["archived"] == len(ARCHIVED)
     expected: dict[str, int] = {}
@@ -246,3 +248,41 @@ def test_retry_command_retries_pending_now_and_all_includes_gave_up(faulty: Faul
     assert "/f/soft-404" in {r.path for r in run.served}
     served = {r.path for r in run.served if not r.path.startswith(("/f/chain/", "/f/loop-b"))}
     assert served - {"/robots.txt"} <= set(FAULTS)  # failures only: no discovery
+
+
+def test_sigterm_while_a_retry_waits_records_it_due_for_the_next_run(tmp_path: Path) -> None:
+    import signal
+    import sys
+    import time
+
+    with FaultSite() as site:
+        config = site.write_config(tmp_path / "faults.yaml")
+        archive = tmp_path / "archive"
+        # /f/503-once answers 503 first; its retry is set to wait 30-60 s
+        args = ["crawl", "--config", str(config), "--archive", str(archive), *SETTINGS,
+                "-s", "RETRY_BASE_DELAY=60", "-s", "RETRY_MAX_DELAY=60"]  # fmt: skip
+        proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", *args],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not any(r.path == "/f/503-once" for r in site.requests):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        log = next((archive / "logs").glob("*.log"))
+        while "retrying " + site.url("/f/503-once") not in log.read_text():  # the retry waits
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        manifest = Manifest(archive / "manifest.sqlite")
+        row = manifest.failure(site.url("/f/503-once"))
+        manifest.close()
+        assert row is not None and row["reason"] == "http_5xx"
+        assert "while the retry waited" in row["detail"]
+        assert row["next_retry_at"] <= row["last_tried"]  # due at once, not in an hour
+        site.clear_requests()
+        rerun = cli(*args[:-4])  # with the test's quick retries
+        assert rerun.returncode == 0
+        asked = [r.path for r in site.requests]
+        assert asked.index("/f/503-once") < asked.index("/")  # due failures before discovery
+    titles = {json.loads(p.read_text())["title"] for p in (archive / "text").glob("*.json")}
+    assert article_title("/f/503-once") in titles

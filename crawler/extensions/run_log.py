@@ -15,6 +15,7 @@ import time
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.utils.asyncio import call_later
 
 from crawler.run import run_id_for
 from storage.layout import ArchiveLayout
@@ -55,5 +56,9 @@ class RunLog:
                 old.unlink(missing_ok=True)
 
     def engine_stopped(self) -> None:
+        # the other engine_stopped handlers (the run summary) still log: detach on the next turn
+        call_later(0, self._detach)
+
+    def _detach(self) -> None:
         logging.getLogger().removeHandler(self.handler)
         self.handler.close()

@@ -38,6 +38,7 @@ class RunSummary:
         self.started = utc_now()
         self._last_seen: dict[str, datetime] = {}
         self.summary: dict[str, Any] = {}
+        self._closed: tuple[Spider, str] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunSummary:
@@ -47,6 +48,7 @@ class RunSummary:
         )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         crawler.signals.connect(ext.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(ext.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(ext.response_downloaded, signal=signals.response_downloaded)
@@ -116,6 +118,13 @@ class RunSummary:
         }
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        # written at engine_stopped, when the last failures of the run have been counted
+        self._closed = (spider, reason)
+
+    def engine_stopped(self) -> None:
+        if self._closed is None:
+            return  # the spider never opened
+        spider, reason = self._closed
         self.summary = self.build(spider, reason)
         path = self.layout.run_summary_path(self.run_id)
         data = (json.dumps(self.summary, indent=2, sort_keys=True) + "\n").encode("utf-8")

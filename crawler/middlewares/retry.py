@@ -190,7 +190,7 @@ class BackoffRetryMiddleware:
         key = id(request)
         call = call_later(delay, self._send, key)
         self._waiting[key] = (request, reason, call)
-        logger.debug("retrying %s in %.1f s (%s)", request.url, delay, reason)
+        logger.info("retrying %s in %.1f s (%s)", request.url, delay, reason)
 
     def _send(self, key: int) -> None:
         request, _, _ = self._waiting.pop(key)
@@ -203,7 +203,7 @@ class BackoffRetryMiddleware:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """A crawl stopped early (SIGTERM, an error) must not lose the retries it was waiting
-        for: each is recorded as a failure, due again in the next run."""
+        for: each is recorded as a failure, due at once in the next run."""
         waiting, self._waiting = self._waiting, {}
         for request, why, call in waiting.values():
             call.cancel()  # safe on a call that has run
@@ -213,5 +213,5 @@ class BackoffRetryMiddleware:
                 na_signals.page_failed, url=request.url, outlet=request.meta.get("outlet"),
                 reason=why, status=None, attempts=request.meta.get("retry_times", 1),
                 detail=f"crawl closed ({reason}) while the retry waited",
-                kind=request.meta.get("kind"),
+                kind=request.meta.get("kind"), due_now=True,
             )  # fmt: skip
