@@ -150,7 +150,19 @@ def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args.config).select(args.outlet)
     settings = build_settings(args.archive, args.set)
-    summary = run_crawl(config, settings, refresh=args.refresh)
+    return finish(run_crawl(config, settings, refresh=args.refresh))
+
+
+def open_manifest(archive: str) -> Manifest:
+    """The manifest of an existing archive; a ConfigError (exit 2) when there is none."""
+    layout = ArchiveLayout(archive)
+    if not layout.manifest_path.exists():
+        raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
+    return Manifest(layout.manifest_path)
+
+
+def finish(summary: dict[str, Any] | None) -> int:
+    """Print a crawl's summary; its exit code."""
     if summary is None:
         return EXIT_CRASH
     print_summary(summary)
@@ -160,9 +172,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     """Retry the archive's failures now, with the outlet config of its last run."""
     layout = ArchiveLayout(args.archive)
-    if not layout.manifest_path.exists():
-        raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
-    manifest = Manifest(layout.manifest_path)
+    manifest = open_manifest(args.archive)
     try:
         stored = manifest.last_run_config()
     finally:
@@ -172,11 +182,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     config = parse_config(stored, source=f"{layout.manifest_path} (last run's config)")
     config = config.select(args.outlet)
     settings = build_settings(args.archive, args.set)
-    summary = run_crawl(config, settings, retry="all" if args.all else "pending")
-    if summary is None:
-        return EXIT_CRASH
-    print_summary(summary)
-    return EXIT_OK if summary["finish_reason"] in ("finished", "shutdown") else EXIT_CRASH
+    return finish(run_crawl(config, settings, retry="all" if args.all else "pending"))
 
 
 FAILURE_COLUMNS = ("url", "outlet", "reason", "status", "attempts", "runs_failed", "state",
@@ -184,10 +190,7 @@ FAILURE_COLUMNS = ("url", "outlet", "reason", "status", "attempts", "runs_failed
 
 
 def cmd_failures(args: argparse.Namespace) -> int:
-    layout = ArchiveLayout(args.archive)
-    if not layout.manifest_path.exists():
-        raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
-    manifest = Manifest(layout.manifest_path)
+    manifest = open_manifest(args.archive)
     try:
         rows = manifest.failures(args.outlet or None, args.reason)
     finally:
@@ -209,9 +212,7 @@ def cmd_failures(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """The last runs with their counts, pending retries, and what is not yet pushed."""
     layout = ArchiveLayout(args.archive)
-    if not layout.manifest_path.exists():
-        raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
-    manifest = Manifest(layout.manifest_path)
+    manifest = open_manifest(args.archive)
     try:
         runs = manifest.query(
             "SELECT run_id, started_at, finished_at, status, summary FROM runs"

@@ -92,7 +92,7 @@ class WarcFileWriter:
         return self._name
 
     def write_exchange(self, ex: Exchange) -> WarcRef:
-        writer, fh = self._ensure_open()
+        writer = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
         http_resp = _response_headers(ex)
         response = writer.create_warc_record(
@@ -109,22 +109,7 @@ class WarcFileWriter:
             {**common, "WARC-Concurrent-To": response_id},
         )  # fmt: skip
 
-        offset = fh.tell()
-        writer.write_record(response)
-        length = fh.tell() - offset
-        writer.write_record(request)
-        ref = WarcRef(
-            warc_file=self._name,
-            offset=offset,
-            length=length,
-            record_id=response_id,
-            payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
-            record_type="response",
-            warc_date=common["WARC-Date"],
-        )
-        if fh.tell() >= self.max_size:
-            self.close()
-        return ref
+        return self._write_pair(response, request, "response")
 
     def write_revisit(
         self, ex: Exchange, profile: str, original: Mapping[str, Any], digest: str
@@ -132,7 +117,7 @@ class WarcFileWriter:
         """A revisit record instead of a response: HTTP headers only, referring to the original
         capture (its URI, date and record id). `profile` is IDENTICAL_PAYLOAD (the body is the
         same as the original's) or SERVER_NOT_MODIFIED (a 304)."""
-        writer, fh = self._ensure_open()
+        writer = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
         revisit = writer.create_revisit_record(
             ex.url, digest, original["url"], original["warc_date"],
@@ -145,15 +130,7 @@ class WarcFileWriter:
             writer, ex.url, ex.method, ex.request_headers, ex.request_body, ex.protocol,
             {**common, "WARC-Concurrent-To": revisit_id},
         )  # fmt: skip
-        offset = fh.tell()
-        writer.write_record(revisit)
-        length = fh.tell() - offset
-        writer.write_record(request)
-        ref = WarcRef(self._name, offset, length, revisit_id, digest, "revisit",
-                      common["WARC-Date"])  # fmt: skip
-        if fh.tell() >= self.max_size:
-            self.close()
-        return ref
+        return self._write_pair(revisit, request, "revisit")
 
     def write_failed_attempt(
         self, url: str, method: str, request_headers: list[tuple[str, str]],
@@ -161,7 +138,7 @@ class WarcFileWriter:
     ) -> WarcRef:  # fmt: skip
         """An attempt that got no response (timeout, reset, cut short, too large): the request
         record, and a metadata record naming the error, linked by WARC-Concurrent-To."""
-        writer, fh = self._ensure_open()
+        writer = self._ensure_open()
         common = self._common(fetched_at, None)
         request = self._request_record(writer, url, method, request_headers, request_body,
                                        "HTTP/1.1", common)  # fmt: skip
@@ -172,11 +149,28 @@ class WarcFileWriter:
             warc_content_type="application/warc-fields",
             warc_headers_dict={**common, "WARC-Concurrent-To": request_id},
         )  # fmt: skip
+        return self._write_pair(request, metadata, "request")
+
+    def _write_pair(self, first: Any, second: Any, record_type: str) -> WarcRef:
+        """Write the two records of one exchange, back to back in the open file (a reader of
+        the file never finds one without the other, but at a cut end); close the file once it
+        has passed max_size. Returns where `first` is."""
+        fh = self._fh
+        assert self._writer is not None and fh is not None
         offset = fh.tell()
-        writer.write_record(request)
+        self._writer.write_record(first)
         length = fh.tell() - offset
-        writer.write_record(metadata)
-        ref = WarcRef(self._name, offset, length, request_id, None, "request", common["WARC-Date"])
+        self._writer.write_record(second)
+        headers = first.rec_headers
+        ref = WarcRef(
+            warc_file=self._name,
+            offset=offset,
+            length=length,
+            record_id=headers.get_header("WARC-Record-ID"),
+            payload_digest=headers.get_header("WARC-Payload-Digest"),
+            record_type=record_type,
+            warc_date=headers.get_header("WARC-Date"),
+        )
         if fh.tell() >= self.max_size:
             self.close()
         return ref
@@ -216,9 +210,9 @@ class WarcFileWriter:
         fsync_dir(self.layout.warc_dir)
         logger.info("closed WARC file %s", self._name)
 
-    def _ensure_open(self) -> tuple[WARCWriter, BinaryIO]:
+    def _ensure_open(self) -> WARCWriter:
         if self._writer is not None and self._fh is not None:
-            return self._writer, self._fh
+            return self._writer
         opened = utc_now()
         while True:
             name = self.layout.warc_name(self.prefix, opened, self._serial, self.hostname)
@@ -234,7 +228,7 @@ class WarcFileWriter:
         self._writer.write_record(info)
         self.files_written.append(name)
         logger.info("opened WARC file %s", name)
-        return self._writer, self._fh
+        return self._writer
 
 
 def payload_digest(body: bytes) -> str:
