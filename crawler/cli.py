@@ -6,6 +6,8 @@
     newsarchiver retry    --archive DIR [--all] [--outlet NAME ...] [-s N=V ...]
     newsarchiver failures --archive DIR [--json] [--outlet NAME ...] [--reason R]
     newsarchiver status   --archive DIR [--runs N]
+    newsarchiver push     --archive DIR [--to s3://BUCKET/PREFIX] [--endpoint-url URL]
+                          [--create-bucket] [--dry-run] [--delete-local-after-verify]
     newsarchiver demo     [--archive DIR]   # serve the bundled demo outlets on loopback, crawl them
 
 ``crawl`` loads and checks the outlet config, builds the Scrapy settings from
@@ -34,8 +36,12 @@ from crawler.spiders.outlets import OutletsSpider
 from storage import lock
 from storage.layout import ArchiveLayout, iso, new_run_id, utc_now
 from storage.manifest import Manifest
+from storage.push import Pusher
+from storage.s3 import FSStore, PushError, TransferSettings, store_for
 
-EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_LOCKED, EXIT_PUSH = 0, 1, 2, 3, 4
+# credentials a push reads from the settings; kept out of the crawl's settings, which Scrapy logs
+CREDENTIAL_SETTINGS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 # The demo site is on loopback: no need to be polite to ourselves.
 DEMO_SETTINGS = {
@@ -150,7 +156,90 @@ def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args.config).select(args.outlet)
     settings = build_settings(args.archive, args.set)
-    return finish(run_crawl(config, settings, refresh=args.refresh))
+    target = args.push or config.push or settings.get("PUSH_TO")
+    push_settings = settings.copy()
+    for name in CREDENTIAL_SETTINGS:
+        settings.set(name, None, priority="cmdline")
+    layout = ArchiveLayout(args.archive)
+    lock.acquire(layout.lock_path)  # held through the push too
+    try:
+        code = finish(run_crawl(config, settings, refresh=args.refresh))
+        if code == EXIT_OK and target:
+            code = run_push(layout, target, push_settings)
+    finally:
+        lock.release(layout.lock_path)
+    return code
+
+
+def store_options(settings: Settings, endpoint_url: str | None = None) -> dict[str, Any]:
+    """boto3's options from Scrapy's AWS_* settings and the PUSH_* ones."""
+    return {
+        "endpoint_url": endpoint_url or settings.get("AWS_ENDPOINT_URL"),
+        "region": settings.get("AWS_REGION_NAME"),
+        "access_key": settings.get("AWS_ACCESS_KEY_ID"),
+        "secret_key": settings.get("AWS_SECRET_ACCESS_KEY"),
+        "session_token": settings.get("AWS_SESSION_TOKEN"),
+        "verify_tls": settings.get("AWS_VERIFY"),
+        "addressing_style": settings.get("PUSH_ADDRESSING_STYLE"),
+        "transfer": TransferSettings(
+            multipart_threshold=settings.getint("PUSH_MULTIPART_THRESHOLD"),
+            multipart_chunksize=settings.getint("PUSH_MULTIPART_CHUNKSIZE"),
+            max_concurrency=settings.getint("PUSH_MAX_CONCURRENCY"),
+        ),
+    }
+
+
+def run_push(
+    layout: ArchiveLayout,
+    target: str,
+    settings: Settings,
+    *,
+    endpoint_url: str | None = None,
+    dry_run: bool = False,
+    create: bool | None = None,
+    delete_local: bool | None = None,
+) -> int:
+    """Push the archive; prints one line of outcome. Exit code 0 or EXIT_PUSH."""
+    try:
+        store = store_for(target, **store_options(settings, endpoint_url))
+        pusher = Pusher(
+            layout, store, dry_run=dry_run,
+            create=settings.getbool("PUSH_CREATE_BUCKET") if create is None else create,
+            delete_local=(settings.getbool("PUSH_DELETE_LOCAL_AFTER_VERIFY")
+                          if delete_local is None else delete_local),
+            workers=settings.getint("PUSH_WORKERS"),
+        )  # fmt: skip
+        report = pusher.run()
+    except PushError as exc:
+        print(f"newsarchiver: push to {target} failed: {exc}", file=sys.stderr)
+        return EXIT_PUSH
+    if dry_run:
+        for rel in report.planned:
+            print(f"would push {rel}")
+        print(f"{len(report.planned)} file(s) would be pushed to {report.target}; "
+              f"{report.skipped} already there")  # fmt: skip
+    else:
+        print(report.line() + (f"; deleted {len(report.deleted)} local WARC file(s)"
+                               if report.deleted else ""))  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    layout = ArchiveLayout(args.archive)
+    open_manifest(args.archive).close()  # an archive, or exit 2
+    settings = build_settings(args.archive, args.set)
+    target = args.to or settings.get("PUSH_TO")
+    if not target:
+        raise ConfigError("no target: pass --to s3://BUCKET/PREFIX (or set PUSH_TO)")
+    lock.acquire(layout.lock_path)
+    try:
+        return run_push(
+            layout, target, settings, endpoint_url=args.endpoint_url, dry_run=args.dry_run,
+            create=args.create_bucket or None,
+            delete_local=args.delete_local_after_verify or None,
+        )  # fmt: skip
+    finally:
+        lock.release(layout.lock_path)
 
 
 def open_manifest(archive: str) -> Manifest:
@@ -219,7 +308,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             " ORDER BY started_at DESC LIMIT ?", (args.runs,),
         )  # fmt: skip
         failures = manifest.failures()
-        texts = manifest.query("SELECT COUNT(*) AS n FROM texts WHERE state = 'stored'")[0]["n"]
+        targets = [r["target"] for r in manifest.query("SELECT DISTINCT target FROM pushes")]
+        pushed = {t: manifest.pushed(t) for t in targets}
     finally:
         manifest.close()
     print(f"archive {layout.root}")
@@ -240,8 +330,20 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"{len(failures) - len(pending)} gave up")  # fmt: skip
     if pending:
         print(f"  next retry at {min(f['next_retry_at'] for f in pending if f['next_retry_at'])}")
-    warcs = layout.closed_warcs()
-    print(f"\nnot yet pushed: {len(warcs)} WARC file(s), {texts} text(s) (no push has run)")
+    print()
+    pusher_files = list(Pusher(layout, FSStore(layout.root)).files())  # what a push would take
+    if not targets:
+        print(f"not yet pushed: {len(pusher_files)} file(s) (no push has run)")
+    for target in targets:
+        done = pushed[target]
+        waiting = [
+            rel for rel, path in pusher_files
+            if rel not in done or done[rel]["mtime_ns"] != path.stat().st_mtime_ns
+        ]  # fmt: skip
+        warcs = sum(1 for rel in waiting if rel.startswith("warc/"))
+        last = max((d["pushed_at"] for d in done.values()), default="never")
+        print(f"not yet pushed to {target}: {len(waiting)} file(s), {warcs} of them WARC "
+              f"(last push {last})")  # fmt: skip
     return EXIT_OK
 
 
@@ -281,6 +383,7 @@ def make_parser() -> argparse.ArgumentParser:
     crawl = sub.add_parser("crawl", help="crawl the outlets of a config file into an archive")
     crawl.add_argument("--config", required=True, help="outlet config file (YAML)")
     crawl.add_argument("--archive", required=True, help="archive directory")
+    crawl.add_argument("--push", metavar="URI", help="push when the crawl ends (s3://BUCKET/…)")
     crawl.add_argument(
         "--refresh", action="store_true",
         help="fetch archived articles again, send no conditional requests",
@@ -309,6 +412,19 @@ def make_parser() -> argparse.ArgumentParser:
     failures.add_argument("--outlet", action="append", default=[], metavar="NAME")
     failures.add_argument("--reason", help="only this reason (http_403, timeout, soft_404…)")
     failures.set_defaults(func=cmd_failures)
+
+    push = sub.add_parser("push", help="push the archive to S3-compatible storage")
+    push.add_argument("--archive", required=True, help="archive directory")
+    push.add_argument("--to", metavar="URI", help="s3://BUCKET/PREFIX or file:///PATH")
+    push.add_argument(
+        "--endpoint-url", help="S3 endpoint (MinIO, SeaweedFS, R2…); or AWS_ENDPOINT_URL"
+    )
+    push.add_argument("--create-bucket", action="store_true", help="create the bucket if missing")
+    push.add_argument("--dry-run", action="store_true", help="list what would go, upload nothing")
+    push.add_argument("--delete-local-after-verify", action="store_true",
+                      help="remove local WARC files once their upload is verified")  # fmt: skip
+    add_set(push)
+    push.set_defaults(func=cmd_push)
 
     status = sub.add_parser("status", help="the archive's last runs, pending retries, backlog")
     status.add_argument("--archive", required=True, help="archive directory")

@@ -19,7 +19,7 @@ from cssselect import GenericTranslator, SelectorError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_DEPTH = 2
-TOP_KEYS = {"user_agent", "outlets"}
+TOP_KEYS = {"user_agent", "outlets", "push"}
 URL_LIST_KEYS = ("start_urls", "sitemaps", "feeds")
 REGEX_LIST_KEYS = ("allow", "deny")
 SELECTOR_LIST_KEYS = ("drop", "keep")
@@ -104,6 +104,7 @@ class CrawlConfig:
     outlets: tuple[OutletConfig, ...]
     user_agent: str | None = None
     source: str = ""
+    push: str | None = None  # s3://bucket/prefix (or file:///path): push when a crawl ends
 
     def outlet(self, name: str) -> OutletConfig:
         for outlet in self.outlets:
@@ -124,13 +125,16 @@ class CrawlConfig:
                     source=self.source,
                 )
         return CrawlConfig(
-            tuple(o for o in self.outlets if o.name in wanted), self.user_agent, self.source
-        )
+            tuple(o for o in self.outlets if o.name in wanted), self.user_agent, self.source,
+            self.push,
+        )  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"outlets": [o.as_dict() for o in self.outlets]}
         if self.user_agent:
             out["user_agent"] = self.user_agent
+        if self.push:
+            out["push"] = self.push
         return out
 
 
@@ -179,7 +183,12 @@ def parse_config(data: Any, source: str = "<config>") -> CrawlConfig:
             )
         seen.add(outlet.name)
         outlets.append(outlet)
-    return CrawlConfig(tuple(outlets), user_agent.strip() if user_agent else None, source)
+    push = data.get("push")
+    if push is not None and (
+        not isinstance(push, str) or not push.startswith(("s3://", "file://"))
+    ):
+        raise ConfigError("must be s3://BUCKET/PREFIX or file:///PATH", source=source, key="push")
+    return CrawlConfig(tuple(outlets), user_agent.strip() if user_agent else None, source, push)
 
 
 def _parse_outlet(raw: Any, index: int, source: str) -> OutletConfig:

@@ -89,6 +89,19 @@ EXTRACT_ENABLED = True
 EXTRACT_WORKERS = 0  # 0: one per usable core
 EXTRACT_MIN_CHARS = 200  # less article text than this is "no article" (reason too_short)
 
+# --- PUSH_*: copy the archive to object storage (newsarchiver push, crawl --push) ----------------
+PUSH_TO = ""  # s3://bucket/prefix or file:///path; set, a crawl pushes when it ends
+PUSH_CREATE_BUCKET = False
+PUSH_DELETE_LOCAL_AFTER_VERIFY = False  # remove local WARC files once their upload is verified
+PUSH_WORKERS = 4  # files uploaded at once
+PUSH_MULTIPART_THRESHOLD = 64 * 1024 * 1024  # bytes; larger files go multipart
+PUSH_MULTIPART_CHUNKSIZE = 64 * 1024 * 1024
+PUSH_MAX_CONCURRENCY = 8  # parts of one file uploaded at once
+PUSH_ADDRESSING_STYLE = "auto"  # auto: path-style for any endpoint URL but AWS's; or path, virtual
+# Scrapy's AWS_* settings are honoured (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION_NAME, AWS_VERIFY); left None, boto3 reads the
+# environment, the shared credentials file and AWS_PROFILE.
+
 # --- TEXT_*: NNN_HASH.txt + NNN_HASH.json ------------------------------------------------------
 TEXT_ENABLED = True
 TEXT_FSYNC = True  # fsync each file before it is renamed into place

@@ -2,8 +2,8 @@
 
 The lock dies with its holder (the kernel drops an flock when the process ends, SIGKILL too), so
 a lock left by a killed crawl never blocks. The file says who holds it (pid, start time,
-command) for the message a second crawl prints. Taking the lock twice in one process is a no-op
-(the CLI takes it before Scrapy starts; the crawl's own extension then finds it held).
+command) for the message a second crawl prints. Taking the lock again in one process counts a hold
+(the CLI takes it before Scrapy starts, the crawl's extension again); the last release frees it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from storage.layout import iso, utc_now
 
-_held: dict[Path, int] = {}  # lock path -> fd, for this process
+_held: dict[Path, list[int]] = {}  # lock path -> [fd, holds], for this process
 _guard = threading.Lock()
 
 
@@ -42,6 +42,7 @@ def acquire(path: Path) -> None:
     path = path.resolve()
     with _guard:
         if path in _held:
+            _held[path][1] += 1  # taken again in this process (the CLI, then the crawl)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -56,7 +57,7 @@ def acquire(path: Path) -> None:
         info = f"pid={os.getpid()}\nstarted={iso(utc_now())}\ncommand={command[:500]}\n"
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, info.encode("utf-8"))
-        _held[path] = fd
+        _held[path] = [fd, 1]
 
 
 def holder(path: Path) -> dict[str, str] | None:
@@ -79,7 +80,12 @@ def holder(path: Path) -> dict[str, str] | None:
 def release(path: Path) -> None:
     path = path.resolve()
     with _guard:
-        fd = _held.pop(path, None)
+        if path not in _held:
+            return
+        _held[path][1] -= 1
+        if _held[path][1] > 0:
+            return
+        fd = _held.pop(path)[0]
         if fd is not None:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)

@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS failure_events (
     status INTEGER, attempts INTEGER NOT NULL, at TEXT NOT NULL, detail TEXT
 );
 CREATE INDEX IF NOT EXISTS failure_events_url ON failure_events (url);
+CREATE TABLE IF NOT EXISTS pushes (
+    target TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, verified TEXT NOT NULL, pushed_at TEXT NOT NULL,
+    PRIMARY KEY (target, path)
+);
 """
 
 
@@ -263,6 +268,41 @@ class Manifest:
             sql += " AND next_retry_at IS NOT NULL AND next_retry_at <= ?"
             params.append(due_before)
         return [dict(r) for r in self.query(sql + " ORDER BY outlet, url", params)]
+
+    # --- pushes -------------------------------------------------------------------------------
+    def pushed(self, target: str) -> dict[str, dict[str, Any]]:
+        rows = self.query("SELECT * FROM pushes WHERE target = ?", (target,))
+        return {r["path"]: dict(r) for r in rows}
+
+    def mark_pushed(self, target: str, path: str, size: int, mtime_ns: int, sha256: str,
+                    verified: str, at: str) -> None:  # fmt: skip
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pushes (target, path, size, mtime_ns, sha256, verified,"
+                " pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (target, path, size, mtime_ns, sha256, verified, at),
+            )
+
+    def content_fingerprint(self) -> str:
+        """Changes whenever the archive's own tables do, not when only pushes are recorded: a
+        push that changed nothing else need not upload the manifest again."""
+        row = self.query(
+            "SELECT (SELECT COUNT(*) || ':' || IFNULL(MAX(finished_at), '') FROM runs),"
+            " (SELECT IFNULL(MAX(id), 0) FROM captures),"
+            " (SELECT COUNT(*) || ':' || IFNULL(MAX(id), 0) FROM texts WHERE state = 'stored'),"
+            " (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM failures),"
+            " (SELECT IFNULL(MAX(id), 0) FROM failure_events)"
+        )[0]
+        return "|".join(str(v) for v in tuple(row))
+
+    def snapshot(self, dest: Path) -> None:
+        """A consistent copy of the manifest (sqlite's backup API, never the live file)."""
+        with self._lock:
+            target = sqlite3.connect(dest)
+            try:
+                self._db.backup(target)
+            finally:
+                target.close()
 
     def last_run_config(self) -> dict[str, Any] | None:
         rows = self.query(

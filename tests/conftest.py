@@ -58,3 +58,7 @@ def demo_crawl(demo_site: DemoSite, tmp_path_factory: pytest.TempPathFactory) ->
     crawl = Crawl(archive, config, result, list(demo_site.requests))
     assert result.returncode == 0, result.stderr[-4000:]
     return crawl
+
+
+# a real S3-compatible server (SeaweedFS) on loopback for the push tests
+from tests.s3_server import s3_server  # noqa: E402, F401

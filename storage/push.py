@@ -1,0 +1,157 @@
+"""Push an archive to an object store: verified, idempotent, resumable.
+
+What goes: closed WARC files (never ``.open``), text files and sidecars, ``failures.jsonl``, run
+summaries and logs, indexes, and a consistent snapshot of the manifest, each under its path
+relative to the archive. A file is uploaded with its SHA-256, checked on the server (size and
+checksum) and only then recorded in the manifest's ``pushes`` table; a file recorded with the
+same size and mtime is not uploaded again, one that changed is. A push cut short (killed, server
+down) leaves unrecorded files, which the next push uploads. ``delete_local`` removes a WARC file
+only after its upload was verified.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storage.layout import ArchiveLayout, iso, utc_now
+from storage.manifest import Manifest
+from storage.s3 import ObjectStore, PushError, file_sha256
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_KEY = "manifest.sqlite"
+FINGERPRINT_META = "push_manifest_fingerprint:"
+
+
+@dataclass
+class PushReport:
+    target: str
+    uploaded: list[str] = field(default_factory=list)
+    skipped: int = 0
+    bytes_uploaded: int = 0
+    deleted: list[str] = field(default_factory=list)
+    planned: list[str] = field(default_factory=list)  # with dry_run: what would go
+
+    def line(self) -> str:
+        mb = self.bytes_uploaded / 1e6
+        return (f"pushed {len(self.uploaded)} file(s), {mb:.1f} MB to {self.target}; "
+                f"{self.skipped} already there")  # fmt: skip
+
+
+class Pusher:
+    def __init__(
+        self,
+        layout: ArchiveLayout,
+        store: ObjectStore,
+        *,
+        dry_run: bool = False,
+        delete_local: bool = False,
+        create: bool = False,
+        workers: int = 4,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.layout = layout
+        self.store = store
+        self.dry_run = dry_run
+        self.delete_local = delete_local
+        self.create = create
+        self.workers = max(1, workers)
+        self.progress = progress or (lambda message: None)
+
+    def files(self) -> Iterator[tuple[str, Path]]:
+        """(relative path, local path) of everything that goes, the manifest aside."""
+        root = self.layout.root
+        yield from ((p.relative_to(root).as_posix(), p) for p in self.layout.closed_warcs())
+        for directory, pattern in (("text", "*"), ("runs", "*.json"), ("logs", "*.log"),
+                                   ("indexes", "**/*")):  # fmt: skip
+            for path in sorted((root / directory).glob(pattern)):
+                if path.is_file() and not path.name.startswith("."):
+                    yield path.relative_to(root).as_posix(), path
+        if self.layout.failures_path.exists():
+            yield self.layout.failures_path.name, self.layout.failures_path
+
+    def run(self) -> PushReport:
+        manifest = Manifest(self.layout.manifest_path)
+        report = PushReport(self.store.target)
+        try:
+            if not self.dry_run:
+                self.store.check(create=self.create)
+            pushed = manifest.pushed(self.store.target)
+            todo = []
+            for rel, path in self.files():
+                st = path.stat()
+                done = pushed.get(rel)
+                if done and done["size"] == st.st_size and done["mtime_ns"] == st.st_mtime_ns:
+                    report.skipped += 1
+                else:
+                    todo.append((rel, path))
+            fingerprint = manifest.content_fingerprint()
+            snapshot = self._manifest_snapshot(manifest, pushed, fingerprint)
+            if snapshot is not None:
+                todo.append((MANIFEST_KEY, snapshot))
+            else:
+                report.skipped += 1
+            if self.dry_run:
+                report.planned = [rel for rel, _ in todo]
+                return report
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="push") as pool:
+                for rel, size in pool.map(lambda item: self._push(manifest, *item), todo):
+                    if size is not None:
+                        report.uploaded.append(rel)
+                        report.bytes_uploaded += size
+            if snapshot is not None:
+                manifest.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                               (FINGERPRINT_META + self.store.target, fingerprint))  # fmt: skip
+                snapshot.unlink(missing_ok=True)
+            for rel, path in todo:
+                if self.delete_local and rel.startswith("warc/") and rel in report.uploaded:
+                    path.unlink()
+                    report.deleted.append(rel)
+        finally:
+            manifest.close()
+        return report
+
+    def _manifest_snapshot(
+        self, manifest: Manifest, pushed: dict[str, dict[str, Any]], fingerprint: str
+    ) -> Path | None:
+        """A snapshot to push, or None when the manifest's content is what was pushed last."""
+        rows = manifest.query("SELECT value FROM meta WHERE key = ?",
+                              (FINGERPRINT_META + self.store.target,))  # fmt: skip
+        if rows and rows[0]["value"] == fingerprint and MANIFEST_KEY in pushed:
+            return None
+        self.layout.tmp_dir.mkdir(parents=True, exist_ok=True)
+        path = self.layout.tmp_dir / "manifest.snapshot.sqlite"
+        path.unlink(missing_ok=True)
+        manifest.snapshot(path)
+        return path
+
+    def _push(self, manifest: Manifest, rel: str, path: Path) -> tuple[str, int | None]:
+        """Runs in a push thread: upload, verify, record. (rel, size) once verified."""
+        before = path.stat()
+        sha = file_sha256(path)
+        done = manifest.pushed(self.store.target).get(rel)
+        key = self.store.key(rel)
+        if done and done["sha256"] == sha and done["size"] == before.st_size:
+            # touched, not changed: nothing to upload, remember the new mtime
+            manifest.mark_pushed(self.store.target, rel, before.st_size, before.st_mtime_ns, sha,
+                                 done["verified"], done["pushed_at"])  # fmt: skip
+            return rel, None
+        self.store.put(path, key, sha, before.st_size)
+        how = self.store.verify(path, key, sha, before.st_size)
+        after = path.stat()
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            logger.warning("%s changed during its upload; it goes again next push", rel)
+            return rel, None
+        mtime = 0 if rel == MANIFEST_KEY else before.st_mtime_ns
+        manifest.mark_pushed(self.store.target, rel, before.st_size, mtime, sha, how,
+                             iso(utc_now()))  # fmt: skip
+        self.progress(f"pushed {rel} ({before.st_size} bytes, verified by {how})")
+        return rel, before.st_size
+
+
+__all__ = ["PushError", "PushReport", "Pusher"]

@@ -1,0 +1,273 @@
+"""Object stores an archive is pushed to; the URI scheme picks the class (``STORE_SCHEMES``).
+
+``s3://bucket/prefix`` is :class:`S3Store` (AWS S3, MinIO, Ceph RGW, SeaweedFS, R2, B2 through
+boto3), ``file:///path`` is :class:`FSStore` (another disk, a mounted share). Each has the same
+small interface: ``check`` (the target is reachable and writable), ``put`` (one file, carrying
+its SHA-256) and ``verify`` (the stored object has the file's size and SHA-256). Errors are
+:class:`PushError` with one line saying what to fix, and never a credential.
+
+S3 credentials and endpoint come the AWS way (``AWS_ENDPOINT_URL``, the standard credential
+chain, ``AWS_PROFILE``), or from Scrapy's ``AWS_*`` settings when they are set. Every object
+carries its SHA-256 as ``x-amz-checksum-sha256`` (checked by the server on upload) and as
+metadata ``sha256``; ``verify`` compares both with the local file, a multipart upload's checksum
+as the composite of its parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+
+
+class PushError(RuntimeError):
+    """A push cannot go on; the message says what to fix (and holds no credential)."""
+
+
+class ObjectStore(Protocol):
+    target: str
+
+    def key(self, relative: str) -> str: ...
+    def check(self, create: bool = False) -> None: ...
+    def put(self, path: Path, key: str, sha256: str, size: int) -> None: ...
+    def verify(self, path: Path, key: str, sha256: str, size: int) -> str: ...
+
+
+def file_sha256(path: Path, chunk: int = 4 * MiB) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def composite_sha256(path: Path, part_size: int) -> str:
+    """S3's checksum of a multipart upload: sha256 of the parts' sha256s, base64, '-N'."""
+    digests, parts = hashlib.sha256(), 0
+    with path.open("rb") as fh:
+        while block := fh.read(part_size):
+            digests.update(hashlib.sha256(block).digest())
+            parts += 1
+    return base64.b64encode(digests.digest()).decode() + f"-{parts}"
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    multipart_threshold: int = 64 * MiB
+    multipart_chunksize: int = 64 * MiB
+    max_concurrency: int = 8
+
+
+class S3Store:
+    scheme: ClassVar[str] = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        profile: str | None = None,
+        addressing_style: str = "auto",
+        verify_tls: bool | str | None = None,
+        transfer: TransferSettings | None = None,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        self.target = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.transfer = transfer or TransferSettings()
+        if addressing_style == "auto":
+            # MinIO, SeaweedFS, Ceph and most other servers reached by URL want path-style
+            host = urlsplit(self.endpoint_url or "").hostname or ""
+            addressing_style = "path" if host and not host.endswith("amazonaws.com") else "auto"
+        session = boto3.session.Session(
+            profile_name=profile or None,
+            aws_access_key_id=access_key or None,
+            aws_secret_access_key=secret_key or None,
+            aws_session_token=session_token or None,
+            region_name=region or None,
+        )
+        self.client = session.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            verify=verify_tls,
+            config=Config(
+                s3={"addressing_style": addressing_style},
+                retries={"max_attempts": 5, "mode": "standard"},
+                connect_timeout=10,
+                read_timeout=120,
+            ),
+        )
+        from boto3.s3.transfer import TransferConfig
+
+        self._transfer_config = TransferConfig(
+            multipart_threshold=self.transfer.multipart_threshold,
+            multipart_chunksize=self.transfer.multipart_chunksize,
+            max_concurrency=self.transfer.max_concurrency,
+        )
+
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> S3Store:
+        parts = urlsplit(uri)
+        if not parts.netloc:
+            raise PushError(f"no bucket in {uri!r}: write s3://BUCKET/PREFIX")
+        return cls(parts.netloc, parts.path, **options)
+
+    def key(self, relative: str) -> str:
+        return f"{self.prefix}/{relative}" if self.prefix else relative
+
+    def _where(self) -> str:
+        return f"bucket {self.bucket!r} at {self.endpoint_url or 'AWS S3'}"
+
+    def _explain(self, exc: BaseException, doing: str) -> PushError:
+        from botocore.exceptions import (
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
+
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+            return PushError(
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                "or AWS_PROFILE, or a shared credentials file"
+            )
+        if isinstance(exc, EndpointConnectionError):
+            return PushError(
+                f"cannot reach {self.endpoint_url or 'AWS S3'} while {doing}: check --endpoint-url"
+                " / AWS_ENDPOINT_URL and that the server is up"
+            )
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("NoSuchBucket", "404", "NotFound") or (status == 404 and doing == "check"):
+                return PushError(
+                    f"{self._where()} does not exist: create it or pass --create-bucket"
+                )
+            if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403",
+                        "Forbidden", "InvalidToken", "ExpiredToken") or status == 403:  # fmt: skip
+                return PushError(
+                    f"access denied to {self._where()} ({code or status}) while {doing}: check "
+                    "the access key and secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+                    "AWS_PROFILE) and the bucket's permissions"
+                )
+            return PushError(f"{self._where()} refused {doing}: {code or status}")
+        name = type(exc).__name__
+        return PushError(f"{doing} failed on {self._where()}: {name}")
+
+    def check(self, create: bool = False) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except Exception as exc:
+            error = self._explain(exc, "check")
+            if not (create and "does not exist" in str(error)):
+                raise error from None
+        try:
+            self.client.create_bucket(Bucket=self.bucket)
+            logger.info("created %s", self._where())
+        except Exception as exc:
+            raise self._explain(exc, "creating the bucket") from None
+
+    def put(self, path: Path, key: str, sha256: str, size: int) -> None:
+        try:
+            self.client.upload_file(
+                str(path), self.bucket, key, Config=self._transfer_config,
+                ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": sha256}},
+            )  # fmt: skip
+        except Exception as exc:
+            raise self._explain(exc, f"uploading {key}") from None
+
+    def verify(self, path: Path, key: str, sha256: str, size: int) -> str:
+        """HEAD the object: its size, its metadata sha256 and the server's own checksum must
+        be the local file's. Returns how it was verified."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except Exception as exc:
+            raise self._explain(exc, f"checking {key}") from None
+        if head.get("ContentLength") != size:
+            raise PushError(f"{key}: {head.get('ContentLength')} bytes stored, {size} sent")
+        if head.get("Metadata", {}).get("sha256") != sha256:
+            raise PushError(f"{key}: the stored object's sha256 is not the file's")
+        server = head.get("ChecksumSHA256")
+        if not server:
+            return "metadata"
+        expected = (
+            composite_sha256(path, self.transfer.multipart_chunksize)
+            if "-" in server
+            else base64.b64encode(bytes.fromhex(sha256)).decode()
+        )
+        if server != expected:
+            raise PushError(f"{key}: the server's SHA-256 checksum is not the file's")
+        return "checksum"
+
+
+class FSStore:
+    """A directory as the target (file:///mnt/backup/news): copy, fsync, rename, re-read."""
+
+    scheme: ClassVar[str] = "file"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.target = f"file://{self.root}"
+
+    @classmethod
+    def from_uri(cls, uri: str, **_: Any) -> FSStore:
+        return cls(urlsplit(uri).path)
+
+    def key(self, relative: str) -> str:
+        return relative
+
+    def check(self, create: bool = False) -> None:
+        if not self.root.is_dir():
+            if not create:
+                raise PushError(f"{self.root} does not exist: create it or pass --create-bucket")
+            self.root.mkdir(parents=True)
+
+    def put(self, path: Path, key: str, sha256: str, size: int) -> None:
+        dest = self.root / key
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+            shutil.copyfileobj(src, out, 4 * MiB)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+
+    def verify(self, path: Path, key: str, sha256: str, size: int) -> str:
+        dest = self.root / key
+        if not dest.is_file() or dest.stat().st_size != size or file_sha256(dest) != sha256:
+            raise PushError(f"{dest}: not the same bytes as {path}")
+        return "checksum"
+
+
+STORE_SCHEMES: dict[str, Any] = {"s3": S3Store, "file": FSStore}
+
+
+def store_for(uri: str, **options: Any) -> ObjectStore:
+    scheme = urlsplit(uri).scheme
+    if scheme not in STORE_SCHEMES:
+        raise PushError(f"cannot push to {uri!r}: use s3://BUCKET/PREFIX or file:///PATH")
+    cls = STORE_SCHEMES[scheme]
+    store: ObjectStore = cls.from_uri(uri, **(options if scheme == "s3" else {}))
+    return store
