@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 DEMO_ARCHIVE ?= demo-archive
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean bench-push
 
 venv: $(DEPS)
 
@@ -23,13 +23,18 @@ demo: $(DEPS)
 	$(BIN)/newsarchiver demo --archive $(DEMO_ARCHIVE)
 
 test: $(DEPS)
-	$(BIN)/ruff check crawler pipelines storage tests
+	$(BIN)/ruff check crawler pipelines storage tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# push ~1 GB of WARC-sized files to a local SeaweedFS, against a plain boto3 loop
+# (BENCH_ARGS="--size-mb 256 --runs 1" for a quick look)
+bench-push: $(DEPS)
+	$(BIN)/python -m bench.push_bench $(BENCH_ARGS)
+
 lint: $(DEPS)
-	$(BIN)/ruff check crawler pipelines storage tests
-	$(BIN)/ruff format --check crawler pipelines storage tests
+	$(BIN)/ruff check crawler pipelines storage tests bench
+	$(BIN)/ruff format --check crawler pipelines storage tests bench
 	$(BIN)/mypy
 
 clean:

@@ -20,7 +20,7 @@ from typing import Any
 
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
-from storage.s3 import ObjectStore, PushError, file_sha256
+from storage.s3 import ObjectStore, PushError, digest_file
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,8 @@ class Pusher:
     def _push(self, manifest: Manifest, rel: str, path: Path) -> tuple[str, int | None]:
         """Runs in a push thread: upload, verify, record. (rel, size) once verified."""
         before = path.stat()
-        sha = file_sha256(path)
+        digest = digest_file(path, self.store.part_size, self.store.threshold)
+        sha = digest.sha256
         done = manifest.pushed(self.store.target).get(rel)
         key = self.store.key(rel)
         if done and done["sha256"] == sha and done["size"] == before.st_size:
@@ -141,8 +142,11 @@ class Pusher:
             manifest.mark_pushed(self.store.target, rel, before.st_size, before.st_mtime_ns, sha,
                                  done["verified"], done["pushed_at"])  # fmt: skip
             return rel, None
-        self.store.put(path, key, sha, before.st_size)
-        how = self.store.verify(path, key, sha, before.st_size)
+        if digest.size != before.st_size:
+            logger.warning("%s changed while it was read; it goes next push", rel)
+            return rel, None
+        self.store.put(path, key, digest)
+        how = self.store.verify(key, digest)
         after = path.stat()
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             logger.warning("%s changed during its upload; it goes again next push", rel)

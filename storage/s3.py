@@ -35,31 +35,57 @@ class PushError(RuntimeError):
     """A push cannot go on; the message says what to fix (and holds no credential)."""
 
 
+@dataclass(frozen=True)
+class FileDigest:
+    """A file's SHA-256, and the checksum S3 gives it when it goes up in parts of part_size."""
+
+    sha256: str  # hex
+    size: int
+    composite: str | None  # base64 "…-N": sha256 of the parts' sha256s; None when one part
+
+    @property
+    def sha256_b64(self) -> str:
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+
+def digest_file(path: Path, part_size: int | None = None, threshold: int | None = None,
+                chunk: int = 4 * MiB) -> FileDigest:  # fmt: skip
+    """One read of the file for both digests: hashing is the push's CPU cost."""
+    whole, parts, part, part_fill, size = hashlib.sha256(), hashlib.sha256(), hashlib.sha256(), 0, 0
+    count = 0
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            whole.update(block)
+            size += len(block)
+            while part_size and block:
+                take = block[: part_size - part_fill]
+                part.update(take)
+                part_fill += len(take)
+                block = block[len(take) :]
+                if part_fill == part_size:
+                    parts.update(part.digest())
+                    part, part_fill, count = hashlib.sha256(), 0, count + 1
+    if part_fill:
+        parts.update(part.digest())
+        count += 1
+    multipart = part_size is not None and size >= (threshold or part_size)
+    composite = base64.b64encode(parts.digest()).decode() + f"-{count}" if multipart else None
+    return FileDigest(whole.hexdigest(), size, composite)
+
+
+def file_sha256(path: Path) -> str:
+    return digest_file(path).sha256
+
+
 class ObjectStore(Protocol):
     target: str
+    part_size: int | None  # multipart part size, for the composite checksum
+    threshold: int | None  # files from this size go multipart
 
     def key(self, relative: str) -> str: ...
     def check(self, create: bool = False) -> None: ...
-    def put(self, path: Path, key: str, sha256: str, size: int) -> None: ...
-    def verify(self, path: Path, key: str, sha256: str, size: int) -> str: ...
-
-
-def file_sha256(path: Path, chunk: int = 4 * MiB) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def composite_sha256(path: Path, part_size: int) -> str:
-    """S3's checksum of a multipart upload: sha256 of the parts' sha256s, base64, '-N'."""
-    digests, parts = hashlib.sha256(), 0
-    with path.open("rb") as fh:
-        while block := fh.read(part_size):
-            digests.update(hashlib.sha256(block).digest())
-            parts += 1
-    return base64.b64encode(digests.digest()).decode() + f"-{parts}"
+    def put(self, path: Path, key: str, digest: FileDigest) -> None: ...
+    def verify(self, key: str, digest: FileDigest) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -95,6 +121,8 @@ class S3Store:
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self.target = f"s3://{bucket}/{self.prefix}".rstrip("/")
         self.transfer = transfer or TransferSettings()
+        self.part_size: int | None = self.transfer.multipart_chunksize
+        self.threshold: int | None = self.transfer.multipart_threshold
         if addressing_style == "auto":
             # MinIO, SeaweedFS, Ceph and most other servers reached by URL want path-style
             host = urlsplit(self.endpoint_url or "").hostname or ""
@@ -189,18 +217,19 @@ class S3Store:
         except Exception as exc:
             raise self._explain(exc, "creating the bucket") from None
 
-    def put(self, path: Path, key: str, sha256: str, size: int) -> None:
+    def put(self, path: Path, key: str, digest: FileDigest) -> None:
         try:
             self.client.upload_file(
                 str(path), self.bucket, key, Config=self._transfer_config,
-                ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": sha256}},
+                ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": digest.sha256}},
             )  # fmt: skip
         except Exception as exc:
             raise self._explain(exc, f"uploading {key}") from None
 
-    def verify(self, path: Path, key: str, sha256: str, size: int) -> str:
+    def verify(self, key: str, digest: FileDigest) -> str:
         """HEAD the object: its size, its metadata sha256 and the server's own checksum must
         be the local file's. Returns how it was verified."""
+        size, sha256 = digest.size, digest.sha256
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         except Exception as exc:
@@ -212,11 +241,7 @@ class S3Store:
         server = head.get("ChecksumSHA256")
         if not server:
             return "metadata"
-        expected = (
-            composite_sha256(path, self.transfer.multipart_chunksize)
-            if "-" in server
-            else base64.b64encode(bytes.fromhex(sha256)).decode()
-        )
+        expected = digest.composite if "-" in server else digest.sha256_b64
         if server != expected:
             raise PushError(f"{key}: the server's SHA-256 checksum is not the file's")
         return "checksum"
@@ -230,6 +255,8 @@ class FSStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.target = f"file://{self.root}"
+        self.part_size: int | None = None
+        self.threshold: int | None = None
 
     @classmethod
     def from_uri(cls, uri: str, **_: Any) -> FSStore:
@@ -244,7 +271,7 @@ class FSStore:
                 raise PushError(f"{self.root} does not exist: create it or pass --create-bucket")
             self.root.mkdir(parents=True)
 
-    def put(self, path: Path, key: str, sha256: str, size: int) -> None:
+    def put(self, path: Path, key: str, digest: FileDigest) -> None:
         dest = self.root / key
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
@@ -254,10 +281,14 @@ class FSStore:
             os.fsync(out.fileno())
         os.replace(tmp, dest)
 
-    def verify(self, path: Path, key: str, sha256: str, size: int) -> str:
+    def verify(self, key: str, digest: FileDigest) -> str:
         dest = self.root / key
-        if not dest.is_file() or dest.stat().st_size != size or file_sha256(dest) != sha256:
-            raise PushError(f"{dest}: not the same bytes as {path}")
+        if (
+            not dest.is_file()
+            or dest.stat().st_size != digest.size
+            or file_sha256(dest) != digest.sha256
+        ):
+            raise PushError(f"{dest}: not the same bytes as the local file")
         return "checksum"
 
 
