@@ -9,6 +9,7 @@
     newsarchiver push     --archive DIR [--to s3://BUCKET/PREFIX] [--endpoint-url URL]
                           [--create-bucket] [--dry-run] [--delete-local-after-verify]
     newsarchiver demo     [--archive DIR]   # serve the bundled demo outlets on loopback, crawl them
+    newsarchiver index | lookup | export | extract | reextract   (crawler/archive_commands.py)
 
 ``crawl`` loads and checks the outlet config, builds the Scrapy settings from
 :mod:`crawler.settings` (``-s`` overrides last, as in scrapy), runs :class:`OutletsSpider` in a
@@ -29,11 +30,12 @@ from typing import Any, TextIO
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler import __version__
+from crawler import __version__, archive_commands
 from crawler.outlets import ConfigError, CrawlConfig, load_config, parse_config
 from crawler.settings_check import SettingsError, check_settings
 from crawler.spiders.outlets import OutletsSpider
 from storage import lock
+from storage.index import update_index
 from storage.layout import ArchiveLayout, iso, new_run_id, utc_now
 from storage.manifest import Manifest
 from storage.push import Pusher
@@ -73,7 +75,10 @@ def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> di
     layout = ArchiveLayout(settings["ARCHIVE_DIR"])
     lock.acquire(layout.lock_path)  # ArchiveLocked: exit 3 before Scrapy starts
     try:
-        return _run_process(config, settings, run_id, **spider_args)
+        summary = _run_process(config, settings, run_id, **spider_args)
+        if summary is not None:
+            update_index(layout)  # the new WARC files, for replay and lookup
+        return summary
     finally:
         lock.release(layout.lock_path)
 
@@ -430,6 +435,8 @@ def make_parser() -> argparse.ArgumentParser:
     status.add_argument("--archive", required=True, help="archive directory")
     status.add_argument("--runs", type=int, default=5, help="how many runs to show")
     status.set_defaults(func=cmd_status)
+
+    archive_commands.add_parsers(sub)
 
     demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
     demo.add_argument("--archive", default="demo-archive", help="archive directory")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.python.failure import Failure
 
 T = TypeVar("T")
@@ -16,6 +16,10 @@ def deferred_from_future(future: Future[T]) -> defer.Deferred[T]:
 
     Works with any reactor (not only asyncio's), which is why it does not use asyncio.wrap_future.
     """
+    # imported here, not at module level: importing twisted.internet.reactor installs the
+    # default reactor, and Scrapy must be the one to choose it (asyncio's)
+    from twisted.internet import reactor
+
     d: defer.Deferred[T] = defer.Deferred()
 
     def done(fut: Future[T]) -> None:

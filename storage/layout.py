@@ -7,6 +7,7 @@
       text/       NNN_HASH.txt (clean text) + NNN_HASH.json (sidecar)
       runs/       <run-id>.json, one summary per crawl
       logs/       <run-id>.log, one log per crawl
+      indexes/    index.cdxj (sorted, every closed WARC), by-warc/<warc>.cdxj
       tmp/        files being written; renamed into place when complete
       manifest.sqlite
       failures.jsonl
@@ -58,6 +59,8 @@ class ArchiveLayout:
         self.text_dir = self.root / "text"
         self.runs_dir = self.root / "runs"
         self.logs_dir = self.root / "logs"
+        self.indexes_dir = self.root / "indexes"
+        self.index_path = self.indexes_dir / "index.cdxj"
         self.tmp_dir = self.root / "tmp"
         self.manifest_path = self.root / "manifest.sqlite"
         self.failures_path = self.root / "failures.jsonl"

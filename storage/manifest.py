@@ -91,10 +91,17 @@ class Manifest:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
+
+    def _migrate(self) -> None:
+        """Columns added after schema version 1 went out, for manifests made before them."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(texts)")}
+        if "superseded_by" not in columns:
+            self._db.execute("ALTER TABLE texts ADD COLUMN superseded_by INTEGER")
 
     def close(self) -> None:
         with self._lock:
@@ -200,6 +207,11 @@ class Manifest:
         with self.transaction() as db:
             db.execute("DELETE FROM articles WHERE text_id = ?", (text_id,))
             db.execute("DELETE FROM texts WHERE id = ?", (text_id,))
+
+    def supersede(self, old_id: int, new_id: int) -> None:
+        """A re-extraction gave `old_id`'s article a new text: the old one stays, marked."""
+        with self.transaction() as db:
+            db.execute("UPDATE texts SET superseded_by = ? WHERE id = ?", (new_id, old_id))
 
     def add_article(self, article: dict[str, Any]) -> None:
         with self.transaction() as db:

@@ -44,6 +44,8 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
 
 
 def test_retryable_status_schedules_a_delayed_retry_not_an_immediate_one() -> None:
+    from twisted.internet import reactor  # noqa: F401 - a reactor to schedule the retry on
+
     mw = middleware()
     request = Request("https://a.example/news/1", meta={"outlet": "a", "kind": "page"})
     with pytest.raises(RetryLater, match="http_403: retry 1"):
