@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 DEMO_ARCHIVE ?= demo-archive
 
-.PHONY: demo test lint venv clean bench-push
+.PHONY: demo test lint venv clean bench-push eval-extraction
 
 venv: $(DEPS)
 
@@ -31,6 +31,10 @@ test: $(DEPS)
 # (BENCH_ARGS="--size-mb 256 --runs 1" for a quick look)
 bench-push: $(DEPS)
 	$(BIN)/python -m bench.push_bench $(BENCH_ARGS)
+
+# the project's extractor beside plain trafilatura (comments off) on ../shared/extraction-devset
+eval-extraction: $(DEPS)
+	$(BIN)/python -m bench.eval_extraction $(EVAL_ARGS)
 
 lint: $(DEPS)
 	$(BIN)/ruff check crawler pipelines storage tests bench

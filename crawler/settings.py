@@ -88,6 +88,8 @@ WARC_MAX_SIZE = 1_000_000_000  # bytes; a file is closed and a new one opened pa
 EXTRACT_ENABLED = True
 EXTRACT_WORKERS = 0  # 0: one per usable core
 EXTRACT_MIN_CHARS = 200  # less article text than this is "no article" (reason too_short)
+EXTRACT_TIMEOUT = 60.0  # seconds for one page; past it the worker is killed, the page a failure
+EXTRACT_FUNCTION = "pipelines.article.extract_article"  # or your own, same signature
 
 # --- PUSH_*: copy the archive to object storage (newsarchiver push, crawl --push) ----------------
 PUSH_TO = ""  # s3://bucket/prefix or file:///path; set, a crawl pushes when it ends

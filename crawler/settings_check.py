@@ -47,6 +47,7 @@ CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "WARC_MAX_SIZE": lambda s, n: _int(s, n, 64 * 1024),
     "EXTRACT_WORKERS": lambda s, n: _int(s, n, 0),
     "EXTRACT_MIN_CHARS": lambda s, n: _int(s, n, 0),
+    "EXTRACT_TIMEOUT": lambda s, n: _float(s, n, 0),
     "DOWNLOAD_MAXSIZE": lambda s, n: _int(s, n, 0),
     "RETRY_TIMES": lambda s, n: _int(s, n, 0),
     "PUSH_WORKERS": lambda s, n: _int(s, n, 1),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any, Generic, TypeVar
 
 from twisted.internet import defer
@@ -23,6 +23,9 @@ def deferred_from_future(future: Future[T]) -> defer.Deferred[T]:
     d: defer.Deferred[T] = defer.Deferred()
 
     def done(fut: Future[T]) -> None:
+        if fut.cancelled():  # its executor was shut down before it ran
+            reactor.callFromThread(d.errback, Failure(CancelledError()))
+            return
         exc = fut.exception()
         if exc is not None:
             reactor.callFromThread(d.errback, Failure(exc))

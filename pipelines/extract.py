@@ -7,8 +7,15 @@ decoded of Content-Encoding) go to :func:`pipelines.article.extract_article` wit
 keeps ``item.article = None`` and ``item.no_article`` = (reason, detail) so that the store
 pipeline records it as a failure; a worker that dies is replaced and costs only its page.
 
-Settings: ``EXTRACT_ENABLED``, ``EXTRACT_WORKERS``, ``EXTRACT_MIN_CHARS``.
-Stats: ``extract/ok``, ``extract/no_article/<reason>``, ``extract/worker_died``, ``extract/error``.
+A page whose extraction takes longer than ``EXTRACT_TIMEOUT`` has its worker killed and is a
+failure (``extraction_timeout``); a page that kills its worker twice is ``extraction_crashed``.
+``EXTRACT_FUNCTION`` names the extractor (a top-level function with the signature of
+:func:`pipelines.article.extract_article`), so a user can plug in their own.
+
+Settings: ``EXTRACT_ENABLED``, ``EXTRACT_WORKERS``, ``EXTRACT_MIN_CHARS``, ``EXTRACT_TIMEOUT``,
+``EXTRACT_FUNCTION``.
+Stats: ``extract/ok``, ``extract/no_article/<reason>``, ``extract/worker_died``,
+``extract/timeout``, ``extract/error``.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -24,6 +32,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.misc import load_object
+from twisted.internet import defer
 
 from crawler.items import ArticleItem
 from crawler.settings_check import check_settings
@@ -47,10 +57,23 @@ def _quiet_worker() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+class ExtractionTimeout(Exception):
+    pass
+
+
 class ExtractPipeline:
-    def __init__(self, workers: int, min_chars: int, stats: StatsCollector) -> None:
+    def __init__(
+        self,
+        workers: int,
+        min_chars: int,
+        stats: StatsCollector,
+        timeout: float = 60.0,
+        extract_fn: Callable[..., ArticleText] = extract_article,
+    ) -> None:
         self.workers = workers or usable_cores()
         self.min_chars = min_chars
+        self.timeout = timeout
+        self.extract_fn = extract_fn
         self.stats = stats
         self.crawler: Crawler | None = None
         self._pool: ProcessPoolExecutor | None = None
@@ -66,16 +89,18 @@ class ExtractPipeline:
             workers=settings.getint("EXTRACT_WORKERS"),
             min_chars=settings.getint("EXTRACT_MIN_CHARS"),
             stats=crawler.stats,
+            timeout=settings.getfloat("EXTRACT_TIMEOUT"),
+            extract_fn=load_object(settings["EXTRACT_FUNCTION"]),
         )
         pipeline.crawler = crawler
         return pipeline
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _new_pool(self, workers: int | None = None) -> ProcessPoolExecutor:
         # forkserver: workers are forked from a clean server process, never from the crawler
         # with its reactor threads and open sockets.
         context = multiprocessing.get_context("forkserver")
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_quiet_worker
+            max_workers=workers or self.workers, mp_context=context, initializer=_quiet_worker
         )
 
     def open_spider(self) -> None:
@@ -113,6 +138,9 @@ class ExtractPipeline:
         except BrokenProcessPool as exc:
             logger.error("extraction worker died on %s: %s", item.final_url, exc)
             item.no_article = ("extraction_crashed", str(exc) or "worker process died")
+        except ExtractionTimeout as exc:
+            logger.error("extraction of %s hung: %s; its worker was replaced", item.final_url, exc)
+            item.no_article = ("extraction_timeout", str(exc))
         except Exception as exc:  # a bug or a page the extractor chokes on: one page, recorded
             self.stats.inc_value("extract/error")
             logger.exception("extraction failed on %s", item.final_url)
@@ -127,24 +155,53 @@ class ExtractPipeline:
         drop: tuple[str, ...] = (),
         keep: tuple[str, ...] = (),
     ) -> ArticleText:
-        """Extract in the pool. When a worker dies every page in flight fails with it: each is
-        tried once more in a new pool, so only the page that kills a worker twice is lost."""
-        for attempt in (1, 2):
-            pool = self._pool
-            assert pool is not None, "open_spider() was not called"
-            future = pool.submit(
-                extract_article, body, url, content_type,
-                drop=drop, keep=keep, min_chars=self.min_chars,
-            )  # fmt: skip
-            try:
-                return await maybe_deferred_to_future(deferred_from_future(future))
-            except BrokenProcessPool:
-                if self._pool is pool:
-                    self.stats.inc_value("extract/worker_died")
-                    self._replace_broken_pool()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        """Extract in the pool. A worker that dies takes every page in flight down with it, so
+        after a pool breaks each of those pages is tried again alone, in a worker of its own:
+        only the page that kills or hangs that worker is lost."""
+        args = (self.extract_fn, body, url, content_type)
+        kwargs = {"drop": drop, "keep": keep, "min_chars": self.min_chars}
+        pool = self._pool
+        assert pool is not None, "open_spider() was not called"
+        try:
+            return await self._run(pool, args, kwargs)
+        except BrokenProcessPool:
+            if self._pool is pool:
+                self.stats.inc_value("extract/worker_died")
+                self._replace_broken_pool()
+        except CancelledError:
+            pass  # still queued when its pool was replaced: it goes on alone too
+        alone = self._new_pool(workers=1)
+        try:
+            return await self._run(alone, args, kwargs)
+        except BrokenProcessPool:
+            self.stats.inc_value("extract/worker_died")
+            raise
+        finally:
+            alone.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, pool: ProcessPoolExecutor, args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> ArticleText:  # fmt: skip
+        d = deferred_from_future(pool.submit(*args, **kwargs))
+        if self.timeout > 0:
+            from twisted.internet import reactor
+
+            d.addTimeout(self.timeout, reactor)
+        try:
+            result: ArticleText = await maybe_deferred_to_future(d)
+            return result
+        except defer.TimeoutError:
+            # a worker stuck on one page: kill the pool's workers (a running task cannot be
+            # cancelled otherwise); the other pages in flight then go on alone
+            self.stats.inc_value("extract/timeout")
+            self._kill(pool)
+            if self._pool is pool:
+                self._replace_broken_pool()
+            raise ExtractionTimeout(f"no result after {self.timeout:g} s") from None
+
+    @staticmethod
+    def _kill(pool: ProcessPoolExecutor) -> None:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
 
     def _replace_broken_pool(self) -> None:
         old, self._pool = self._pool, self._new_pool()

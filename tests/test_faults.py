@@ -286,3 +286,27 @@ def test_sigterm_while_a_retry_waits_records_it_due_for_the_next_run(tmp_path: P
         assert asked.index("/f/503-once") < asked.index("/")  # due failures before discovery
     titles = {json.loads(p.read_text())["title"] for p in (archive / "text").glob("*.json")}
     assert article_title("/f/503-once") in titles
+
+
+def test_a_crashing_or_hanging_extraction_worker_costs_one_page(tmp_path: Path) -> None:
+    with FaultSite() as site:
+        config = site.write_config(tmp_path / "faults.yaml")
+        archive = tmp_path / "archive"
+        result = cli("crawl", "--config", str(config), "--archive", str(archive), *SETTINGS,
+                     "-s", "EXTRACT_FUNCTION=tests.crashy_extractor.extract",
+                     "-s", "EXTRACT_TIMEOUT=8", "-s", "EXTRACT_WORKERS=2")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = Manifest(archive / "manifest.sqlite")
+    crashed = manifest.failure(site.url("/f/ok"))
+    hung = manifest.failure(site.url("/f/bad-charset"))
+    manifest.close()
+    assert crashed is not None and crashed["reason"] == "extraction_crashed"
+    assert hung is not None and hung["reason"] == "extraction_timeout"
+    titles = {json.loads(p.read_text())["title"] for p in (archive / "text").glob("*.json")}
+    # the pages in flight when the workers died were extracted again in a new pool
+    assert titles == {article_title(p) for p in ("/f/403-twice", "/f/429-retry-after",
+                                                   "/f/503-once")}  # fmt: skip
+    (summary,) = [json.loads(p.read_text()) for p in (archive / "runs").glob("*.json")]
+    assert summary["finish_reason"] == "finished"
+    assert summary["stats"]["extract/worker_died"] >= 1
+    assert summary["stats"]["extract/timeout"] == 1
