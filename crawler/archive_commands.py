@@ -56,11 +56,8 @@ def _manifest(archive: str) -> tuple[ArchiveLayout, Manifest]:
 
 def cmd_index(args: argparse.Namespace) -> int:
     layout = ArchiveLayout(args.archive)
-    lock.acquire(layout.lock_path)
-    try:
+    with lock.held(layout.lock_path):
         done = update_index(layout)
-    finally:
-        lock.release(layout.lock_path)
     print(f"indexed {len(done.indexed)} new WARC file(s); {layout.index_path}: "
           f"{done.lines} captures in {done.total_files} file(s)")  # fmt: skip
     return EXIT_OK
@@ -84,11 +81,8 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     layout, manifest = _manifest(args.archive)
     manifest.close()
-    lock.acquire(layout.lock_path)
-    try:
+    with lock.held(layout.lock_path):
         report = export_wacz(layout, Path(args.wacz), outlet=args.outlet, since=args.since)
-    finally:
-        lock.release(layout.lock_path)
     print(f"wrote {report.path}: {report.pages} page(s), {report.warc_files} WARC file(s), "
           f"{report.bytes / 1e6:.1f} MB")  # fmt: skip
     return EXIT_OK
@@ -129,56 +123,60 @@ def read_response(layout: ArchiveLayout, manifest: Manifest, warc_file: str,
 
 def cmd_reextract(args: argparse.Namespace) -> int:
     layout, manifest = _manifest(args.archive)
-    stored = manifest.last_run_config()
+    stats = _Stats()
+    with lock.held(layout.lock_path):
+        store = StoreTextPipeline(layout, new_run_id(), stats)  # type: ignore[arg-type]
+        store._open()
+        try:
+            total = reextract(layout, manifest, store, stats)
+        finally:
+            store._close()
+            manifest.close()
+    print(f"re-extracted {total} article(s): {stats['reextract/unchanged']} unchanged, "
+          f"{stats['reextract/changed']} changed (new text files; the old ones superseded), "
+          f"{sum(v for k, v in stats.items() if 'no_article' in k)} without text, "
+          f"{stats['reextract/no_warc']} whose WARC file is not here")  # fmt: skip
+    return EXIT_OK
+
+
+def reextract(layout: ArchiveLayout, manifest: Manifest, store: StoreTextPipeline,
+              stats: _Stats) -> int:  # fmt: skip
+    """Extract every current article again from its WARC record; returns how many."""
     rules: dict[str, Any] = {}
-    if stored:
+    if stored := manifest.last_run_config():
         for outlet in parse_config(stored, source="last run's config").outlets:
             rules[outlet.name] = (outlet.drop, outlet.keep)
     rows = manifest.query(
         "SELECT a.*, t.sha256, t.id AS old_id FROM articles a JOIN texts t ON t.id = a.text_id"
         " WHERE t.state = 'stored' AND t.superseded_by IS NULL ORDER BY t.id, a.fetched_at"
     )
-    lock.acquire(layout.lock_path)
-    stats = _Stats()
-    store = StoreTextPipeline(layout, new_run_id(), stats)  # type: ignore[arg-type]
-    store._open()
-    try:
-        for row in rows:
-            if not row["warc_file"] or not (layout.warc_dir / row["warc_file"]).exists():
-                stats["reextract/no_warc"] += 1
-                continue
-            body, ctype, record_id = read_response(layout, manifest, row["warc_file"],
-                                                   row["warc_offset"])  # fmt: skip
-            drop, keep = rules.get(row["outlet"], ((), ()))
-            try:
-                article = extract_article(body, row["final_url"], ctype, drop=drop, keep=keep)
-            except NoArticle as exc:
-                stats[f"reextract/no_article/{exc.reason}"] += 1
-                continue
-            sha = hashlib.sha256(article.render().encode("utf-8")).hexdigest()
-            if sha == row["sha256"]:
-                stats["reextract/unchanged"] += 1
-                continue
-            item = ArticleItem(
-                url=row["url"], final_url=row["final_url"], outlet=row["outlet"],
-                http_status=row["http_status"], body=b"", content_type=ctype,
-                fetched_at=row["fetched_at"], article=article,
-            )  # fmt: skip
-            ref = WarcRef(row["warc_file"], row["warc_offset"], 0, record_id, None)
-            store._store(item, ref)
-            new = manifest.text_by_sha(sha)
-            assert new is not None
-            manifest.supersede(row["old_id"], new.id)
-            stats["reextract/changed"] += 1
-    finally:
-        store._close()
-        manifest.close()
-        lock.release(layout.lock_path)
-    print(f"re-extracted {len(rows)} article(s): {stats['reextract/unchanged']} unchanged, "
-          f"{stats['reextract/changed']} changed (new text files; the old ones superseded), "
-          f"{sum(v for k, v in stats.items() if 'no_article' in k)} without text, "
-          f"{stats['reextract/no_warc']} whose WARC file is not here")  # fmt: skip
-    return EXIT_OK
+    for row in rows:
+        if not row["warc_file"] or not (layout.warc_dir / row["warc_file"]).exists():
+            stats["reextract/no_warc"] += 1
+            continue
+        body, ctype, record_id = read_response(layout, manifest, row["warc_file"],
+                                               row["warc_offset"])  # fmt: skip
+        drop, keep = rules.get(row["outlet"], ((), ()))
+        try:
+            article = extract_article(body, row["final_url"], ctype, drop=drop, keep=keep)
+        except NoArticle as exc:
+            stats[f"reextract/no_article/{exc.reason}"] += 1
+            continue
+        sha = hashlib.sha256(article.render().encode("utf-8")).hexdigest()
+        if sha == row["sha256"]:
+            stats["reextract/unchanged"] += 1
+            continue
+        item = ArticleItem(
+            url=row["url"], final_url=row["final_url"], outlet=row["outlet"],
+            http_status=row["http_status"], body=b"", content_type=ctype,
+            fetched_at=row["fetched_at"], article=article,
+        )  # fmt: skip
+        store._store(item, WarcRef(row["warc_file"], row["warc_offset"], 0, record_id, None))
+        new = manifest.text_by_sha(sha)
+        assert new is not None
+        manifest.supersede(row["old_id"], new.id)
+        stats["reextract/changed"] += 1
+    return len(rows)
 
 
 def add_parsers(sub: Any) -> None:

@@ -73,14 +73,11 @@ def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> di
     run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
     settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
     layout = ArchiveLayout(settings["ARCHIVE_DIR"])
-    lock.acquire(layout.lock_path)  # ArchiveLocked: exit 3 before Scrapy starts
-    try:
+    with lock.held(layout.lock_path):  # ArchiveLocked: exit 3 before Scrapy starts
         summary = _run_process(config, settings, run_id, **spider_args)
         if summary is not None:
             update_index(layout)  # the new WARC files, for replay and lookup
         return summary
-    finally:
-        lock.release(layout.lock_path)
 
 
 def _run_process(
@@ -166,13 +163,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     for name in CREDENTIAL_SETTINGS:
         settings.set(name, None, priority="cmdline")
     layout = ArchiveLayout(args.archive)
-    lock.acquire(layout.lock_path)  # held through the push too
-    try:
+    with lock.held(layout.lock_path):  # held through the push too
         code = finish(run_crawl(config, settings, refresh=args.refresh))
         if code == EXIT_OK and target:
             code = run_push(layout, target, push_settings)
-    finally:
-        lock.release(layout.lock_path)
     return code
 
 
@@ -236,15 +230,12 @@ def cmd_push(args: argparse.Namespace) -> int:
     target = args.to or settings.get("PUSH_TO")
     if not target:
         raise ConfigError("no target: pass --to s3://BUCKET/PREFIX (or set PUSH_TO)")
-    lock.acquire(layout.lock_path)
-    try:
+    with lock.held(layout.lock_path):
         return run_push(
             layout, target, settings, endpoint_url=args.endpoint_url, dry_run=args.dry_run,
             create=args.create_bucket or None,
             delete_local=args.delete_local_after_verify or None,
         )  # fmt: skip
-    finally:
-        lock.release(layout.lock_path)
 
 
 def open_manifest(archive: str) -> Manifest:

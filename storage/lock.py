@@ -12,6 +12,8 @@ import fcntl
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from storage.layout import iso, utc_now
@@ -58,6 +60,16 @@ def acquire(path: Path) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, info.encode("utf-8"))
         _held[path] = [fd, 1]
+
+
+@contextmanager
+def held(path: Path) -> Iterator[None]:
+    """`with lock.held(layout.lock_path):` around anything that changes the archive."""
+    acquire(path)
+    try:
+        yield
+    finally:
+        release(path)
 
 
 def holder(path: Path) -> dict[str, str] | None:
