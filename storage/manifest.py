@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
 CREATE INDEX IF NOT EXISTS captures_digest ON captures (payload_digest);
 CREATE TABLE IF NOT EXISTS texts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE, stem TEXT NOT NULL,
-    state TEXT NOT NULL, title TEXT, created_at TEXT NOT NULL, run_id TEXT
+    state TEXT NOT NULL, title TEXT, created_at TEXT NOT NULL, run_id TEXT,
+    superseded_by INTEGER
 );
 CREATE TABLE IF NOT EXISTS articles (
     url TEXT NOT NULL, text_id INTEGER NOT NULL REFERENCES texts (id), final_url TEXT,
@@ -86,7 +88,16 @@ class Manifest:
             self.path, timeout=30, isolation_level=None, check_same_thread=False
         )
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # Switching a new file to WAL needs it alone, and sqlite's busy handler does not wait for
+        # that: the crawl creates the manifest first (ArchiveLock); this loop covers the rest.
+        for attempt in range(100):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
         # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -101,7 +112,11 @@ class Manifest:
         """Columns added after schema version 1 went out, for manifests made before them."""
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(texts)")}
         if "superseded_by" not in columns:
-            self._db.execute("ALTER TABLE texts ADD COLUMN superseded_by INTEGER")
+            try:
+                self._db.execute("ALTER TABLE texts ADD COLUMN superseded_by INTEGER")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another connection just added it
+                    raise
 
     def close(self) -> None:
         with self._lock:

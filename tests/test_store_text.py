@@ -124,3 +124,29 @@ def test_unfinished_text_of_a_killed_crawl_is_dropped_and_its_number_not_reused(
 
 def _stem(seq: int, article: ArticleText) -> str:
     return text_stem(seq, hashlib.sha256(article.render().encode()).hexdigest())
+
+
+def test_many_components_opening_a_new_manifest_at_once_all_succeed(tmp_path: Path) -> None:
+    """A crawl's components open the manifest from several threads as it starts; on a new
+    file the switch to WAL must not fail for any of them ("database is locked")."""
+    import threading
+
+    for round_ in range(10):
+        path = tmp_path / f"m{round_}.sqlite"
+        errors: list[BaseException] = []
+        start = threading.Barrier(8)
+
+        def open_it(path: Path = path, errors: list[BaseException] = errors,
+                    start: threading.Barrier = start) -> None:  # fmt: skip
+            start.wait()
+            try:
+                Manifest(path).close()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []

@@ -2,7 +2,8 @@
 
 The ``newsarchiver`` commands take the lock themselves before Scrapy starts, to exit 3 with a
 clear message; this extension makes ``scrapy crawl outlets`` hold it too. It is the first
-extension built, so nothing touches the archive before the lock is held.
+extension built, so nothing touches the archive before the lock is held, and it creates the
+manifest before the other components open it.
 
 Settings: ``ARCHIVE_DIR``.
 """
@@ -14,12 +15,17 @@ from scrapy.crawler import Crawler
 
 from storage import lock
 from storage.layout import ArchiveLayout
+from storage.manifest import Manifest
 
 
 class ArchiveLock:
     def __init__(self, layout: ArchiveLayout) -> None:
         self.layout = layout
         lock.acquire(layout.lock_path)  # raises ArchiveLocked: the crawl does not start
+        # Create the manifest (schema, WAL) here, alone, before the components that open it
+        # from several threads at once: a new file's switch to WAL would fail for some of them.
+        layout.ensure()
+        Manifest(layout.manifest_path).close()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveLock:
