@@ -102,7 +102,7 @@ def _decode_and_parse(body: bytes, content_type: str | None) -> lxml_html.HtmlEl
         raise NoArticle("not_html", "no HTML markup at the start")
     # decoded once here; parse UTF-8 bytes with a forced encoding so that a <meta charset>
     # in the page cannot make lxml decode it a second time
-    data = _CONTROL_CHARS.sub("", text).encode("utf-8", "replace")
+    data = _close_title(_CONTROL_CHARS.sub("", text)).encode("utf-8", "replace")
     parser = lxml_html.HTMLParser(
         encoding="utf-8",
         remove_comments=True,
@@ -117,6 +117,22 @@ def _decode_and_parse(body: bytes, content_type: str | None) -> lxml_html.HtmlEl
     if root is None or len(root) == 0:
         raise NoArticle("no_text", "empty document")
     return root
+
+
+_TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.I)
+_TITLE_CLOSE = re.compile(r"</title\s*>", re.I)
+_TITLE_END = re.compile(r"[<\n]")
+
+
+def _close_title(text: str) -> str:
+    """A <title> never closed (a cut or mistyped end tag) would swallow the whole page
+    as title text: end it at its first line break or tag instead."""
+    start = _TITLE_OPEN.search(text)
+    if start is None or _TITLE_CLOSE.search(text, start.end()):
+        return text
+    end = _TITLE_END.search(text, start.end())
+    pos = end.start() if end else len(text)
+    return text[:pos] + "</title>" + text[pos:]
 
 
 def _move_content_out_of_head(root: lxml_html.HtmlElement) -> None:
@@ -142,18 +158,19 @@ _LAYOUT_CELL_CHARS = 200  # data-table cells are short; a cell with this much te
 
 
 def unwrap_layout_tables(root: lxml_html.HtmlElement) -> int:
-    """Turn layout tables (a cell holding a nested table or a long run of text) into
-    <div>s: extraction runs with tables off (data tables are not prose), and old
-    templates put the whole article in a layout table."""
+    """Turn layout tables (a cell holding a nested table or a long run of text) and
+    one-cell boxes into <div>s: extraction runs with tables off (data tables are not
+    prose), and old templates put the whole article in a layout table."""
     unwrapped = 0
     for table in list(root.iter("table")):
         own = [
             el for el in table.iter(*_TABLE_PARTS) if next(el.iterancestors("table"), None) is table
         ]
-        if not any(
+        cells = [c for c in own if c.tag in ("td", "th")]
+        box = len(cells) == 1 and not cells[0].xpath(".//*[self::h1 or self::h2 or self::h3]")
+        if not box and not any(  # one cell of text is a box around a note or code, not data
             c.find(".//table") is not None or cleaning.text_len(c) >= _LAYOUT_CELL_CHARS
-            for c in own
-            if c.tag in ("td", "th")
+            for c in cells
         ):
             continue
         for el in (table, *own):  # collected first: renaming changes what iterancestors finds
@@ -165,51 +182,15 @@ def unwrap_layout_tables(root: lxml_html.HtmlElement) -> int:
 
 
 _INLINE_TAGS = frozenset(
-    (
-        "a",
-        "abbr",
-        "b",
-        "bdi",
-        "bdo",
-        "big",
-        "br",
-        "cite",
-        "code",
-        "dfn",
-        "em",
-        "font",
-        "i",
-        "kbd",
-        "mark",
-        "nobr",
-        "q",
-        "s",
-        "samp",
-        "small",
-        "span",
-        "strike",
-        "strong",
-        "sub",
-        "sup",
-        "time",
-        "tt",
-        "u",
-        "var",
-        "wbr",
+    re.split(
+        " ",
+        "a abbr b bdi bdo big br cite code dfn em font i kbd mark nobr q s samp small span strike "
+        "strong sub sup time tt u var wbr",
     )
 )
 # span/font count when they hold blocks: old templates wrap whole stories in them
-_MIXED_CONTAINERS = (
-    "div",
-    "section",
-    "article",
-    "main",
-    "center",
-    "td",
-    "th",
-    "blockquote",
-    "span",
-    "font",
+_MIXED_CONTAINERS = tuple(
+    re.split(" ", "div section article main center td th blockquote span font")
 )
 
 
@@ -268,6 +249,21 @@ def wrap_loose_text(root: lxml_html.HtmlElement) -> int:
             _wrap_runs(el)
             wrapped += 1
     return wrapped
+
+
+def show_captions(root: lxml_html.HtmlElement) -> int:
+    """Make figure captions paragraphs (extraction runs with images off, which drops them):
+    they are text of the article. Not inside a <p>, which a nested <p> would break."""
+    shown = 0
+    for caption in list(root.iter("figcaption")):
+        if next(caption.iterancestors("p"), None) is not None:
+            continue
+        caption.tag = "p"
+        figure = next(caption.iterancestors("figure"), None)
+        if figure is not None:
+            figure.tag = "div"
+        shown += 1
+    return shown
 
 
 # -------------------------------------------------------------- selectors, meta
@@ -330,14 +326,8 @@ def _compact(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.casefold())  # robust to markup splitting words/blocks
 
 
-def _with_standfirst(
-    paragraphs: list[str], candidates: list[str], title: str, work: lxml_html.HtmlElement
-) -> list[str]:
-    """Put the page's standfirst first when trafilatura left it out; it must come
-    before the start of the extracted body in the page's text."""
-    if not candidates or not paragraphs:
-        return paragraphs
-    page = _compact(
+def _page_text(work: lxml_html.HtmlElement) -> str:
+    return _compact(
         "".join(
             work.xpath(
                 "//text()[not(ancestor::script or ancestor::style or ancestor::noscript "
@@ -345,7 +335,44 @@ def _with_standfirst(
             )
         )
     )
+
+
+def _headline(
+    title: str, paragraphs: list[str], work: lxml_html.HtmlElement, page_title: str
+) -> str:
+    """The page's headline: of the <h1>-<h3> whose words the <title> repeats, the one
+    printed last above the article body ("Post title" under a blog's <h1> name, without
+    the " - Site" suffix of the <title>); else `title` unchanged."""
+    title_key = f" {cleaning.match_key(page_title)} "
+    if not paragraphs or title_key == "  ":
+        return title
+    page = _page_text(work)
     body_pos = page.find(_compact(paragraphs[0])[:80])
+    best, best_pos = title, -1
+    for heading in work.iter("h1", "h2", "h3"):
+        text = cleaning.normalize_text(heading.text_content())
+        key = cleaning.match_key(text)
+        if len(key.split()) < 2 or f" {key} " not in title_key:
+            continue
+        compact = _compact(text)  # the body may open with the headline itself
+        pos = page.rfind(compact, 0, max(body_pos, 0) + len(compact))
+        if pos > best_pos:
+            best, best_pos = text, pos
+    return best
+
+
+def _with_standfirst(
+    paragraphs: list[str], candidates: list[str], title: str, work: lxml_html.HtmlElement
+) -> list[str]:
+    """Put the page's standfirst first when trafilatura left it out; it must come
+    before the start of the extracted body in the page's text."""
+    if not candidates or not paragraphs:
+        return paragraphs
+    page = _page_text(work)
+    body_pos = page.find(_compact(paragraphs[0])[:80])
+    # the standfirst sits under the headline: a blog's tagline or an author box above the
+    # headline is not one (when the page prints the headline above the body)
+    head_pos = page.find(_compact(title)[:80], 0, max(body_pos, 0)) if title else -1
     for text in candidates:
         if cleaning.match_key(text) == cleaning.match_key(title) or cleaning.is_boilerplate_line(
             text
@@ -353,7 +380,7 @@ def _with_standfirst(
             continue
         if cleaning.text_in_body(text, paragraphs):
             return paragraphs  # the lead is already there
-        if 0 <= page.find(_compact(text)[:80]) < body_pos:
+        if head_pos <= page.find(_compact(text)[:80]) < body_pos:
             logger.debug("restoring standfirst %.60r", text)
             return [text, *paragraphs]
     return paragraphs
@@ -387,8 +414,15 @@ def extract_article(
     cleaning.prune_tree(root)
     unwrap_layout_tables(root)
     wrap_loose_text(root)
+    show_captions(root)
     work = _kept_document(root, keep) if keep else root
     candidates = cleaning.find_standfirst_candidates(work)
+    anchors = {cleaning.match_key(a.text_content()) for a in work.iter("a")} - {""}
+    code = {
+        cleaning.match_key(line)
+        for pre in work.iter("pre")
+        for line in pre.text_content().splitlines()
+    }
 
     doc = trafilatura.bare_extraction(
         work,
@@ -406,7 +440,8 @@ def extract_article(
     paragraphs = cleaning.normalize_paragraphs((doc.text or "").splitlines())
     paragraphs = cleaning.drop_boilerplate(paragraphs)
     paragraphs, banner = cleaning.drop_error_banner(paragraphs)
-    paragraphs = cleaning.dedupe_paragraphs(paragraphs)
+    paragraphs = cleaning.dedupe_paragraphs(paragraphs, code)
+    paragraphs = cleaning.drop_link_lists(paragraphs, anchors)
     # with `keep`, the page's own metadata (an <h1> outside the kept part) still counts
     meta = None
     if keep and not (doc.title and doc.date):
@@ -417,6 +452,7 @@ def extract_article(
         or _first_text(root, ".//h1")
         or _first_text(root, ".//title")
     )
+    title = _headline(title, paragraphs, work, _first_text(root, ".//title"))
     title, paragraphs = cleaning.strip_title_copies(paragraphs, title)
     paragraphs = _with_standfirst(paragraphs, candidates, title, work)
 

@@ -12,7 +12,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from lxml import html as lxml_html
 
@@ -260,20 +260,73 @@ def drop_error_banner(paragraphs: Sequence[str]) -> tuple[list[str], bool]:
 
 
 _CONTAINED_MIN = 80  # a later paragraph inside earlier text is a repeat only if this long
+_ECHO_MAX = 40  # a short line (heading, list item, code line) may recur on its own
+_ECHO_TIMES = 3  # ... this many times at most; more often, it is a template label
 
 
-def dedupe_paragraphs(paragraphs: Sequence[str]) -> list[str]:
+def dedupe_paragraphs(paragraphs: Sequence[str], code: Collection[str] = ()) -> list[str]:
     """Keep the first copy of each paragraph (compared by match_key); also drop a later
-    paragraph of >= 80 chars contained in the text kept so far (a repeated body re-split)."""
-    out, seen, kept = [], set(), ""
-    for para in paragraphs:
-        key = match_key(para)
-        if not key or key in seen or (len(key) >= _CONTAINED_MIN and key in kept):
+    paragraph of >= 80 chars contained in the text kept so far (a repeated body re-split).
+    A short line repeated on its own, between new paragraphs, stays: a subheading naming
+    an item of an earlier list. Lines whose key is in `code` (lines of the page's <pre>
+    blocks) are never repeats: code repeats lines such as "} else {"."""
+    keys = [match_key(p) for p in paragraphs]
+    keys = [k if k not in code else f"{k} {i}" for i, k in enumerate(keys)]
+    counts = Counter(keys)
+    first = {k: i for i, k in reversed(list(enumerate(keys)))}
+    repeat = [bool(k) and first[k] < i for i, k in enumerate(keys)]
+    out, kept = [], ""
+    for i, (para, key) in enumerate(zip(paragraphs, keys, strict=True)):
+        if not key:
             continue
-        seen.add(key)
+        if repeat[i]:
+            alone = not (i > 0 and repeat[i - 1]) and not (i + 1 < len(keys) and repeat[i + 1])
+            if alone and len(key) < _ECHO_MAX and counts[key] <= _ECHO_TIMES:
+                out.append(para)
+            continue
+        if len(key) >= _CONTAINED_MIN and key in kept and key not in code:
+            continue
         out.append(para)
         kept += " " + key
     return out
+
+
+_LINK_RUN = 5  # this many link lines in a row are a link list (teasers, archive, menu)
+_EDGE_LINK_RUN = 3  # ... or this many, above or below the story
+
+
+def drop_link_lists(paragraphs: Sequence[str], anchors: Collection[str]) -> list[str]:
+    """Drop runs of >= 5 paragraphs (>= 3 at the start or end) that are mostly the text
+    of a link on the page (`anchors`: match_keys of the page's <a> texts): teaser lists,
+    archives, menus. List items ("- ...") stay: a list in the story may well be links."""
+    is_link = [
+        not para.startswith("- ") and _linked_share(match_key(para), anchors) >= 0.5
+        for para in paragraphs
+    ]
+    out: list[str] = []
+    i = 0
+    while i < len(paragraphs):
+        j = i
+        while j < len(paragraphs) and is_link[j]:
+            j += 1
+        if j - i >= (_EDGE_LINK_RUN if i == 0 or j == len(paragraphs) else _LINK_RUN):
+            logger.debug("dropping link list %r", paragraphs[i:j])
+            i = j
+            continue
+        out.append(paragraphs[i])
+        i += 1
+        out.extend(paragraphs[i:j])
+        i = max(i, j)
+    return out
+
+
+def _linked_share(key: str, anchors: Collection[str]) -> float:
+    if not key:
+        return 0.0
+    if key in anchors:
+        return 1.0
+    linked = max((len(a) for a in anchors if len(a) >= 8 and a in key), default=0)
+    return linked / len(key)
 
 
 _TITLE_SEPARATOR = re.compile("\\s+[|\u2013\u2014:\u00b7\u2022-]\\s+")
@@ -326,35 +379,25 @@ def _attr_pattern(*words: str) -> re.Pattern[str]:
 
 
 _WIDGET_ATTR = _attr_pattern(
-    "share",
-    "shares",
-    "sharing",
-    "sharebar",
-    "social",
-    "socials",
-    "newsletters?",
-    "disclaimer",
-    "comments?",
-    "commenting",
-    "outbrain",
-    "taboola",
+    *re.split(
+        " ",
+        (
+            "share shares sharing sharebar social socials newsletters? disclaimer comments? "
+            "commenting outbrain taboola"
+        ),
+    )
 )
 _MEDIA_ATTR = _attr_pattern("player", "podcasts?")  # not when prose-heavy: "player-profile"
 # navigational blocks: removed only when link-heavy ("teaser"/"promo" also name leads)
 _NAV_ATTR = _attr_pattern(
-    "related",
-    "recommended",
-    "recommendations",
-    "promos?",
-    "promoted",
-    "teasers?",
-    "editors?-?picks?",
-    "read-?more",
-    "read-?next",
-    "more-stories",
-    "most-(?:read|popular|viewed)",
-    "trending",
-    "also-read",
+    *re.split(
+        " ",
+        (
+            "related recommended recommendations promos? promoted teasers? editors?-?picks? "
+            "read-?more read-?next more-stories most-(?:read|popular|viewed) trending "
+            "also-read"
+        ),
+    )
 )
 _ICON_ATTR = _attr_pattern(
     "icons?", "bicon", "glyphicon", "sprite", "fa[srb]?", "bi", "material-icons?"
@@ -463,69 +506,31 @@ def prune_tree(root: lxml_html.HtmlElement) -> int:
 
 
 _STANDFIRST_ATTR = _attr_pattern(
-    "standfirst",
-    "lead",
-    "lede",
-    "dek",
-    "deck",
-    "subtitle",
-    "sub-title",
-    "subheadline",
-    "sub-headline",
-    "subhead",
-    "summary",
-    "intro",
-    "introduction",
-    "excerpt",
-    "strapline",
-    "description",
-    "teaser",
+    *re.split(
+        " ",
+        (
+            "standfirst lead lede dek deck subtitle sub-title subheadline sub-headline subhead "
+            "summary intro introduction excerpt strapline description teaser"
+        ),
+    )
 )
 _NOT_STANDFIRST_ATTR = _attr_pattern(
-    "image",
-    "img",
-    "photo",
-    "media",
-    "video",
-    "caption",
-    "figure",
-    "gallery",
-    "author",
-    "byline",
-    "card",
-    "list",
-    "item",
-    "link",
-    "nav",
-    "menu",
-    "footer",
-    "meta",
+    *re.split(
+        " ",
+        (
+            "image img photo media video caption figure gallery author byline card list item link "
+            "nav menu footer meta"
+        ),
+    )
 )
 _NOT_STANDFIRST_TAGS = frozenset(
-    {
-        "html",
-        "head",
-        "body",
-        "main",
-        "article",
-        "meta",
-        "script",
-        "style",
-        "figure",
-        "figcaption",
-        "a",
-        "li",
-        "ul",
-        "ol",
-        "nav",
-        "img",
-        "button",
-        "form",
-        "input",
-        "option",
-        "select",
-        "textarea",
-    }
+    re.split(
+        " ",
+        (
+            "html head body main article meta script style figure figcaption a li ul ol nav img "
+            "button form input option select textarea"
+        ),
+    )
 )
 
 

@@ -223,3 +223,42 @@ def test_content_after_unknown_tag_in_head_is_found() -> None:
     _move_content_out_of_head(root)
     assert [el.tag for el in root.find("head")] == ["title", "meta"]
     assert root.find("body/mbox//h1") is not None
+
+
+def test_title_never_closed_does_not_swallow_the_page() -> None:
+    # a cut end tag: without repair the whole page would be <title> text
+    html = (
+        f"<html><head><title>{TITLE} - Valley Post</titl\n<meta charset='utf-8'></head>"
+        f"<body>{STORY}</body></html>"
+    ).encode()
+    article = extract_article(html, URL, "text/html")
+    assert article.title == TITLE
+    assert article.paragraphs == tuple(BODY)
+
+
+def test_blog_post_title_wins_over_blog_name_and_tagline() -> None:
+    post = "Reading garden opens on the library roof"
+    html = f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<title>Marrow Valley Notebook: {post}</title></head><body>
+<div id="header"><h1><a href="/">Marrow Valley Notebook</a></h1>
+<p class="description">Notes on the town, its libraries and its gardens, written every week
+by a retired librarian who has lived in the valley all her life.</p></div>
+<div class="post"><h3 class="post-title">{post}</h3><div class="post-body">{paras(BODY)}</div>
+</div></body></html>""".encode()
+    article = extract_article(html, URL, "text/html")
+    assert article.title == post
+    assert article.paragraphs == tuple(BODY)
+
+
+def test_figure_caption_and_single_cell_box_are_article_text() -> None:
+    caption = "The new rooftop reading garden on the morning of the reopening."
+    box = "Library members can book the recording studio at the front desk."
+    html = page(
+        f"<article><h1>{TITLE}</h1>{paras(BODY[:2])}<figure><img src='/g.jpg' alt=''>"
+        f"<figcaption>{caption}</figcaption></figure>{paras(BODY[2:])}"
+        f"<table><tr><td>{box}</td></tr></table></article>"
+    ).encode()
+    paragraphs = extract_article(html, URL, None).paragraphs
+    assert caption in paragraphs
+    assert box in paragraphs
+    assert [p for p in paragraphs if p in BODY] == BODY

@@ -323,7 +323,23 @@ def test_dedupe_paragraphs() -> None:
         "(Wire) " + BODY[0],
         BODY[1],
     ]
-    assert cleaning.dedupe_paragraphs(["Yes.", "No.", "Yes."]) == ["Yes.", "No."]
+    # short lines: a repeated run goes, as does a label recurring more than three times
+    assert cleaning.dedupe_paragraphs(["Yes.", "No.", "Yes.", "No."]) == ["Yes.", "No."]
+    label = "Quote | Report this post"
+    assert cleaning.dedupe_paragraphs([x for p in BODY[:4] for x in (label, p)]) == [
+        label,
+        *BODY[:4],
+    ]
+
+
+def test_subheading_echoing_a_list_item_and_repeated_code_lines_stay() -> None:
+    lines = ["Installation", "Usage", BODY[0], "Installation", BODY[1], "Usage", BODY[2]]
+    assert cleaning.dedupe_paragraphs(lines) == lines
+    code = ["if ok:", "    render(page)", "else:", "    retry(page)"]
+    lines = [BODY[0], *code, BODY[1], *code]
+    assert cleaning.dedupe_paragraphs(lines) == [BODY[0], *code, BODY[1]]
+    keys = {cleaning.match_key(line) for line in code}
+    assert cleaning.dedupe_paragraphs(lines, keys) == lines
 
 
 def test_strip_title_copies() -> None:
@@ -380,3 +396,16 @@ def test_find_standfirst_candidates() -> None:
         f"tide in winter.</figcaption></div>{paras(BODY)}"
     )
     assert cleaning.find_standfirst_candidates(root) == [STANDFIRST]
+
+
+def test_drop_link_lists() -> None:
+    teasers = [f"Council approves {n} new benches for the promenade" for n in range(2, 7)]
+    anchors = {cleaning.match_key(t) for t in teasers} | {"home"}
+    # a run of link lines goes: five or more in the story, three or more at its edges
+    assert cleaning.drop_link_lists([*BODY[:2], *teasers, *BODY[2:]], anchors) == BODY
+    assert cleaning.drop_link_lists([*BODY, *teasers[:3]], anchors) == BODY
+    # fewer, or a list in the story ("- " items), stay
+    lines = [*BODY[:2], *teasers[:4], *BODY[2:]]
+    assert cleaning.drop_link_lists(lines, anchors) == lines
+    items = [f"- {t}" for t in teasers]
+    assert cleaning.drop_link_lists([*BODY, *items], anchors) == [*BODY, *items]
