@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 DEMO_ARCHIVE ?= demo-archive
 
-.PHONY: demo test lint venv clean bench-push eval-extraction
+.PHONY: demo test lint venv clean bench bench-push eval-extraction
 
 venv: $(DEPS)
 
@@ -26,6 +26,11 @@ test: $(DEPS)
 	$(BIN)/ruff check crawler pipelines storage tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# crawl a synthetic outlet on loopback: bare Scrapy, WARC only, the full pipeline, and the
+# one-core extraction floor (BENCH_ARGS="--pages 5000 --runs 1"; "--large" for the memory target)
+bench: $(DEPS)
+	$(BIN)/python -m bench.pipeline_bench $(BENCH_ARGS)
 
 # push ~1 GB of WARC-sized files to a local SeaweedFS, against a plain boto3 loop
 # (BENCH_ARGS="--size-mb 256 --runs 1" for a quick look)

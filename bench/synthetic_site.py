@@ -1,0 +1,391 @@
+"""A synthetic news outlet for the throughput benchmark, served fast on loopback.
+
+``N`` article pages (60-150 KB of HTML each: nav, header, share bar, standfirst, 6-15 paragraphs,
+related-article teasers, a comments block, a footer, inline CSS, JSON-LD and an inline JSON
+app-state blob, as real outlets ship them) and ``ceil(N / 100)`` section pages listing 100
+articles each, every section page carrying a pager to all of them (so the whole site is two link
+hops from ``/news/page/1``, within the spider's depth limit of 20). All text is synthetic: words
+from a fixed list, drawn with a RNG seeded by ``(seed, page number)``, so a page is the same
+bytes every time it is asked for and nothing is kept in memory.
+
+The server is a minimal HTTP/1.1 keep-alive server on asyncio in a process of its own
+(:class:`SiteServer`), so that serving costs neither the crawl's reactor nor the benchmark's
+sampling loop, and one event loop answers far faster than ``http.server``'s thread per request.
+
+    python -m bench.synthetic_site --pages 1000     # serve by hand; prints the start URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import html
+import json
+import math
+import multiprocessing
+import random
+import socket
+import time
+from dataclasses import dataclass
+from functools import cached_property
+
+PER_PAGE = 100
+SECTIONS = ("World", "Politics", "Business", "Science", "Health", "Sport", "Culture", "Opinion")
+
+# Plain words, no real names: every sentence the site prints is drawn from these. (A block of
+# words reads better than a 260-item list literal.)
+WORDS = """
+council harbour river bridge budget minister committee report hospital school teachers
+residents station railway ferry market farmers weather forecast flood rain storm drought
+election candidates voters turnout coalition assembly mayor district province valley
+mountain coast village town city centre museum library archive festival theatre orchestra
+season league match striker goalkeeper coach injury transfer stadium supporters ticket
+prices inflation wages pensions taxes investment factory workers union strike talks
+agreement contract tender project plan proposal review inquiry evidence witness court judge
+ruling appeal sentence police officers investigation suspect charges statement spokesperson
+officials agency department ministry regulator company shares profits losses quarter
+growth forecast exports imports shipping port cargo containers energy grid power plant
+solar wind turbines emissions targets climate research scientists study university
+laboratory data results survey sample patients doctors nurses clinic vaccine treatment
+waiting lists funding grant charity volunteers community neighbours families children
+parents students exams curriculum housing rents tenants landlords planning permission
+roads traffic cyclists pedestrians buses drivers fuel airport flights passengers delays
+tourism visitors hotels restaurants harvest fishing boats quota lake forest wildlife park
+rangers heritage monument restoration repairs engineers inspectors cracks bearings closure
+detour commuters morning evening week month year decade history tradition record level
+lowest highest rising falling steady sharp modest significant unexpected gradual early late
+new old local regional national northern southern eastern western central upper lower
+said told announced confirmed denied warned expected estimated reported added explained
+agreed rejected approved delayed opened closed launched completed started finished raised
+cut increased reduced published released signed joined left returned moved built repaired
+""".split()  # noqa: SIM905
+CONNECTORS = ("and", "but", "while", "after", "before", "because", "although", "as", "since")
+FIRST_NAMES = ("Ardo", "Belin", "Corra", "Dessa", "Evor", "Fenna", "Galo", "Hesta", "Ivel")
+LAST_NAMES = ("Marrow", "Tolven", "Quist", "Ravel", "Sundt", "Orlan", "Pellin", "Vasko")
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(6, 12))]
+    if rng.random() < 0.5:
+        words += [rng.choice(CONNECTORS)] + [rng.choice(WORDS) for _ in range(rng.randint(4, 9))]
+    if rng.random() < 0.3:
+        words.insert(rng.randint(1, len(words) - 1), str(rng.randint(2, 9800)))
+    text = " ".join(words)
+    return text[0].upper() + text[1:] + rng.choice(".....!?")
+
+
+class SentencePool:
+    """Sentences drawn once per seed; pages pick from them. Picking pre-built sentences keeps a
+    page at well under a millisecond of Python, so the server never holds the crawl back, and
+    with 6000 sentences and 30-90 picks per article no two articles share a text."""
+
+    def __init__(self, seed: int, size: int = 6000) -> None:
+        rng = random.Random(seed)
+        self.sentences = [_sentence(rng) for _ in range(size)]
+        self.quoted = [json.dumps(x) for x in self.sentences]  # ready for the JSON blob
+
+
+@dataclass(frozen=True)
+class Site:
+    pages: int
+    seed: int = 1
+    per_page: int = PER_PAGE
+
+    @property
+    def hubs(self) -> int:
+        return max(1, math.ceil(self.pages / self.per_page))
+
+    @cached_property
+    def pool(self) -> SentencePool:
+        return SentencePool(self.seed)
+
+    # --- URLs ---------------------------------------------------------------------------------
+    def hub_path(self, k: int) -> str:
+        return f"/news/page/{k}"
+
+    def article_path(self, i: int) -> str:
+        return f"/news/{2025 - i % 3}/{i:06d}-{'-'.join(self.title(i).lower().split()[:6])}"
+
+    def title(self, i: int) -> str:
+        rng = random.Random(self.seed * 1_000_003 + i * 7 + 1)
+        words = [rng.choice(WORDS) for _ in range(rng.randint(6, 10))]
+        return (" ".join(words)).capitalize() + f" ({i})"
+
+    def summary(self, i: int) -> str:
+        return self.pool.sentences[(i * 7919 + self.seed) % len(self.pool.sentences)]
+
+    # --- pages --------------------------------------------------------------------------------
+    def _nav(self) -> str:
+        items = "".join(
+            f'<li><a href="{self.hub_path(1 + n % self.hubs)}">{s}</a></li>'
+            for n, s in enumerate(SECTIONS)
+        )
+        return (
+            '<header class="site-header"><div class="masthead"><a href="/news/page/1" '
+            'class="logo"><svg width="180" height="32" aria-label="The Synthetic Courier">'
+            '<path d="M0 0h180v32H0z" fill="#111"/></svg></a>'
+            '<button class="menu-toggle" aria-label="Menu"><span class="icon icon-menu">'
+            "</span> Menu</button>"
+            '<a class="subscribe" href="#subscribe">Subscribe</a></div>'
+            f'<nav class="main-nav" aria-label="Sections"><ul>{items}</ul></nav></header>'
+        )
+
+    def _footer(self) -> str:
+        cols = "".join(
+            f'<div class="footer-col"><h4>{s}</h4><ul>'
+            + "".join(
+                f'<li><a href="{self.hub_path(1 + (n * 3 + j) % self.hubs)}">{s} {j + 1}</a></li>'
+                for j in range(6)
+            )
+            + "</ul></div>"
+            for n, s in enumerate(SECTIONS)
+        )
+        return (
+            f'<footer class="site-footer">{cols}<div class="legal"><p>© 2025 The Synthetic '
+            "Courier. All rights reserved. Registered in nowhere under number 000000.</p>"
+            '<p><a href="#privacy">Privacy</a> · <a href="#terms">Terms</a> · '
+            '<a href="#cookies">Cookie settings</a></p></div></footer>'
+        )
+
+    def _head(self, title: str, og_type: str, extra: str = "") -> str:
+        css = ".x{margin:0}" * 400  # inline critical CSS, as real templates ship it
+        return (
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)} | The Synthetic Courier</title>"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta property="og:type" content="{og_type}">'
+            f'<meta property="og:title" content="{html.escape(title)}">'
+            f'<meta property="og:site_name" content="The Synthetic Courier">{extra}'
+            f'<link rel="stylesheet" href="/static/site.css"><style>{css}</style>'
+            "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push("
+            "arguments)}gtag('js',new Date());gtag('config','G-000000');</script></head>"
+        )
+
+    def hub(self, k: int) -> bytes:
+        first = (k - 1) * self.per_page
+        teasers = "".join(
+            f'<li class="teaser"><a class="teaser-link" href="{self.article_path(i)}">'
+            f"<h3>{html.escape(self.title(i))}</h3></a><p>{self.summary(i)}</p>"
+            f'<span class="meta">{SECTIONS[i % len(SECTIONS)]}</span></li>'
+            for i in range(first, min(first + self.per_page, self.pages))
+        )
+        pager = "".join(
+            f'<a href="{self.hub_path(j)}"{" aria-current=page" if j == k else ""}>{j}</a> '
+            for j in range(1, self.hubs + 1)
+        )
+        body = (
+            f'<body class="section">{self._nav()}<main><h1>Latest news, page {k}</h1>'
+            f'<ul class="teasers">{teasers}</ul><nav class="pager">{pager}</nav></main>'
+            f"{self._footer()}</body></html>"
+        )
+        return (self._head(f"Latest news, page {k}", "website") + body).encode()
+
+    def article(self, i: int) -> bytes:
+        rng = random.Random(self.seed * 1_000_003 + i * 7)
+        pick, quoted = self.pool.sentences, self.pool.quoted
+        title = self.title(i)
+        section = SECTIONS[i % len(SECTIONS)]
+        author = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        day = f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z"
+        paragraphs = [
+            " ".join(rng.choice(pick) for _ in range(rng.randint(3, 7)))
+            for _ in range(rng.randint(6, 15))
+        ]
+        standfirst = rng.choice(pick) + " " + rng.choice(pick)
+        body_html = "".join(f"<p>{p}</p>" for p in paragraphs)
+        related = "".join(
+            f'<li><a href="{self.article_path(j)}"><img src="/img/{j}.jpg" alt="">'
+            f"<span>{html.escape(self.title(j))}</span></a></li>"
+            for j in ((i + d) % self.pages for d in (1, 2, 3, 5, 8, 13))
+        )
+        comments = "".join(
+            f'<li class="comment"><span class="who">{rng.choice(FIRST_NAMES)}{rng.randint(1, 99)}'
+            f'</span><p>{rng.choice(pick)}</p><button class="reply">Reply</button></li>'
+            for _ in range(rng.randint(4, 12))
+        )
+        share = (
+            '<div class="share-bar"><span class="icon icon-facebook"></span>Share'
+            '<span class="icon icon-x"></span>Post<span class="icon icon-mail"></span>Email'
+            '<span class="icon icon-link"></span>Copy link</div>'
+        )
+        jsonld = json.dumps(
+            {
+                "@context": "https://schema.org",
+                "@type": "NewsArticle",
+                "headline": title,
+                "datePublished": day,
+                "author": {"@type": "Person", "name": author},
+                "articleSection": section,
+            }
+        )
+        head = self._head(
+            title,
+            "article",
+            f'<meta property="article:published_time" content="{day}">'
+            f'<meta name="author" content="{author}">'
+            f'<script type="application/ld+json">{jsonld}</script>',
+        )
+        page = (
+            f'{head}<body class="article">{self._nav()}<main><article class="story">'
+            f'<nav class="breadcrumb"><a href="/news/page/1">Home</a> &rsaquo; {section}</nav>'
+            f'<h1 class="headline">{html.escape(title)}</h1>'
+            f'<p class="standfirst">{standfirst}</p>'
+            f'<div class="byline">By <a href="#author">{author}</a> · '
+            f'<time datetime="{day}">{day[:10]}</time></div>{share}'
+            f'<figure><img src="/img/{i}.jpg" alt=""><figcaption>{rng.choice(pick)}'
+            f'</figcaption></figure><div class="article-body">{body_html}</div>{share}'
+            '<div class="newsletter">Get the morning briefing in your inbox. '
+            '<a href="#subscribe">Sign up</a></div></article>'
+            f'<aside class="related"><h2>Related stories</h2><ul>{related}</ul></aside>'
+            f'<section class="comments"><h2>Comments</h2><p class="policy">Comments are '
+            f"moderated. Please keep it civil.</p><ol>{comments}</ol></section></main>"
+            f"{self._footer()}"
+        )
+        # The rest up to the page's size is an inline app-state blob, as server-rendered
+        # React/Next.js outlets ship it: the story again plus widget data the reader never sees.
+        target = rng.randint(60_000, 150_000)
+        state: list[str] = []
+        size = len(page) + 200
+        while size < target:
+            # pre-quoted sentences: a JSON encoder per chunk would double the page's cost
+            body = ",".join(rng.choice(quoted) for _ in range(8))
+            chunk = f'{{"id":{rng.getrandbits(30)},"teaser":{rng.choice(quoted)},"body":[{body}]}}'
+            state.append(chunk)
+            size += len(chunk) + 1
+        return (
+            f'{page}<script id="__APP_STATE__" type="application/json">'
+            f'{{"story":{i},"widgets":[{",".join(state)}]}}</script>'
+            "<script>(function(){var s=document.createElement('script');s.async=1;"
+            "s.src='/static/app.js';document.head.appendChild(s)})();</script></body></html>"
+        ).encode()
+
+    def resolve(self, path: str) -> tuple[int, bytes, str]:
+        """(status, body, content type) of a path."""
+        path = path.split("?", 1)[0]
+        if path == "/robots.txt":
+            return 200, b"User-agent: *\nAllow: /\n", "text/plain"
+        parts = path.strip("/").split("/")
+        try:
+            if len(parts) == 3 and parts[:2] == ["news", "page"]:
+                k = int(parts[2])
+                if 1 <= k <= self.hubs:
+                    return 200, self.hub(k), "text/html; charset=utf-8"
+            elif len(parts) == 3 and parts[0] == "news":
+                i = int(parts[2].split("-", 1)[0])
+                if 0 <= i < self.pages:
+                    return 200, self.article(i), "text/html; charset=utf-8"
+        except ValueError:
+            pass
+        return 404, b"<html><body><h1>Page not found</h1></body></html>", "text/html"
+
+
+class _Http(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive, GET and HEAD only: all a crawler asks of a news site."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:
+            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            method, path, _version = [*lines[0].split(" "), "", ""][:3]
+            close = any(line.lower() == "connection: close" for line in lines[1:])
+            status, body, ctype = self.site.resolve(path)
+            reason = "OK" if status == 200 else "Not Found"
+            self.transport.write(
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nCache-Control: max-age=60\r\n"
+                f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n".encode()
+            )
+            if method != "HEAD":
+                self.transport.write(body)
+            if close:
+                self.transport.close()
+                return
+
+
+def _serve(site: Site, sock: socket.socket) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _Http(site), sock=sock, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    site.pool  # noqa: B018 - build the sentences before the first request
+    asyncio.run(main())
+
+
+class SiteServer:
+    """The site on 127.0.0.1 at a free port, in a process of its own (a context manager)."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.port = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def start_url(self) -> str:
+        return self.base + self.site.hub_path(1)
+
+    def start(self) -> SiteServer:
+        # Bound here, so the port is known and taken before the child starts listening.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        self.port = sock.getsockname()[1]
+        ctx = multiprocessing.get_context("fork")  # the socket goes to the child as it is
+        self.process = ctx.Process(target=_serve, args=(self.site, sock), daemon=True)
+        self.process.start()
+        sock.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                    probe.sendall(b"GET /robots.txt HTTP/1.1\r\nConnection: close\r\n\r\n")
+                    if probe.recv(64).startswith(b"HTTP/1.1 200"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the synthetic site did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.join(5)
+
+    def __enter__(self) -> SiteServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with SiteServer(Site(args.pages, args.seed)) as server:
+        print(f"serving {args.pages} articles: {server.start_url}  (Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            if server.process is not None:
+                server.process.join()
+
+
+if __name__ == "__main__":
+    main()
