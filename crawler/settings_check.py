@@ -21,26 +21,24 @@ class SettingsError(ValueError):
     """A setting has a value the crawl cannot run with."""
 
 
-def _int(settings: BaseSettings, name: str, minimum: int) -> int:
+def _number(settings: BaseSettings, name: str, minimum: float, cast: type = float) -> Any:
     raw = settings.get(name)
     try:
-        value = int(raw)
+        value = cast(raw)
     except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
-    return value
-
-
-def _float(settings: BaseSettings, name: str, minimum: float) -> float:
-    raw = settings.get(name)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+        kind = "a whole number" if cast is int else "a number"
+        raise SettingsError(f"{name} must be {kind}, not {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum:g}, not {value:g}")
     return value
+
+
+def _int(settings: BaseSettings, name: str, minimum: int) -> int:
+    return int(_number(settings, name, minimum, int))
+
+
+def _float(settings: BaseSettings, name: str, minimum: float) -> float:
+    return float(_number(settings, name, minimum))
 
 
 CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
