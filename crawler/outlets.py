@@ -8,7 +8,7 @@ the key, and the CLI turns it into exit code 2. The outlet's hosts are those of 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,7 +278,3 @@ def _compile(pattern: str, key: str, fail: Any) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as exc:
         raise fail(key, f"bad regular expression {pattern!r}: {exc}") from exc
-
-
-def outlet_names(config: CrawlConfig) -> Sequence[str]:
-    return [o.name for o in config.outlets]

@@ -87,10 +87,6 @@ class WarcFileWriter:
         self._name = ""
         self._warcinfo_id = ""
 
-    @property
-    def current_file(self) -> str:
-        return self._name
-
     def write_exchange(self, ex: Exchange) -> WarcRef:
         writer = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
