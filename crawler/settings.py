@@ -25,6 +25,9 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+# Scrapy starts this many tasks for every response's output (default 100); a page yields at
+# most one item, so 100 tasks per page were pure reactor overhead (about 1 ms a page).
+CONCURRENT_ITEMS = 8
 
 # --- limits: a hostile page is cut short, recorded, and the crawl goes on -------------------
 DOWNLOAD_TIMEOUT = 30
@@ -83,6 +86,12 @@ LOGSTATS_INTERVAL = 60.0  # seconds between progress lines
 WARC_ENABLED = True
 WARC_PREFIX = "newsarchiver"
 WARC_MAX_SIZE = 1_000_000_000  # bytes; a file is closed and a new one opened past this size
+# zlib level of each record's gzip member. 6 (zlib's default, Heritrix's) is within 0.5 % of 9's
+# size on real news pages at 70 % of its CPU; 4 costs about 4 % more bytes for half the CPU.
+WARC_GZIP_LEVEL = 6
+# Exchanges received but not yet written, in bytes: past this the crawl pauses new downloads
+# until the writer has caught up to half of it, so a slow disk costs speed, not memory.
+WARC_MAX_PENDING_BYTES = 64 * 1024 * 1024
 
 # --- EXTRACT_*: HTML to clean article text, in worker processes ---------------------------------
 EXTRACT_ENABLED = True

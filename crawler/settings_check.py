@@ -41,8 +41,16 @@ def _float(settings: BaseSettings, name: str, minimum: float) -> float:
     return float(_number(settings, name, minimum))
 
 
+def _at_most(value: int, name: str, maximum: int) -> int:
+    if value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, not {value}")
+    return value
+
+
 CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "WARC_MAX_SIZE": lambda s, n: _int(s, n, 64 * 1024),
+    "WARC_GZIP_LEVEL": lambda s, n: _at_most(_int(s, n, 0), n, 9),
+    "WARC_MAX_PENDING_BYTES": lambda s, n: _int(s, n, 0),
     "EXTRACT_WORKERS": lambda s, n: _int(s, n, 0),
     "EXTRACT_MIN_CHARS": lambda s, n: _int(s, n, 0),
     "EXTRACT_TIMEOUT": lambda s, n: _float(s, n, 0),

@@ -1,9 +1,10 @@
 """WARC/1.1 files: one writer per open file, request/response pairs, rotation by size.
 
 Files are named ``{prefix}-{yyyymmddHHMMSS}-{serial:05d}-{hostname}.warc.gz``, written as
-``….warc.gz.open`` and renamed when closed. Each record is gzipped on its own (so any record can be
-read from its offset) and each file opens with a warcinfo record. The writer takes plain values
-(:class:`Exchange`) and knows nothing of Scrapy; it is not thread-safe: one thread owns it.
+``….warc.gz.open`` and renamed when closed. Each record is gzipped on its own, at ``gzip_level``
+(so any record can be read from its offset) and each file opens with a warcinfo record. The writer
+takes plain values (:class:`Exchange`) and knows nothing of Scrapy; it is not thread-safe: one
+thread owns it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import io
 import logging
 import os
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,8 +76,10 @@ class WarcFileWriter:
         max_size: int,
         warcinfo: Mapping[str, str],
         hostname: str | None = None,
+        gzip_level: int = 6,
     ) -> None:
         self.layout = layout
+        self.gzip_level = gzip_level
         self.prefix = prefix
         self.max_size = max_size
         self.warcinfo = dict(warcinfo)
@@ -217,7 +221,10 @@ class WarcFileWriter:
             if not path.exists() and not Path(str(path) + OPEN_SUFFIX).exists():
                 break
         self._fh = open(str(path) + OPEN_SUFFIX, "xb")  # noqa: SIM115 - closed by close()
-        self._writer = WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        # warcio gzips at level 9 only; it writes plain records into _GzipMembers instead
+        self._writer = WARCWriter(
+            _GzipMembers(self._fh, self.gzip_level), gzip=False, warc_version="1.1"
+        )
         self._name = name
         info = self._writer.create_warcinfo_record(name, self.warcinfo)
         self._warcinfo_id = info.rec_headers.get_header("WARC-Record-ID")
@@ -225,6 +232,27 @@ class WarcFileWriter:
         self.files_written.append(name)
         logger.info("opened WARC file %s", name)
         return self._writer
+
+
+class _GzipMembers:
+    """The file WARCWriter(gzip=False) writes to: each record, which the writer ends with a
+    flush(), becomes a gzip member of its own in `fh`, as warcio's gzip=True would make it."""
+
+    def __init__(self, fh: BinaryIO, level: int) -> None:
+        self.fh = fh
+        self.level = level
+        self._gz = self._compressor()
+
+    def _compressor(self) -> Any:
+        return zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+
+    def write(self, data: bytes) -> int:
+        self.fh.write(self._gz.compress(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self.fh.write(self._gz.flush())
+        self._gz = self._compressor()
 
 
 def payload_digest(body: bytes) -> str:

@@ -125,6 +125,9 @@ def test_cli_exits_2_on_unknown_outlet_and_bad_setting(
         == 2
     )
     assert "WARC_MAX_SIZE must be at least" in capsys.readouterr().err
+    crawl = ["crawl", "--config", str(config), "--archive", archive]
+    assert main([*crawl, "-s", "WARC_GZIP_LEVEL=10"]) == 2
+    assert "WARC_GZIP_LEVEL must be at most 9, not 10" in capsys.readouterr().err
     assert main(["crawl", "--config", str(config), "--archive", archive, "-s", "NOEQUALS"]) == 2
     assert "NAME=VALUE" in capsys.readouterr().err
     assert main(["crawl", "--config", str(tmp_path / "missing.yaml"), "--archive", archive]) == 2

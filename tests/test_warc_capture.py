@@ -135,3 +135,28 @@ def test_dont_archive_meta_keeps_an_exchange_out(tmp_path: Path) -> None:
     ext._close()
     assert "warc" not in r.request.meta
     assert ext.stats.get_value("warc/skipped/dont_archive") == 1
+
+
+def test_gzip_level_applies_and_each_record_is_a_gzip_member_of_its_own(tmp_path: Path) -> None:
+    sizes = {}
+    for level in (0, 9):
+        ext = make_capture(tmp_path / str(level), WARC_GZIP_LEVEL=level)
+        for i in range(3):  # three bodies: a repeated one would be a revisit record
+            body = HTML.replace(b"</p>", f" Page {i}.</p>".encode())
+            r = response(f"http://127.0.0.1:1/{i}", 200, body, **{"Content-Type": "text/html"})
+            ext._write(to_exchange(r.request, r))
+        ext._close()
+        (path,) = (tmp_path / str(level) / "warc").iterdir()
+        sizes[level] = path.stat().st_size
+        data = path.read_bytes()
+        manifest = Manifest(tmp_path / str(level) / "manifest.sqlite")
+        rows = manifest._db.execute(
+            "SELECT warc_offset, warc_length FROM captures ORDER BY warc_offset"
+        ).fetchall()
+        manifest.close()
+        assert len(rows) == 3
+        for offset, length in rows:  # a reader seeks to a record and gunzips it alone
+            member = gzip.decompress(data[offset : offset + length])
+            assert member.startswith(b"WARC/1.1\r\n") and b"Plain synthetic paragraph" in member
+        assert [r.rec_type for r, _ in records(path)] == ["warcinfo"] + ["response", "request"] * 3
+    assert sizes[0] > 2 * sizes[9]  # level 0 stores, level 9 compresses

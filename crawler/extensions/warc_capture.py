@@ -8,7 +8,11 @@ writes run in one writer thread (one writer per open file, nothing blocking the 
 ``request.meta["warc"]`` so that the item pipelines can name the record in the sidecar. Each
 written exchange is also a row in the manifest's ``captures`` table.
 
-Settings: ``WARC_ENABLED``, ``WARC_PREFIX``, ``WARC_MAX_SIZE``, ``ARCHIVE_DIR``.
+Exchanges waiting for the writer are bounded: past ``WARC_MAX_PENDING_BYTES`` the engine is paused
+(no new downloads) until the writer has caught up to half of it.
+
+Settings: ``WARC_ENABLED``, ``WARC_PREFIX``, ``WARC_MAX_SIZE``, ``WARC_GZIP_LEVEL``,
+``WARC_MAX_PENDING_BYTES``, ``ARCHIVE_DIR``.
 Per request: ``meta["dont_archive"] = True`` keeps an exchange out of the WARC.
 A response whose payload the archive already has is a revisit record (identical-payload-digest)
 referring to the first capture; a 304 to a conditional request is a revisit record
@@ -19,7 +23,8 @@ request record and a metadata record naming the error (``download_failed`` signa
 Stats: ``warc/records/{response,request,metadata}``,
 ``warc/records/revisit/{identical_payload,server_not_modified}``, ``warc/repaired``,
 ``warc/files``, ``warc/bytes``,
-``warc/skipped/dont_archive``, ``warc/errors``.
+``warc/skipped/dont_archive``, ``warc/errors``, ``warc/backpressure/paused`` (times the crawl
+waited for the writer).
 """
 
 from __future__ import annotations
@@ -95,10 +100,16 @@ class WarcCapture:
         max_size: int,
         run_id: str,
         stats: StatsCollector,
+        gzip_level: int = 6,
+        max_pending_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.layout = layout
         self.prefix = prefix
         self.max_size = max_size
+        self.gzip_level = gzip_level
+        self.max_pending_bytes = max_pending_bytes
+        self._pending_bytes = 0
+        self._paused = False
         self.run_id = run_id
         self.stats = stats
         self.writer: WarcFileWriter | None = None
@@ -121,6 +132,8 @@ class WarcCapture:
             max_size=settings.getint("WARC_MAX_SIZE"),
             run_id=run_id_for(crawler),
             stats=crawler.stats,
+            gzip_level=settings.getint("WARC_GZIP_LEVEL"),
+            max_pending_bytes=settings.getint("WARC_MAX_PENDING_BYTES"),
         )
         ext.crawler = crawler
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
@@ -157,16 +170,46 @@ class WarcCapture:
             if repaired.bytes_dropped:
                 self.stats.inc_value("warc/repaired_bytes_dropped", repaired.bytes_dropped)
         self.manifest = Manifest(self.layout.manifest_path)
-        self.writer = WarcFileWriter(self.layout, self.prefix, self.max_size, warcinfo)
+        self.writer = WarcFileWriter(
+            self.layout, self.prefix, self.max_size, warcinfo, gzip_level=self.gzip_level
+        )
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         if request.meta.get("dont_archive"):
             self.stats.inc_value("warc/skipped/dont_archive")
             return
         exchange = to_exchange(request, response)
+        size = len(exchange.response_body) + len(exchange.request_body)
+        self._waiting(size)
         d = deferred_from_future(self._executor.submit(self._write, exchange))
+        d.addBoth(self._written, size)
         d.addErrback(self._write_failed, response.url)
         request.meta["warc"] = Pending(d)
+
+    def _waiting(self, size: int) -> None:
+        """Back-pressure: the writer is behind by more than max_pending_bytes, so no new
+        download starts until it has caught up (downloads under way still finish)."""
+        self._pending_bytes += size
+        engine = self.crawler.engine if self.crawler is not None else None
+        if self._pending_bytes > self.max_pending_bytes and not self._paused and engine:
+            self._paused = True
+            self.stats.inc_value("warc/backpressure/paused")
+            engine.pause()
+
+    def _written(self, result: Any, size: int) -> Any:
+        """On the reactor, once an exchange is written (or failed)."""
+        self._pending_bytes -= size
+        engine = self.crawler.engine if self.crawler is not None else None
+        if self._paused and self._pending_bytes <= self.max_pending_bytes // 2:
+            self._paused = False
+            if engine is not None:
+                engine.unpause()
+                # Scrapy has no public "go on now": without this nudge the engine would wait
+                # for its next 5 s heartbeat to schedule requests again.
+                slot = getattr(engine, "_slot", None)
+                if slot is not None:
+                    slot.nextcall.schedule()
+        return result
 
     def download_failed(self, request: Request, exception: BaseException) -> None:
         """An attempt without a response is evidence too: request + metadata records."""

@@ -134,7 +134,8 @@ class BackoffRetryMiddleware:
             and 200 <= response.status < 300
             and isinstance(response, HtmlResponse)
         ):
-            soft = soft_failure(response.body, response.encoding)
+            # the spider's own parse: read here first, cached on the response for the spider
+            soft = soft_failure(response.selector.root)
             if soft is None:
                 return response
             reason = request.meta["soft_failure"] = soft
