@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 DEMO_ARCHIVE ?= demo-archive
 
-.PHONY: demo test lint venv clean bench bench-push eval-extraction
+.PHONY: demo test lint venv clean bench bench-push eval-extraction redis-server
 
 venv: $(DEPS)
 
@@ -22,15 +22,30 @@ demo: $(DEPS)
 	rm -rf $(DEMO_ARCHIVE)
 	$(BIN)/newsarchiver demo --archive $(DEMO_ARCHIVE)
 
-test: $(DEPS)
+# Debian's redis-server for tests/redis_server.py: apt-get as root, else sudo -n, else say how
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "make: redis-server not on PATH; install it: sudo apt-get install redis-server" >&2; exit 1; fi; \
+	  echo "installing redis-server (apt-get)"; \
+	  APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -qq"; \
+	  $$APT install -y --no-install-recommends redis-server >/dev/null \
+	    || { $$APT update && $$APT install -y --no-install-recommends redis-server >/dev/null; } \
+	    && command -v redis-server >/dev/null; \
+	}
+
+test: $(DEPS) redis-server
 	$(BIN)/ruff check crawler pipelines storage tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # crawl a synthetic outlet on loopback: bare Scrapy, WARC only, the full pipeline, and the
-# one-core extraction floor (BENCH_ARGS="--pages 5000 --runs 1"; "--large" for the memory target)
-bench: $(DEPS)
+# one-core extraction floor (BENCH_ARGS="--pages 5000 --runs 1"; "--large" for the memory target);
+# then one worker against two through a local Redis (CLUSTER_BENCH_ARGS="--pages 2000 --runs 3")
+bench: $(DEPS) redis-server
 	$(BIN)/python -m bench.pipeline_bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.cluster_bench $(CLUSTER_BENCH_ARGS)
 
 # push ~1 GB of WARC-sized files to a local SeaweedFS, against a plain boto3 loop
 # (BENCH_ARGS="--size-mb 256 --runs 1" for a quick look)

@@ -3,11 +3,14 @@
 ::
 
     newsarchiver crawl    --config FILE --archive DIR [--outlet NAME ...] [--refresh] [-s N=V ...]
+                          [--redis URL [--worker-id ID] [--cluster NAME]]
     newsarchiver retry    --archive DIR [--all] [--outlet NAME ...] [-s N=V ...]
     newsarchiver failures --archive DIR [--json] [--outlet NAME ...] [--reason R]
     newsarchiver status   --archive DIR [--runs N]
     newsarchiver push     --archive DIR [--to s3://BUCKET/PREFIX] [--endpoint-url URL]
                           [--create-bucket] [--dry-run] [--delete-local-after-verify]
+    newsarchiver seed     --config FILE --redis URL [--cluster NAME] [--archive DIR]
+    newsarchiver merge    --to s3://BUCKET/PREFIX | --out FILE MANIFEST...
     newsarchiver demo     [--archive DIR]   # serve the bundled demo outlets on loopback, crawl them
     newsarchiver index | lookup | export | extract | reextract   (crawler/archive_commands.py)
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -31,6 +35,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler import __version__, archive_commands
+from crawler.cluster.state import default_worker_id, redact
 from crawler.outlets import ConfigError, CrawlConfig, load_config, parse_config
 from crawler.settings_check import SettingsError, check_settings
 from crawler.spiders.outlets import OutletsSpider
@@ -38,6 +43,7 @@ from storage import lock
 from storage.index import update_index
 from storage.layout import ArchiveLayout, iso, new_run_id, utc_now
 from storage.manifest import Manifest
+from storage.merge import merge_in_store, merge_manifests
 from storage.push import Pusher
 from storage.s3 import FSStore, PushError, TransferSettings, store_for
 
@@ -155,9 +161,52 @@ def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
         print(f"{sidecar['text_file']}  {sidecar['outlet']:<14} {sidecar['title']}{also}", file=out)
 
 
+def cluster_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The CLUSTER_* settings of --redis, --worker-id, --cluster (none without --redis)."""
+    if not args.redis:
+        if args.worker_id or args.cluster:
+            raise ConfigError("--worker-id and --cluster need --redis URL")
+        return {}
+    extra: dict[str, Any] = {"CLUSTER_ENABLED": True, "REDIS_URL": args.redis}
+    if args.worker_id:
+        extra["CLUSTER_WORKER_ID"] = args.worker_id
+    if args.cluster:
+        extra["CLUSTER_NAME"] = args.cluster
+    return extra
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Queue the outlets' seeds (and the due failures) in Redis for the workers; fetch nothing."""
+    config = load_config(args.config).select(args.outlet)
+    with tempfile.TemporaryDirectory(prefix="newsarchiver-seed-") as tmp:
+        archive = args.archive or tmp
+        extra = {
+            **cluster_settings(args),
+            "CLUSTER_SEED_ONLY": True,
+            "WARC_ENABLED": False,
+            "EXTRACT_ENABLED": False,
+            "TEXT_ENABLED": False,
+        }
+        settings = build_settings(archive, args.set, **extra)
+        summary = run_crawl(config, settings)
+    if summary is None:
+        return EXIT_CRASH
+    queued = summary["stats"].get("cluster/seeds/queued", 0)
+    print(f"queued {queued} seed request(s) in {redact(args.redis)} for cluster "
+          f"{settings['CLUSTER_NAME']}")  # fmt: skip
+    return EXIT_OK
+
+
+def worker_part(settings: Settings) -> str | None:
+    """A distributed crawl's worker id: its part of the pushed archive (None on one machine)."""
+    if not settings.getbool("CLUSTER_ENABLED"):
+        return None
+    return str(settings.get("CLUSTER_WORKER_ID") or default_worker_id())
+
+
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args.config).select(args.outlet)
-    settings = build_settings(args.archive, args.set)
+    settings = build_settings(args.archive, args.set, **cluster_settings(args))
     target = args.push or config.push or settings.get("PUSH_TO")
     push_settings = settings.copy()
     for name in CREDENTIAL_SETTINGS:
@@ -166,7 +215,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     with lock.held(layout.lock_path):  # held through the push too
         code = finish(run_crawl(config, settings, refresh=args.refresh))
         if code == EXIT_OK and target:
-            code = run_push(layout, target, push_settings)
+            code = run_push(layout, target, push_settings, part=worker_part(settings))
     return code
 
 
@@ -197,8 +246,10 @@ def run_push(
     dry_run: bool = False,
     create: bool | None = None,
     delete_local: bool | None = None,
+    part: str | None = None,
 ) -> int:
-    """Push the archive; prints one line of outcome. Exit code 0 or EXIT_PUSH."""
+    """Push the archive (a distributed crawl's worker: its `part` of it); prints one line of
+    outcome. Exit code 0 or EXIT_PUSH."""
     try:
         store = store_for(target, **store_options(settings, endpoint_url))
         pusher = Pusher(
@@ -206,10 +257,10 @@ def run_push(
             create=settings.getbool("PUSH_CREATE_BUCKET") if create is None else create,
             delete_local=(settings.getbool("PUSH_DELETE_LOCAL_AFTER_VERIFY")
                           if delete_local is None else delete_local),
-            workers=settings.getint("PUSH_WORKERS"),
+            workers=settings.getint("PUSH_WORKERS"), part=part,
         )  # fmt: skip
         report = pusher.run()
-    except PushError as exc:
+    except (PushError, ValueError, OSError, sqlite3.Error) as exc:
         print(f"newsarchiver: push to {target} failed: {exc}", file=sys.stderr)
         return EXIT_PUSH
     if dry_run:
@@ -234,8 +285,30 @@ def cmd_push(args: argparse.Namespace) -> int:
         return run_push(
             layout, target, settings, endpoint_url=args.endpoint_url, dry_run=args.dry_run,
             create=args.create_bucket or None,
-            delete_local=args.delete_local_after_verify or None,
+            delete_local=args.delete_local_after_verify or None, part=args.worker_id,
         )  # fmt: skip
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Merge worker manifests: local files into --out, or a store's manifests/ into its own."""
+    try:
+        if args.to:
+            settings = build_settings(".", args.set)
+            store = store_for(args.to, **store_options(settings, args.endpoint_url))
+            with tempfile.TemporaryDirectory() as tmp:
+                report = merge_in_store(store, Path(tmp))
+        else:
+            if not args.out or not args.parts:
+                raise ConfigError("merge takes --to URI, or --out FILE and the manifests to merge")
+            missing = [p for p in args.parts if not Path(p).is_file()]
+            if missing:
+                raise ConfigError(f"no such manifest: {', '.join(missing)}")
+            report = merge_manifests([Path(p) for p in args.parts], Path(args.out))
+    except (PushError, ValueError, sqlite3.Error) as exc:
+        print(f"newsarchiver: merge failed: {exc}", file=sys.stderr)
+        return EXIT_PUSH
+    print(report.line())
+    return EXIT_OK
 
 
 def open_manifest(archive: str) -> Manifest:
@@ -391,6 +464,18 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="crawl only this outlet (repeatable)",
     )
+    crawl.add_argument(
+        "--redis",
+        metavar="URL",
+        help="crawl with other workers through this Redis (redis://[:pw@]host/0)",
+    )
+    crawl.add_argument("--worker-id", help="this worker's id, unique in the cluster (default: "
+                       "host name); it goes into WARC names")  # fmt: skip
+    crawl.add_argument(
+        "--cluster",
+        metavar="NAME",
+        help="prefix of the Redis keys: one per shared archive (CLUSTER_NAME)",
+    )
     add_set(crawl)
     crawl.set_defaults(func=cmd_crawl)
 
@@ -419,8 +504,28 @@ def make_parser() -> argparse.ArgumentParser:
     push.add_argument("--dry-run", action="store_true", help="list what would go, upload nothing")
     push.add_argument("--delete-local-after-verify", action="store_true",
                       help="remove local WARC files once their upload is verified")  # fmt: skip
+    push.add_argument("--worker-id", help="a distributed crawl's worker: push its part and merge "
+                      "the manifests")  # fmt: skip
     add_set(push)
     push.set_defaults(func=cmd_push)
+
+    seed = sub.add_parser("seed", help="queue the outlets' seeds in Redis for the workers")
+    seed.add_argument("--config", required=True, help="outlet config file (YAML)")
+    seed.add_argument("--redis", required=True, metavar="URL", help="the workers' Redis")
+    seed.add_argument("--cluster", metavar="NAME", help="prefix of the Redis keys (CLUSTER_NAME)")
+    seed.add_argument("--archive", help="an archive whose manifest says what is archived already")
+    seed.add_argument("--outlet", action="append", default=[], metavar="NAME")
+    seed.set_defaults(func=cmd_seed, worker_id="seed")
+    add_set(seed)
+
+    merge = sub.add_parser("merge", help="merge the manifests of a distributed crawl's workers")
+    merge.add_argument("--to", metavar="URI", help="merge the store's manifests/*.sqlite into "
+                       "its manifest.sqlite (s3://BUCKET/PREFIX or file:///PATH)")  # fmt: skip
+    merge.add_argument("--endpoint-url", help="S3 endpoint; or AWS_ENDPOINT_URL")
+    merge.add_argument("--out", metavar="FILE", help="write the merge of local manifests here")
+    merge.add_argument("parts", nargs="*", metavar="MANIFEST", help="worker manifests (--out)")
+    add_set(merge)
+    merge.set_defaults(func=cmd_merge)
 
     status = sub.add_parser("status", help="the archive's last runs, pending retries, backlog")
     status.add_argument("--archive", required=True, help="archive directory")

@@ -20,3 +20,5 @@ class ArticleItem:
     # filled by pipelines.extract.ExtractPipeline
     article: Any = field(default=None, repr=False)
     no_article: tuple[str, str] | None = None  # (reason, detail) when the page had no article
+    # the lease of the request in a distributed crawl (crawler.cluster.leases), ended with it
+    cluster_lease: str | None = None

@@ -2,7 +2,8 @@
 
 Scrapy's own settings come first (politeness, limits, components); then the project's, grouped by
 prefix with the on/off flag first: ``ARCHIVE_*`` (where the archive lives), ``WARC_*`` (captures),
-``EXTRACT_*`` (HTML to clean text), ``TEXT_*`` (text files). Any of them can be overridden with
+``EXTRACT_*`` (HTML to clean text), ``TEXT_*`` (text files), ``CLUSTER_*`` (distributed crawling
+through Redis). Any of them can be overridden with
 ``-s NAME=VALUE`` on ``newsarchiver crawl`` or ``scrapy crawl``.
 """
 
@@ -70,6 +71,9 @@ ITEM_PIPELINES = {
     "pipelines.store_text.StoreTextPipeline": 500,
 }
 
+# CLUSTER_ENABLED on: Redis scheduler, dupefilter and the cluster components (crawler/cluster)
+ADDONS = {"crawler.cluster.addon.ClusterAddon": 0}
+
 LOG_LEVEL = "INFO"
 # Scrapy's default request fingerprinter; set explicitly so no deprecation warning is printed.
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
@@ -116,3 +120,14 @@ PUSH_ADDRESSING_STYLE = "auto"  # auto: path-style for any endpoint URL but AWS'
 # --- TEXT_*: NNN_HASH.txt + NNN_HASH.json ------------------------------------------------------
 TEXT_ENABLED = True
 TEXT_FSYNC = True  # fsync each file before it is renamed into place
+
+# --- CLUSTER_*: several workers, one crawl, through Redis (newsarchiver crawl --redis URL) -----
+CLUSTER_ENABLED = False  # off: one machine, Redis never needed
+REDIS_URL = ""  # scrapy-redis's setting: redis://[:password@]host:6379/0 (rediss:// for TLS)
+CLUSTER_NAME = "newsarchiver"  # prefix of every Redis key: one name per shared archive
+CLUSTER_WORKER_ID = ""  # unique per worker (--worker-id); empty: this host's name
+CLUSTER_HEARTBEAT = 5.0  # seconds between a worker's "alive" refreshes
+CLUSTER_WORKER_TTL = 30  # seconds without a refresh before a worker's requests are requeued
+CLUSTER_REDIS_LOST_TIMEOUT = 60.0  # seconds without Redis before a worker stops cleanly
+CLUSTER_SEED_ONLY = False  # newsarchiver seed: queue the run's seeds and stop, fetch nothing
+CLUSTER_IDLE_POLL = 0.5  # seconds between looks at the queue while other workers still crawl

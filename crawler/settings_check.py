@@ -82,3 +82,33 @@ def check_settings(settings: BaseSettings) -> None:
         )
     for name, check in CHECKS.items():
         check(settings, name)
+    if settings.getbool("CLUSTER_ENABLED"):
+        check_cluster(settings)
+
+
+CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+WORKER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
+
+
+def check_cluster(settings: BaseSettings) -> None:
+    url = settings.get("REDIS_URL")
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("REDIS_URL must be redis://[:password@]host[:port][/db] (or rediss://"
+                            " or unix://) when CLUSTER_ENABLED is on")  # fmt: skip
+    name = settings.get("CLUSTER_NAME")
+    if not isinstance(name, str) or not CLUSTER_NAME_RE.match(name):
+        raise SettingsError(f"CLUSTER_NAME must be letters, digits, '_', '.', ':' or '-' (it "
+                            f"prefixes every Redis key), not {name!r}")  # fmt: skip
+    worker = settings.get("CLUSTER_WORKER_ID")
+    if worker and (not isinstance(worker, str) or not WORKER_ID_RE.match(worker)):
+        raise SettingsError(f"CLUSTER_WORKER_ID must be letters, digits, '_' or '.' (it goes "
+                            f"into WARC file names), not {worker!r}")  # fmt: skip
+    heartbeat = _float(settings, "CLUSTER_HEARTBEAT", 0.1)
+    ttl = _int(settings, "CLUSTER_WORKER_TTL", 1)
+    if ttl < 2 * heartbeat:
+        raise SettingsError(
+            f"CLUSTER_WORKER_TTL must be at least twice CLUSTER_HEARTBEAT ({heartbeat:g} s), "
+            f"not {ttl}: a live worker would look dead"
+        )
+    _float(settings, "CLUSTER_REDIS_LOST_TIMEOUT", 0)
+    _float(settings, "CLUSTER_IDLE_POLL", 0.01)

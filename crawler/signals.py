@@ -8,6 +8,8 @@
                   listed for it has healed.
 ``download_failed`` a download ended in an exception, not a response: ``request``,
                   ``exception``. The WARC capture records the attempt.
+``request_done``  the spider is done with a request that ended in an error (recorded, not to be
+                  retried in this run): ``request``. A distributed crawl ends its lease.
 """
 
 from __future__ import annotations
@@ -15,3 +17,4 @@ from __future__ import annotations
 page_failed = object()
 page_ok = object()
 download_failed = object()
+request_done = object()

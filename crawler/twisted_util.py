@@ -62,3 +62,14 @@ class Pending(Generic[T]):
         if isinstance(self._result, Failure):
             return defer.fail(self._result)
         return defer.succeed(self._result)
+
+
+def nudge_engine(engine: Any) -> None:
+    """Have the engine look for requests now, not at its next 5 s heartbeat.
+
+    Scrapy has no public "go on now"; its engine slot's ``nextcall`` is what ``engine.crawl()``
+    schedules itself. Used after unpausing, and by a distributed worker waiting for others.
+    """
+    slot = getattr(engine, "_slot", None)
+    if slot is not None:
+        slot.nextcall.schedule()

@@ -10,9 +10,16 @@ recorder lists it); a stored one is ``page_ok`` (a failure listed for it has hea
 
 All disk and manifest work runs in one writer thread, off the reactor.
 
-Settings: ``TEXT_ENABLED``, ``TEXT_FSYNC``, ``ARCHIVE_DIR``.
-Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/recovered``, per
-outlet ``outlet/<name>/archived``, ``outlet/<name>/duplicates``.
+In a distributed crawl (``CLUSTER_ENABLED``) the number and the "stored already?" answer come
+from Redis (:meth:`ClusterState.claim_text`, one atomic step): a text another worker stored or
+is writing is a duplicate here, recorded in this manifest with state 'elsewhere' under the same
+number; a text claimed by a worker that died is taken over under its number. Redis unreachable:
+the page is recorded as a failure (``cluster_unavailable``, due at once), never half-stored.
+
+Settings: ``TEXT_ENABLED``, ``TEXT_FSYNC``, ``ARCHIVE_DIR``, ``CLUSTER_ENABLED``.
+Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/recovered``,
+``text/elsewhere`` (duplicates of another worker's text), per outlet ``outlet/<name>/archived``,
+``outlet/<name>/duplicates``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import redis
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.signalmanager import SignalManager
@@ -30,6 +38,7 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler import signals as na_signals
+from crawler.cluster.state import ClusterState
 from crawler.items import ArticleItem
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
@@ -49,8 +58,10 @@ class StoreTextPipeline:
         stats: StatsCollector,
         fsync: bool = True,
         signals: SignalManager | None = None,
+        cluster: ClusterState | None = None,
     ) -> None:
         self.layout = layout
+        self.cluster = cluster
         self.signals = signals
         self.run_id = run_id
         self.stats = stats
@@ -70,7 +81,9 @@ class StoreTextPipeline:
             stats=crawler.stats,
             fsync=settings.getbool("TEXT_FSYNC"),
             signals=crawler.signals,
-        )
+            cluster=(ClusterState.from_settings(settings)
+                     if settings.getbool("CLUSTER_ENABLED") else None),
+        )  # fmt: skip
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await maybe_deferred_to_future(
@@ -86,6 +99,12 @@ class StoreTextPipeline:
         self.manifest = Manifest(self.layout.manifest_path)
         for row in self.manifest.unfinished_texts():
             self._drop_unfinished(row)
+        if self.cluster is not None:
+            stored = self.manifest.stored_texts()
+            if stored and self.cluster.text_seq() <= stored[-1][1]:
+                # Redis knows fewer numbers than this archive used (a new Redis, or this
+                # worker's first distributed run): tell it, so that none is handed out twice
+                self.cluster.sync_texts(stored)
 
     def _drop_unfinished(self, row: TextRow) -> None:
         assert self.manifest is not None
@@ -102,6 +121,8 @@ class StoreTextPipeline:
     def _close(self) -> None:
         if self.manifest is not None:
             self.manifest.close()
+        if self.cluster is not None:
+            self.cluster.close()
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
@@ -120,7 +141,19 @@ class StoreTextPipeline:
                 status=item.http_status, attempts=1, detail=detail, kind="page",
             )  # fmt: skip
             raise DropItem(f"no article text in {item.final_url} ({reason})")
-        outcome, stem = await self._in_thread(self._store, item, warc_ref)
+        try:
+            outcome, stem = await self._in_thread(self._store, item, warc_ref)
+        except redis.RedisError as exc:
+            self.stats.inc_value("text/failed/cluster_unavailable")
+            self._signal(
+                na_signals.page_failed, url=item.url, outlet=item.outlet,
+                reason="cluster_unavailable", status=item.http_status, attempts=1,
+                detail=f"Redis: {exc}"[:500], kind="page", due_now=True,
+            )  # fmt: skip
+            raise DropItem(f"{item.final_url} not stored: Redis unavailable ({exc})") from None
+        if outcome == "elsewhere":
+            self.stats.inc_value("text/elsewhere")
+            outcome = "duplicate"
         self.stats.inc_value(f"text/{outcome}")
         self.stats.inc_value(
             f"outlet/{item.outlet}/{'archived' if outcome == 'written' else 'duplicates'}"
@@ -147,13 +180,26 @@ class StoreTextPipeline:
             "warc_offset": warc_ref.offset if warc_ref else None, "run_id": self.run_id,
         }  # fmt: skip
         existing = self.manifest.text_by_sha(sha)
+        seq = None
+        if existing is None and self.cluster is not None:
+            claim, seq = self.cluster.claim_text(sha)
+            if claim in ("stored", "elsewhere"):  # another worker's text
+                existing = self.manifest.reserve_text(
+                    sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()),
+                    self.run_id, seq=seq, state="elsewhere",
+                )  # fmt: skip
         if existing is not None:
             self.manifest.add_article({**article_row, "text_id": existing.id})
+            if existing.state == "elsewhere":
+                self._mark_archived(item)
+                return "elsewhere", existing.stem
             self._update_other_urls(existing)
+            self._mark_archived(item)
             return "duplicate", existing.stem
         row = self.manifest.reserve_text(
-            sha, lambda seq: text_stem(seq, sha), item.article.title, iso(utc_now()), self.run_id
-        )
+            sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()), self.run_id,
+            seq=seq,
+        )  # fmt: skip
         self.manifest.add_article({**article_row, "text_id": row.id})
         sidecar = self._sidecar(item, sha, row, warc_ref)
         write_atomic(
@@ -164,7 +210,15 @@ class StoreTextPipeline:
         )
         write_atomic(self.layout.text_path(row.stem), data, self.layout.tmp_dir, fsync=self.fsync)
         self.manifest.mark_text_stored(row.id)
+        if self.cluster is not None:
+            self.cluster.text_stored(sha, row.seq)
+        self._mark_archived(item)
         return "written", row.stem
+
+    def _mark_archived(self, item: ArticleItem) -> None:
+        """A distributed crawl's "archived already?" answer for every worker."""
+        if self.cluster is not None:
+            self.cluster.mark_archived({item.url, item.final_url}, item.fetched_at)
 
     def _sidecar(
         self, item: ArticleItem, sha: str, row: TextRow, warc_ref: WarcRef | None

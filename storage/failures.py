@@ -109,18 +109,32 @@ class FailureLog:
 
 
 def requeue_plan(
-    manifest: Manifest, outlets: list[str], now: datetime, mode: str = "due"
+    manifest: Manifest,
+    outlets: list[str],
+    now: datetime,
+    mode: str = "due",
+    shared: list[dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], set[str]]:
     """(failures to request again, URLs to leave alone) for a run starting at `now`.
 
     mode "due": the failures whose next_retry_at has passed; the others (not yet due, or
     gave_up) are left alone even when discovery finds them again. mode "pending": every
     pending failure now (``newsarchiver retry``); "all": gave_up ones too (``--all``).
+    `shared`: failure rows of a distributed crawl's other workers; for a URL listed both here
+    and in the manifest, the row tried last counts.
     """
+    rows = {f["url"]: f for f in manifest.failures(outlets, states=(PENDING, GAVE_UP))}
+    for row in shared or ():
+        if row.get("outlet") in outlets and row.get("state") in (PENDING, GAVE_UP):
+            mine = rows.get(row["url"])
+            if mine is None or (row.get("last_tried") or "") > (mine.get("last_tried") or ""):
+                rows[row["url"]] = row
+    listed = sorted(rows.values(), key=lambda f: (f.get("outlet") or "", f["url"]))
     if mode == "due":
-        due = manifest.failures(outlets, states=(PENDING,), due_before=iso(now))
+        at = iso(now)
+        due = [f for f in listed if f["state"] == PENDING and f.get("next_retry_at")
+               and f["next_retry_at"] <= at]  # fmt: skip
         due_urls = {f["url"] for f in due}
-        listed = manifest.failures(outlets, states=(PENDING, GAVE_UP))
         return due, {f["url"] for f in listed} - due_urls
     states = (PENDING, GAVE_UP) if mode == "all" else (PENDING,)
-    return manifest.failures(outlets, states=states), set()
+    return [f for f in listed if f["state"] in states], set()

@@ -72,7 +72,9 @@ class TextRow:
     id: int
     sha256: str
     stem: str
-    state: str  # 'writing' until both files are in place, then 'stored'
+    # 'writing' until both files are in place, then 'stored'; 'elsewhere': stored by another
+    # worker of a distributed crawl (its files are in that worker's part of the archive)
+    state: str
 
     @property
     def seq(self) -> int:
@@ -195,17 +197,28 @@ class Manifest:
         return TextRow(**dict(rows[0])) if rows else None
 
     def reserve_text(
-        self, sha256: str, stem_for: Callable[[int], str], title: str, created_at: str, run_id: str
+        self,
+        sha256: str,
+        stem_for: Callable[[int], str],
+        title: str,
+        created_at: str,
+        run_id: str,
+        seq: int | None = None,
+        state: str = "writing",
     ) -> TextRow:
-        """Take the next number for a new text (state 'writing'); `stem_for(seq)` names it."""
+        """Take the next number for a new text (state 'writing'); `stem_for(seq)` names it.
+
+        A distributed crawl gives the number (`seq`, from Redis) so that it is the same in every
+        worker's manifest, and records texts other workers store with state 'elsewhere'.
+        """
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO texts (sha256, stem, state, title, created_at, run_id)"
-                " VALUES (?, '', 'writing', ?, ?, ?)",
-                (sha256, title, created_at, run_id),
+                "INSERT INTO texts (id, sha256, stem, state, title, created_at, run_id)"
+                " VALUES (?, ?, '', ?, ?, ?, ?)",
+                (None if seq is None else seq + 1, sha256, state, title, created_at, run_id),
             )
             text_id = int(cur.lastrowid or 0)
-            row = TextRow(text_id, sha256, stem_for(text_id - 1), "writing")
+            row = TextRow(text_id, sha256, stem_for(text_id - 1), state)
             db.execute("UPDATE texts SET stem = ? WHERE id = ?", (row.stem, text_id))
         return row
 
@@ -214,8 +227,13 @@ class Manifest:
             db.execute("UPDATE texts SET state = 'stored' WHERE id = ?", (text_id,))
 
     def unfinished_texts(self) -> list[TextRow]:
-        rows = self.query("SELECT id, sha256, stem, state FROM texts WHERE state != 'stored'")
+        rows = self.query("SELECT id, sha256, stem, state FROM texts WHERE state = 'writing'")
         return [TextRow(**dict(r)) for r in rows]
+
+    def stored_texts(self) -> list[tuple[str, int]]:
+        """(sha256, NNN) of every text stored here."""
+        rows = self.query("SELECT sha256, id FROM texts WHERE state = 'stored' ORDER BY id")
+        return [(r["sha256"], r["id"] - 1) for r in rows]
 
     def forget_text(self, text_id: int) -> None:
         """Drop a reservation whose files never got written; its number is not reused."""

@@ -7,6 +7,11 @@ checksum) and only then recorded in the manifest's ``pushes`` table; a file reco
 same size and mtime is not uploaded again, one that changed is. A push cut short (killed, server
 down) leaves unrecorded files, which the next push uploads. ``delete_local`` removes a WARC file
 only after its upload was verified.
+
+A worker of a distributed crawl pushes its part (``part`` = its worker id) into the shared
+target: its WARCs and texts have names of their own; its index, failure log and manifest go to
+``indexes/<part>/``, ``failures/<part>.jsonl`` and ``manifests/<part>.sqlite``, and the push ends
+by merging every worker's manifest into the target's ``manifest.sqlite`` (:mod:`storage.merge`).
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from typing import Any
 
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
+from storage.merge import MERGED_KEY as MANIFEST_KEY
+from storage.merge import PARTS_DIR, merge_in_store
 from storage.s3 import ObjectStore, PushError, digest_file
 
 logger = logging.getLogger(__name__)
-
-MANIFEST_KEY = "manifest.sqlite"
 FINGERPRINT_META = "push_manifest_fingerprint:"
 
 
@@ -36,11 +41,13 @@ class PushReport:
     bytes_uploaded: int = 0
     deleted: list[str] = field(default_factory=list)
     planned: list[str] = field(default_factory=list)  # with dry_run: what would go
+    merged: str = ""  # a distributed crawl's part: the merge of the manifests
 
     def line(self) -> str:
         mb = self.bytes_uploaded / 1e6
+        merged = f"; {self.merged}" if self.merged else ""
         return (f"pushed {len(self.uploaded)} file(s), {mb:.1f} MB to {self.target}; "
-                f"{self.skipped} already there")  # fmt: skip
+                f"{self.skipped} already there{merged}")  # fmt: skip
 
 
 class Pusher:
@@ -54,9 +61,12 @@ class Pusher:
         create: bool = False,
         workers: int = 4,
         progress: Callable[[str], None] | None = None,
+        part: str | None = None,
     ) -> None:
         self.layout = layout
         self.store = store
+        self.part = part
+        self.manifest_key = f"{PARTS_DIR}/{part}.sqlite" if part else MANIFEST_KEY
         self.dry_run = dry_run
         self.delete_local = delete_local
         self.create = create
@@ -71,9 +81,13 @@ class Pusher:
                                    ("indexes", "**/*")):  # fmt: skip
             for path in sorted((root / directory).glob(pattern)):
                 if path.is_file() and not path.name.startswith("."):
-                    yield path.relative_to(root).as_posix(), path
+                    rel = path.relative_to(root).as_posix()
+                    if self.part and directory == "indexes":  # one index per worker
+                        rel = f"indexes/{self.part}/{rel.removeprefix('indexes/')}"
+                    yield rel, path
         if self.layout.failures_path.exists():
-            yield self.layout.failures_path.name, self.layout.failures_path
+            name = f"failures/{self.part}.jsonl" if self.part else self.layout.failures_path.name
+            yield name, self.layout.failures_path
 
     def run(self) -> PushReport:
         manifest = Manifest(self.layout.manifest_path)
@@ -93,7 +107,7 @@ class Pusher:
             fingerprint = manifest.content_fingerprint()
             snapshot = self._manifest_snapshot(manifest, pushed, fingerprint)
             if snapshot is not None:
-                todo.append((MANIFEST_KEY, snapshot))
+                todo.append((self.manifest_key, snapshot))
             else:
                 report.skipped += 1
             if self.dry_run:
@@ -112,6 +126,9 @@ class Pusher:
                 if self.delete_local and rel.startswith("warc/") and rel in report.uploaded:
                     path.unlink()
                     report.deleted.append(rel)
+            if self.part:
+                # every time, not only when this part changed: another worker's may have
+                report.merged = merge_in_store(self.store, self.layout.tmp_dir).line()
         finally:
             manifest.close()
         return report
@@ -122,7 +139,7 @@ class Pusher:
         """A snapshot to push, or None when the manifest's content is what was pushed last."""
         rows = manifest.query("SELECT value FROM meta WHERE key = ?",
                               (FINGERPRINT_META + self.store.target,))  # fmt: skip
-        if rows and rows[0]["value"] == fingerprint and MANIFEST_KEY in pushed:
+        if rows and rows[0]["value"] == fingerprint and self.manifest_key in pushed:
             return None
         self.layout.tmp_dir.mkdir(parents=True, exist_ok=True)
         path = self.layout.tmp_dir / "manifest.snapshot.sqlite"
@@ -151,7 +168,7 @@ class Pusher:
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             logger.warning("%s changed during its upload; it goes again next push", rel)
             return rel, None
-        mtime = 0 if rel == MANIFEST_KEY else before.st_mtime_ns
+        mtime = 0 if rel == self.manifest_key else before.st_mtime_ns
         manifest.mark_pushed(self.store.target, rel, before.st_size, mtime, sha, how,
                              iso(utc_now()))  # fmt: skip
         self.progress(f"pushed {rel} ({before.st_size} bytes, verified by {how})")

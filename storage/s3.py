@@ -86,6 +86,8 @@ class ObjectStore(Protocol):
     def check(self, create: bool = False) -> None: ...
     def put(self, path: Path, key: str, digest: FileDigest) -> None: ...
     def verify(self, key: str, digest: FileDigest) -> str: ...
+    def list(self, relative_dir: str) -> list[str]: ...
+    def get(self, relative: str, dest: Path) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,27 @@ class S3Store:
             raise PushError(f"{key}: the server's SHA-256 checksum is not the file's")
         return "checksum"
 
+    def list(self, relative_dir: str) -> list[str]:
+        """Relative paths of the objects under `relative_dir` (the merge reads the parts)."""
+        prefix = self.key(relative_dir.rstrip("/") + "/")
+        strip = len(self.key(""))
+        found: list[str] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                found += [obj["Key"][strip:] for obj in page.get("Contents", [])]
+        except Exception as exc:
+            raise self._explain(exc, f"listing {prefix}") from None
+        return sorted(found)
+
+    def get(self, relative: str, dest: Path) -> None:
+        key = self.key(relative)
+        try:
+            self.client.download_file(self.bucket, key, str(dest))
+        except Exception as exc:
+            raise self._explain(exc, f"downloading {key}") from None
+
 
 class FSStore:
     """A directory as the target (file:///mnt/backup/news): copy, fsync, rename, re-read."""
@@ -290,6 +313,16 @@ class FSStore:
         ):
             raise PushError(f"{dest}: not the same bytes as the local file")
         return "checksum"
+
+    def list(self, relative_dir: str) -> list[str]:
+        base = self.root / relative_dir
+        if not base.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))  # fmt: skip
+
+    def get(self, relative: str, dest: Path) -> None:
+        shutil.copyfile(self.root / relative, dest)
 
 
 STORE_SCHEMES: dict[str, Any] = {"s3": S3Store, "file": FSStore}

@@ -3,10 +3,13 @@
 Hears ``page_failed`` from the spider and the pipelines and ``page_ok`` when a listed URL
 heals, and writes through :class:`storage.failures.FailureLog` in a writer thread of its own.
 
+In a distributed crawl (``CLUSTER_ENABLED``) each row is also put in Redis, where the worker
+that seeds the next run finds it, whoever recorded it; a URL that heals anywhere leaves it.
+
 Settings: ``RETRY_RUNS_MAX`` (failed runs before gave_up), ``RETRY_RUN_BACKOFF`` (seconds before
 a URL that failed in one run is due again), ``RETRY_RUN_BACKOFF_FACTOR`` (growth per failed run).
-Stats: ``failures/<reason>``, ``failures/healed``, ``failure_records/errors``, per outlet
-``outlet/<name>/failed/<reason>``.
+Stats: ``failures/<reason>``, ``failures/healed``, ``failure_records/errors``,
+``cluster/redis_errors/failures``, per outlet ``outlet/<name>/failed/<reason>``.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import redis
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler import signals as na_signals
+from crawler.cluster.state import ClusterState
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
 from storage.failures import FailureLog, RetryPolicy
@@ -32,8 +37,9 @@ logger = logging.getLogger(__name__)
 
 class FailureRecorder:
     def __init__(self, layout: ArchiveLayout, policy: RetryPolicy, run_id: str,
-                 stats: StatsCollector) -> None:  # fmt: skip
+                 stats: StatsCollector, cluster: ClusterState | None = None) -> None:  # fmt: skip
         self.layout = layout
+        self.cluster = cluster
         self.policy = policy
         self.run_id = run_id
         self.stats = stats
@@ -50,7 +56,9 @@ class FailureRecorder:
             factor=s.getfloat("RETRY_RUN_BACKOFF_FACTOR"),
         )
         assert crawler.stats is not None
-        ext = cls(ArchiveLayout(s["ARCHIVE_DIR"]), policy, run_id_for(crawler), crawler.stats)
+        cluster = ClusterState.from_settings(s) if s.getbool("CLUSTER_ENABLED") else None
+        ext = cls(ArchiveLayout(s["ARCHIVE_DIR"]), policy, run_id_for(crawler), crawler.stats,
+                  cluster)  # fmt: skip
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         # engine_stopped comes after every spider_closed handler, some of which still record
         # failures (the retry middleware's abandoned retries)
@@ -83,10 +91,24 @@ class FailureRecorder:
                 attempts: int, detail: str, kind: str | None, retry_after: float | None,
                 due_now: bool) -> None:  # fmt: skip
         assert self.log is not None
-        self.log.record(url, outlet, reason, status=status, attempts=attempts, detail=detail,
-                        kind=kind, retry_after=retry_after, due_now=due_now)  # fmt: skip
+        row = self.log.record(url, outlet, reason, status=status, attempts=attempts,
+                              detail=detail, kind=kind, retry_after=retry_after,
+                              due_now=due_now)  # fmt: skip
+        self._shared(lambda c: c.put_failure(row))
+
+    def _shared(self, fn: Any) -> None:
+        """Runs in the writer thread: mirror a change into Redis, survive its absence."""
+        if self.cluster is None:
+            return
+        try:
+            fn(self.cluster)
+        except redis.RedisError as exc:  # the local row is written; only sharing it failed
+            self.stats.inc_value("cluster/redis_errors/failures")
+            logger.warning("could not share a failure record through Redis: %s", exc)
 
     def page_ok(self, url: str, **_: Any) -> None:
+        if self.cluster is not None:  # maybe listed by another worker
+            self._submit(self._shared, lambda c: c.heal(url))
         if url in self._listed:
             self._listed.discard(url)
             self.stats.inc_value("failures/healed")
@@ -112,3 +134,5 @@ class FailureRecorder:
     def _close(self) -> None:
         if self.log is not None:
             self.log.manifest.close()
+        if self.cluster is not None:
+            self.cluster.close()

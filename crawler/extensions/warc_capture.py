@@ -48,7 +48,7 @@ from crawler import __version__
 from crawler import signals as na_signals
 from crawler.run import run_id_for
 from crawler.settings_check import check_settings
-from crawler.twisted_util import Pending, deferred_from_future
+from crawler.twisted_util import Pending, deferred_from_future, nudge_engine
 from storage.layout import ArchiveLayout, iso, safe_hostname, utc_now
 from storage.manifest import Manifest
 from storage.warc import (
@@ -204,11 +204,7 @@ class WarcCapture:
             self._paused = False
             if engine is not None:
                 engine.unpause()
-                # Scrapy has no public "go on now": without this nudge the engine would wait
-                # for its next 5 s heartbeat to schedule requests again.
-                slot = getattr(engine, "_slot", None)
-                if slot is not None:
-                    slot.nextcall.schedule()
+                nudge_engine(engine)
         return result
 
     def download_failed(self, request: Request, exception: BaseException) -> None:

@@ -15,11 +15,13 @@ Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spi
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
+import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
@@ -27,6 +29,7 @@ from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
 from crawler import signals as na_signals
+from crawler.cluster.state import ClusterState
 from crawler.discovery import (
     SitemapTooLarge,
     article_signal,
@@ -36,6 +39,7 @@ from crawler.discovery import (
 )
 from crawler.failure_reasons import failure_reason
 from crawler.items import ArticleItem
+from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
 from storage.failures import requeue_plan
 from storage.layout import ArchiveLayout, iso, utc_now
@@ -67,6 +71,7 @@ class OutletsSpider(Spider):
         self.refresh = refresh not in (False, "", "0", "false", "False", None)
         self._leave_alone: set[str] = set()
         self._manifest: Manifest | None = None
+        self._cluster: ClusterState | None = None  # a distributed crawl's shared state
         if crawl_config is None:
             if not config:
                 raise ConfigError("no outlet config given: pass -a config=PATH")
@@ -85,6 +90,31 @@ class OutletsSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
+        if self.settings.getbool("CLUSTER_ENABLED"):
+            await self._seed_cluster()
+            return
+        async for request in self._seeds():
+            yield request
+
+    async def _seed_cluster(self) -> None:
+        """A distributed crawl: the seeding worker puts every seed into the shared queue at
+        once (not as fast as its own downloader takes them: a worker killed while seeding would
+        lose the rest), then says so; the other workers only take from the queue."""
+        self._cluster = ClusterState.from_settings(self.settings)
+        # the same links are met on page after page: one Redis lookup per URL, bounded
+        self._cluster_archived_at = functools.lru_cache(maxsize=65536)(self._cluster.archived_at)
+        seed_only = self.settings.getbool("CLUSTER_SEED_ONLY")  # newsarchiver seed
+        if not seed_only and not self._cluster.should_seed():
+            self._count("cluster/seeds/not_mine")
+            self._open_manifest()
+            return
+        assert self.crawler.engine is not None
+        async for request in self._seeds():
+            self.crawler.engine.crawl(request)
+            self._count("cluster/seeds/queued")
+        self._cluster.seeded()  # the other workers may now close once the queue is empty
+
+    async def _seeds(self) -> AsyncIterator[Any]:
         for failure in self._failures_to_retry():
             outlet = self.crawl_config.outlet(failure["outlet"])
             kind = failure["kind"] or "page"
@@ -105,20 +135,27 @@ class OutletsSpider(Spider):
         return {"hub": self.parse_page, "page": self.parse_page, "feed_entry": self.parse_page,
                 "sitemap": self.parse_sitemap, "feed": self.parse_feed}  # fmt: skip
 
-    def _failures_to_retry(self) -> list[dict[str, Any]]:
-        """Failures of earlier runs to request again now; the others are left alone."""
+    def _open_manifest(self) -> Manifest:
         layout = ArchiveLayout(self.settings["ARCHIVE_DIR"]).ensure()
         # read-only use for the life of the crawl: "archived already?", validators, failures
         self._manifest = Manifest(layout.manifest_path)
+        return self._manifest
+
+    def _failures_to_retry(self) -> list[dict[str, Any]]:
+        """Failures of earlier runs to request again now; the others are left alone. In a
+        distributed crawl, those every worker recorded (shared through Redis)."""
+        manifest = self._open_manifest()
         names = [o.name for o in self.crawl_config.outlets]
-        due, self._leave_alone = requeue_plan(
-            self._manifest, names, utc_now(), self.retry_mode or "due"
-        )
+        mode = self.retry_mode or "due"
+        shared = self._cluster.failures() if self._cluster is not None else None
+        due, self._leave_alone = requeue_plan(manifest, names, utc_now(), mode, shared)
         return due
 
     def closed(self, reason: str) -> None:
         if self._manifest is not None:
             self._manifest.close()
+        if self._cluster is not None:
+            self._cluster.close()
 
     def _request(
         self, url: str, outlet: OutletConfig, kind: str, callback: Any, force: bool = False
@@ -149,6 +186,11 @@ class OutletsSpider(Spider):
     def _archived_recently(self, url: str, outlet: OutletConfig) -> bool:
         assert self._manifest is not None
         at = self._manifest.archived_at(url)
+        if self._cluster is not None:  # archived by any worker
+            try:
+                at = max(filter(None, (at, self._cluster_archived_at(url))), default=None)
+            except redis.RedisError:
+                self._count("cluster/redis_errors/archived")  # fetch it: the text hash dedups
         if at is None:
             return False
         if outlet.recrawl_after is None:
@@ -168,9 +210,16 @@ class OutletsSpider(Spider):
 
     def on_error(self, failure: Failure) -> None:
         """Record the failure (the failure recorder listens); its exchanges are in the WARC."""
-        reason = failure_reason(failure)
         request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
-        if reason is None or request is None:
+        if request is None:
+            return
+        self._record_error(failure, request)
+        if not failure.check(RetryLater):  # recorded, not to be retried now: a lease ends
+            self._signal(na_signals.request_done, request=request)
+
+    def _record_error(self, failure: Failure, request: Request) -> None:
+        reason = failure_reason(failure)
+        if reason is None:
             return
         response = getattr(failure.value, "response", None)
         status = response.status if response is not None else None

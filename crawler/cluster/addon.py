@@ -1,0 +1,45 @@
+"""ClusterAddon: with ``CLUSTER_ENABLED``, route the crawl through Redis (a Scrapy add-on).
+
+It runs before the settings are frozen, for ``newsarchiver crawl --redis`` and for
+``scrapy crawl outlets -s CLUSTER_ENABLED=1 -s REDIS_URL=…`` alike, and sets what scrapy-redis
+and the cluster components need: the leasing scheduler and scrapy-redis's dupefilter on keys
+under ``CLUSTER_NAME``, a JSON serializer instead of pickle, the queue kept across a worker's
+close (the last worker out clears it), the worker extension and lease middleware, and the
+worker id in ``WARC_PREFIX`` so WARC names stay unique archive-wide.
+
+Settings read: ``CLUSTER_ENABLED``, ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``, ``WARC_PREFIX``.
+"""
+
+from __future__ import annotations
+
+from scrapy.settings import BaseSettings
+
+from crawler.cluster.state import client_options, default_worker_id
+
+
+class ClusterAddon:
+    def update_settings(self, settings: BaseSettings) -> None:
+        if not settings.getbool("CLUSTER_ENABLED"):
+            return
+        name = settings["CLUSTER_NAME"]
+        worker = settings.get("CLUSTER_WORKER_ID") or default_worker_id()
+        # '%' would be read by scrapy-redis's "%(spider)s" key templates
+        escaped = name.replace("%", "%%")
+        for key, value in {
+            "CLUSTER_WORKER_ID": worker,
+            "SCHEDULER": "crawler.cluster.scheduler.LeasingScheduler",
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+            "SCHEDULER_QUEUE_KEY": f"{escaped}:requests",
+            "SCHEDULER_DUPEFILTER_KEY": f"{escaped}:dupefilter",
+            "SCHEDULER_SERIALIZER": "crawler.cluster.serializer",
+            "SCHEDULER_PERSIST": True,
+            "SCHEDULER_FLUSH_ON_START": False,
+            "REDIS_PARAMS": client_options(),
+            "WARC_PREFIX": f"{settings['WARC_PREFIX']}_{worker}",
+        }.items():
+            # as strong as the value it replaces: WARC_PREFIX is a project setting, and an
+            # add-on's priority is below the project's
+            settings.set(key, value, priority=max(settings.getpriority(key) or 0, 15))
+        settings["EXTENSIONS"]["crawler.cluster.extension.ClusterWorker"] = 50
+        settings["SPIDER_MIDDLEWARES"]["crawler.cluster.leases.LeaseMiddleware"] = 1000
