@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -174,10 +175,13 @@ def test_two_workers_archive_every_article_once(
 ) -> None:
     a, b, name = two_workers.a, two_workers.b, two_workers.name
 
-    # both took part, and no URL was fetched by both (robots.txt aside: each host asks its own)
+    # both took part, and no URL was fetched by both (robots.txt aside: each host asks its own),
+    # but for a page one worker found again at a smaller depth than the other had queued it at:
+    # it goes again, or the depth limit would cut off links it leads to (README)
     fetched_a, fetched_b = a.fetched(), b.fetched()
     assert fetched_a and fetched_b
-    assert not fetched_a & fetched_b
+    again = set(re.findall(r"less than before, queued again: (\S+)", a.err + b.err))
+    assert fetched_a & fetched_b <= again
     check_archive_once([a, b], demo_crawl)
     assert check_warcs(a) > 0 and check_warcs(b) > 0
     # the one-machine crawl fetched these pages too (its failed pages aside, a 404 for one)

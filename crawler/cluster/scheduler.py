@@ -120,6 +120,8 @@ class LeasingScheduler(Scheduler):
             return True
         if admitted == 2:
             self._inc("cluster/requeued_shallower")
+            logger.info("found again at depth %d, less than before, queued again: %s", depth,
+                        request.url)  # fmt: skip
         if len(self._added_here) >= LOCAL_SEEN_MAX:
             self._added_here.clear()  # a cache, not the filter: memory stays bounded
         self._added_here[fp] = depth

@@ -15,7 +15,6 @@ Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spi
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -72,6 +71,7 @@ class OutletsSpider(Spider):
         self._leave_alone: set[str] = set()
         self._manifest: Manifest | None = None
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
+        self._archived_seen: dict[str, str] = {}
         if crawl_config is None:
             if not config:
                 raise ConfigError("no outlet config given: pass -a config=PATH")
@@ -101,8 +101,6 @@ class OutletsSpider(Spider):
         once (not as fast as its own downloader takes them: a worker killed while seeding would
         lose the rest), then says so; the other workers only take from the queue."""
         self._cluster = ClusterState.from_settings(self.settings)
-        # the same links are met on page after page: one Redis lookup per URL, bounded
-        self._cluster_archived_at = functools.lru_cache(maxsize=65536)(self._cluster.archived_at)
         seed_only = self.settings.getbool("CLUSTER_SEED_ONLY")  # newsarchiver seed
         if not seed_only and not self._cluster.should_seed():
             self._count("cluster/seeds/not_mine")
@@ -188,7 +186,7 @@ class OutletsSpider(Spider):
         at = self._manifest.archived_at(url)
         if self._cluster is not None:  # archived by any worker
             try:
-                at = max(filter(None, (at, self._cluster_archived_at(url))), default=None)
+                at = max(filter(None, (at, self._shared_archived_at(url))), default=None)
             except redis.RedisError:
                 self._count("cluster/redis_errors/archived")  # fetch it: the text hash dedups
         if at is None:
@@ -197,6 +195,20 @@ class OutletsSpider(Spider):
             return True
         age = (utc_now() - datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds()
         return age < outlet.recrawl_after
+
+    def _shared_archived_at(self, url: str) -> str | None:
+        """When any worker archived `url`. The same links come back page after page: a URL
+        found archived is remembered (bounded); one not yet archived is asked again, since
+        another worker may archive it any moment."""
+        assert self._cluster is not None
+        if (at := self._archived_seen.get(url)) is not None:
+            return at
+        at = self._cluster.archived_at(url)
+        if at is not None:
+            if len(self._archived_seen) >= 65536:
+                self._archived_seen.clear()
+            self._archived_seen[url] = at
+        return at
 
     def _not_modified(self, response: Response) -> bool:
         if response.status != 304:
