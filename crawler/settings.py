@@ -90,8 +90,8 @@ LOGSTATS_INTERVAL = 60.0  # seconds between progress lines
 WARC_ENABLED = True
 WARC_PREFIX = "newsarchiver"
 WARC_MAX_SIZE = 1_000_000_000  # bytes; a file is closed and a new one opened past this size
-# zlib level of each record's gzip member. 6 (zlib's default, Heritrix's) is within 0.5 % of 9's
-# size on real news pages at 70 % of its CPU; 4 costs about 4 % more bytes for half the CPU.
+# gzip level of each record's member (zlib-ng). 6 (zlib's default, Heritrix's) is within 0.8 % of
+# 9's size on real news pages at half its CPU; 4 costs 2 % more bytes for 80 % of 6's CPU.
 WARC_GZIP_LEVEL = 6
 # Exchanges received but not yet written, in bytes: past this the crawl pauses new downloads
 # until the writer has caught up to half of it, so a slow disk costs speed, not memory.
