@@ -81,7 +81,7 @@ class StoreTextPipeline:
             stats=crawler.stats,
             fsync=settings.getbool("TEXT_FSYNC"),
             signals=crawler.signals,
-            cluster=(ClusterState.from_settings(settings)
+            cluster=(ClusterState.for_crawler(crawler)
                      if settings.getbool("CLUSTER_ENABLED") else None),
         )  # fmt: skip
 
@@ -121,8 +121,6 @@ class StoreTextPipeline:
     def _close(self) -> None:
         if self.manifest is not None:
             self.manifest.close()
-        if self.cluster is not None:
-            self.cluster.close()
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):

@@ -82,7 +82,7 @@ class ClusterWorker:
             raise NotConfigured("CLUSTER_ENABLED is off")
         assert crawler.stats is not None
         ext = cls(
-            ClusterState.from_settings(s), crawler.stats, run_id_for(crawler),
+            ClusterState.for_crawler(crawler), crawler.stats, run_id_for(crawler),
             heartbeat=s.getfloat("CLUSTER_HEARTBEAT"), ttl=s.getint("CLUSTER_WORKER_TTL"),
             lost_timeout=s.getfloat("CLUSTER_REDIS_LOST_TIMEOUT"),
             idle_poll=s.getfloat("CLUSTER_IDLE_POLL"),
@@ -95,6 +95,7 @@ class ClusterWorker:
         ext._loop.start(ext.heartbeat_interval, now=False)
         crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext
 
     def join(self) -> None:
@@ -184,4 +185,8 @@ class ClusterWorker:
                 self.stats.set_value("cluster/run_ended", True)
                 logger.info("last worker out: run %s of cluster %s is over", self.cluster_run,
                             self.state.ns)  # fmt: skip
+
+    def engine_stopped(self) -> None:
+        # the last signal: the pipelines and the failure recorder, which share this state
+        # (ClusterState.for_crawler), are done with it
         self.state.close()

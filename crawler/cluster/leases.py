@@ -46,11 +46,10 @@ class LeaseMiddleware:
         if not crawler.settings.getbool("CLUSTER_ENABLED"):
             raise NotConfigured("CLUSTER_ENABLED is off")
         assert crawler.stats is not None
-        mw = cls(ClusterState.from_settings(crawler.settings), crawler.stats)
+        mw = cls(ClusterState.for_crawler(crawler), crawler.stats)
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(mw.item_done, signal=signal)
         crawler.signals.connect(mw.request_done, signal=na_signals.request_done)
-        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
 
     def _hand_on(self, response: Response, element: Any, state: dict[str, bool]) -> Any:
@@ -99,6 +98,3 @@ class LeaseMiddleware:
             # stays leased: requeued when this worker leaves or is found dead (a refetch)
             self.stats.inc_value("cluster/redis_errors/complete")
             logger.warning("could not end lease %s: %s", lease, exc)
-
-    def spider_closed(self) -> None:
-        self.state.close()

@@ -49,7 +49,7 @@ class LeasingScheduler(Scheduler):
     def from_crawler(cls, crawler: Crawler) -> LeasingScheduler:
         instance: LeasingScheduler = super().from_crawler(crawler)
         instance.crawler = crawler
-        instance.state = ClusterState.from_settings(crawler.settings)
+        instance.state = ClusterState.for_crawler(crawler)
         instance.seed_only = crawler.settings.getbool("CLUSTER_SEED_ONLY")
         instance._added_here = {}
         return instance
@@ -70,10 +70,6 @@ class LeasingScheduler(Scheduler):
     def _inc(self, key: str) -> None:
         if self.stats:
             self.stats.inc_value(key)
-
-    def close(self, reason: str) -> None:
-        super().close(reason)
-        self.state.close()
 
     def __len__(self) -> int:
         try:

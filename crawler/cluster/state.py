@@ -39,6 +39,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
 from crawler.settings_check import SettingsError
@@ -216,6 +217,9 @@ return tostring(now)
 """
 
 
+_CRAWLER_ATTR = "_newsarchiver_cluster_state"
+
+
 class ClusterError(SettingsError):
     """Redis is unreachable or refuses this worker; the message says what to do (exit 2)."""
 
@@ -265,6 +269,16 @@ class ClusterState:
         self._text_stored = r.register_script(_TEXT_STORED)
         self._seen = r.register_script(_SEEN)
         self._raise_seq = r.register_script(_RAISE_SEQ)
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> ClusterState:
+        """The crawler's one ClusterState (one connection pool, scripts loaded once), made on
+        first use: the scheduler, the spider, the pipelines and the extensions share it."""
+        state = getattr(crawler, _CRAWLER_ATTR, None)
+        if state is None:
+            state = cls.from_settings(crawler.settings)
+            setattr(crawler, _CRAWLER_ATTR, state)
+        return state
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ClusterState:

@@ -56,7 +56,7 @@ class FailureRecorder:
             factor=s.getfloat("RETRY_RUN_BACKOFF_FACTOR"),
         )
         assert crawler.stats is not None
-        cluster = ClusterState.from_settings(s) if s.getbool("CLUSTER_ENABLED") else None
+        cluster = ClusterState.for_crawler(crawler) if s.getbool("CLUSTER_ENABLED") else None
         ext = cls(ArchiveLayout(s["ARCHIVE_DIR"]), policy, run_id_for(crawler), crawler.stats,
                   cluster)  # fmt: skip
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
@@ -134,5 +134,3 @@ class FailureRecorder:
     def _close(self) -> None:
         if self.log is not None:
             self.log.manifest.close()
-        if self.cluster is not None:
-            self.cluster.close()

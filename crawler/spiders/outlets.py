@@ -100,7 +100,7 @@ class OutletsSpider(Spider):
         """A distributed crawl: the seeding worker puts every seed into the shared queue at
         once (not as fast as its own downloader takes them: a worker killed while seeding would
         lose the rest), then says so; the other workers only take from the queue."""
-        self._cluster = ClusterState.from_settings(self.settings)
+        self._cluster = ClusterState.for_crawler(self.crawler)
         seed_only = self.settings.getbool("CLUSTER_SEED_ONLY")  # newsarchiver seed
         if not seed_only and not self._cluster.should_seed():
             self._count("cluster/seeds/not_mine")
@@ -152,8 +152,6 @@ class OutletsSpider(Spider):
     def closed(self, reason: str) -> None:
         if self._manifest is not None:
             self._manifest.close()
-        if self._cluster is not None:
-            self._cluster.close()
 
     def _request(
         self, url: str, outlet: OutletConfig, kind: str, callback: Any, force: bool = False
