@@ -24,32 +24,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
-
-from crawler import __version__, archive_commands
-from crawler.cluster.state import default_worker_id, redact
-from crawler.outlets import ConfigError, CrawlConfig, load_config, parse_config
-from crawler.settings_check import SettingsError, check_settings
-from crawler.spiders.outlets import OutletsSpider
+from crawler import __version__, archive_commands, cluster_commands
+from crawler.cluster_commands import cluster_settings, worker_part
+from crawler.outlets import ConfigError, load_config, parse_config
+from crawler.runner import (
+    CREDENTIAL_SETTINGS,
+    EXIT_CONFIG,
+    EXIT_CRASH,
+    EXIT_LOCKED,
+    EXIT_OK,
+    build_settings,
+    finish,
+    print_summary,
+    run_crawl,
+    run_push,
+)
+from crawler.settings_check import SettingsError
 from storage import lock
-from storage.index import update_index
-from storage.layout import ArchiveLayout, iso, new_run_id, utc_now
+from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
-from storage.merge import merge_in_store, merge_manifests
 from storage.push import Pusher
-from storage.s3 import FSStore, PushError, TransferSettings, store_for
-
-EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_LOCKED, EXIT_PUSH = 0, 1, 2, 3, 4
-# credentials a push reads from the settings; kept out of the crawl's settings, which Scrapy logs
-CREDENTIAL_SETTINGS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+from storage.s3 import FSStore
 
 # The demo site is on loopback: no need to be polite to ourselves.
 DEMO_SETTINGS = {
@@ -59,149 +60,12 @@ DEMO_SETTINGS = {
 }
 
 
-def build_settings(archive: str, overrides: Sequence[str] = (), **extra: Any) -> Settings:
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
-    settings.set("ARCHIVE_DIR", archive, priority="cmdline")
-    for name, value in extra.items():
-        settings.set(name, value, priority="cmdline")
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise SettingsError(f"-s takes NAME=VALUE, not {item!r}")
-        settings.set(name.strip(), value, priority="cmdline")
-    check_settings(settings)
-    return settings
-
-
-def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> dict[str, Any] | None:
-    """Run one crawl to its end; returns the run summary, or None when the crawl crashed."""
-    run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
-    settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
-    layout = ArchiveLayout(settings["ARCHIVE_DIR"])
-    with lock.held(layout.lock_path):  # ArchiveLocked: exit 3 before Scrapy starts
-        summary = _run_process(config, settings, run_id, **spider_args)
-        if summary is not None:
-            update_index(layout)  # the new WARC files, for replay and lookup
-        return summary
-
-
-def _run_process(
-    config: CrawlConfig, settings: Settings, run_id: str, **spider_args: Any
-) -> dict[str, Any] | None:
-    process = CrawlerProcess(settings)
-    errors: list[Any] = []
-    d = process.crawl(OutletsSpider, crawl_config=config, **spider_args)
-    d.addErrback(errors.append)
-    process.start()
-    if errors:
-        failure = errors[0]
-        if failure.check(SettingsError, ConfigError):
-            raise failure.value
-        print(f"newsarchiver: the crawl crashed: {failure.getErrorMessage()}", file=sys.stderr)
-        failure.printTraceback(file=sys.stderr)
-        return None
-    path = ArchiveLayout(settings["ARCHIVE_DIR"]).run_summary_path(run_id)
-    if not path.exists():
-        return None
-    summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return summary
-
-
-def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
-    cols = ("discovered", "fetched", "articles", "archived", "duplicates", "failed", "elapsed")
-    rows = []
-    for name, o in summary["outlets"].items():
-        failed = sum(o["failed"].values())
-        reasons = ", ".join(f"{k} {v}" for k, v in o["failed"].items())
-        rows.append(
-            [
-                name,
-                o["discovered"],
-                o["fetched"],
-                o["articles"],
-                o["archived"],
-                o["duplicates"],
-                failed,
-                f"{o['elapsed_seconds']:.1f}s",
-                reasons,
-            ]
-        )
-    t = summary["totals"]
-    rows.append(
-        [
-            "TOTAL",
-            t["discovered"],
-            t["fetched"],
-            t["articles"],
-            t["archived"],
-            t["duplicates"],
-            t["failed"],
-            f"{summary['elapsed_seconds']:.1f}s",
-            "",
-        ]
-    )
-    header = ["outlet", *cols, "failed by reason"]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"run {summary['run_id']} ({summary['finish_reason']}) -> {summary['archive']}", file=out)
-    for row in [header, *rows]:
-        cells = [
-            str(c).ljust(w) if i in (0, 8) else str(c).rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  ".join(cells).rstrip(), file=out)
-    print(f"WARC: {t['warc_files']} file(s), {t['warc_records']} records", file=out)
-
-
 def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
     layout = ArchiveLayout(archive)
     for sidecar_path in sorted(layout.text_dir.glob("*.json")):
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
         also = f"  (+{len(sidecar['other_urls'])} other URL)" if sidecar.get("other_urls") else ""
         print(f"{sidecar['text_file']}  {sidecar['outlet']:<14} {sidecar['title']}{also}", file=out)
-
-
-def cluster_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The CLUSTER_* settings of --redis, --worker-id, --cluster (none without --redis)."""
-    if not args.redis:
-        if args.worker_id or args.cluster:
-            raise ConfigError("--worker-id and --cluster need --redis URL")
-        return {}
-    extra: dict[str, Any] = {"CLUSTER_ENABLED": True, "REDIS_URL": args.redis}
-    if args.worker_id:
-        extra["CLUSTER_WORKER_ID"] = args.worker_id
-    if args.cluster:
-        extra["CLUSTER_NAME"] = args.cluster
-    return extra
-
-
-def cmd_seed(args: argparse.Namespace) -> int:
-    """Queue the outlets' seeds (and the due failures) in Redis for the workers; fetch nothing."""
-    config = load_config(args.config).select(args.outlet)
-    with tempfile.TemporaryDirectory(prefix="newsarchiver-seed-") as tmp:
-        archive = args.archive or tmp
-        extra = {
-            **cluster_settings(args),
-            "CLUSTER_SEED_ONLY": True,
-            "WARC_ENABLED": False,
-            "EXTRACT_ENABLED": False,
-            "TEXT_ENABLED": False,
-        }
-        settings = build_settings(archive, args.set, **extra)
-        summary = run_crawl(config, settings)
-    if summary is None:
-        return EXIT_CRASH
-    queued = summary["stats"].get("cluster/seeds/queued", 0)
-    print(f"queued {queued} seed request(s) in {redact(args.redis)} for cluster "
-          f"{settings['CLUSTER_NAME']}")  # fmt: skip
-    return EXIT_OK
-
-
-def worker_part(settings: Settings) -> str | None:
-    """A distributed crawl's worker id: its part of the pushed archive (None on one machine)."""
-    if not settings.getbool("CLUSTER_ENABLED"):
-        return None
-    return str(settings.get("CLUSTER_WORKER_ID") or default_worker_id())
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -219,61 +83,6 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return code
 
 
-def store_options(settings: Settings, endpoint_url: str | None = None) -> dict[str, Any]:
-    """boto3's options from Scrapy's AWS_* settings and the PUSH_* ones."""
-    return {
-        "endpoint_url": endpoint_url or settings.get("AWS_ENDPOINT_URL"),
-        "region": settings.get("AWS_REGION_NAME"),
-        "access_key": settings.get("AWS_ACCESS_KEY_ID"),
-        "secret_key": settings.get("AWS_SECRET_ACCESS_KEY"),
-        "session_token": settings.get("AWS_SESSION_TOKEN"),
-        "verify_tls": settings.get("AWS_VERIFY"),
-        "addressing_style": settings.get("PUSH_ADDRESSING_STYLE"),
-        "transfer": TransferSettings(
-            multipart_threshold=settings.getint("PUSH_MULTIPART_THRESHOLD"),
-            multipart_chunksize=settings.getint("PUSH_MULTIPART_CHUNKSIZE"),
-            max_concurrency=settings.getint("PUSH_MAX_CONCURRENCY"),
-        ),
-    }
-
-
-def run_push(
-    layout: ArchiveLayout,
-    target: str,
-    settings: Settings,
-    *,
-    endpoint_url: str | None = None,
-    dry_run: bool = False,
-    create: bool | None = None,
-    delete_local: bool | None = None,
-    part: str | None = None,
-) -> int:
-    """Push the archive (a distributed crawl's worker: its `part` of it); prints one line of
-    outcome. Exit code 0 or EXIT_PUSH."""
-    try:
-        store = store_for(target, **store_options(settings, endpoint_url))
-        pusher = Pusher(
-            layout, store, dry_run=dry_run,
-            create=settings.getbool("PUSH_CREATE_BUCKET") if create is None else create,
-            delete_local=(settings.getbool("PUSH_DELETE_LOCAL_AFTER_VERIFY")
-                          if delete_local is None else delete_local),
-            workers=settings.getint("PUSH_WORKERS"), part=part,
-        )  # fmt: skip
-        report = pusher.run()
-    except (PushError, ValueError, OSError, sqlite3.Error) as exc:
-        print(f"newsarchiver: push to {target} failed: {exc}", file=sys.stderr)
-        return EXIT_PUSH
-    if dry_run:
-        for rel in report.planned:
-            print(f"would push {rel}")
-        print(f"{len(report.planned)} file(s) would be pushed to {report.target}; "
-              f"{report.skipped} already there")  # fmt: skip
-    else:
-        print(report.line() + (f"; deleted {len(report.deleted)} local WARC file(s)"
-                               if report.deleted else ""))  # fmt: skip
-    return EXIT_OK
-
-
 def cmd_push(args: argparse.Namespace) -> int:
     layout = ArchiveLayout(args.archive)
     open_manifest(args.archive).close()  # an archive, or exit 2
@@ -289,42 +98,12 @@ def cmd_push(args: argparse.Namespace) -> int:
         )  # fmt: skip
 
 
-def cmd_merge(args: argparse.Namespace) -> int:
-    """Merge worker manifests: local files into --out, or a store's manifests/ into its own."""
-    try:
-        if args.to:
-            settings = build_settings(".", args.set)
-            store = store_for(args.to, **store_options(settings, args.endpoint_url))
-            with tempfile.TemporaryDirectory() as tmp:
-                report = merge_in_store(store, Path(tmp))
-        else:
-            if not args.out or not args.parts:
-                raise ConfigError("merge takes --to URI, or --out FILE and the manifests to merge")
-            missing = [p for p in args.parts if not Path(p).is_file()]
-            if missing:
-                raise ConfigError(f"no such manifest: {', '.join(missing)}")
-            report = merge_manifests([Path(p) for p in args.parts], Path(args.out))
-    except (PushError, ValueError, sqlite3.Error) as exc:
-        print(f"newsarchiver: merge failed: {exc}", file=sys.stderr)
-        return EXIT_PUSH
-    print(report.line())
-    return EXIT_OK
-
-
 def open_manifest(archive: str) -> Manifest:
     """The manifest of an existing archive; a ConfigError (exit 2) when there is none."""
     layout = ArchiveLayout(archive)
     if not layout.manifest_path.exists():
         raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
     return Manifest(layout.manifest_path)
-
-
-def finish(summary: dict[str, Any] | None) -> int:
-    """Print a crawl's summary; its exit code."""
-    if summary is None:
-        return EXIT_CRASH
-    print_summary(summary)
-    return EXIT_OK if summary["finish_reason"] in ("finished", "shutdown") else EXIT_CRASH
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
@@ -464,18 +243,7 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="crawl only this outlet (repeatable)",
     )
-    crawl.add_argument(
-        "--redis",
-        metavar="URL",
-        help="crawl with other workers through this Redis (redis://[:pw@]host/0)",
-    )
-    crawl.add_argument("--worker-id", help="this worker's id, unique in the cluster (default: "
-                       "host name); it goes into WARC names")  # fmt: skip
-    crawl.add_argument(
-        "--cluster",
-        metavar="NAME",
-        help="prefix of the Redis keys: one per shared archive (CLUSTER_NAME)",
-    )
+    cluster_commands.add_crawl_arguments(crawl)
     add_set(crawl)
     crawl.set_defaults(func=cmd_crawl)
 
@@ -509,23 +277,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_set(push)
     push.set_defaults(func=cmd_push)
 
-    seed = sub.add_parser("seed", help="queue the outlets' seeds in Redis for the workers")
-    seed.add_argument("--config", required=True, help="outlet config file (YAML)")
-    seed.add_argument("--redis", required=True, metavar="URL", help="the workers' Redis")
-    seed.add_argument("--cluster", metavar="NAME", help="prefix of the Redis keys (CLUSTER_NAME)")
-    seed.add_argument("--archive", help="an archive whose manifest says what is archived already")
-    seed.add_argument("--outlet", action="append", default=[], metavar="NAME")
-    seed.set_defaults(func=cmd_seed, worker_id="seed")
-    add_set(seed)
-
-    merge = sub.add_parser("merge", help="merge the manifests of a distributed crawl's workers")
-    merge.add_argument("--to", metavar="URI", help="merge the store's manifests/*.sqlite into "
-                       "its manifest.sqlite (s3://BUCKET/PREFIX or file:///PATH)")  # fmt: skip
-    merge.add_argument("--endpoint-url", help="S3 endpoint; or AWS_ENDPOINT_URL")
-    merge.add_argument("--out", metavar="FILE", help="write the merge of local manifests here")
-    merge.add_argument("parts", nargs="*", metavar="MANIFEST", help="worker manifests (--out)")
-    add_set(merge)
-    merge.set_defaults(func=cmd_merge)
+    cluster_commands.add_parsers(sub, add_set)
 
     status = sub.add_parser("status", help="the archive's last runs, pending retries, backlog")
     status.add_argument("--archive", required=True, help="archive directory")

@@ -1,0 +1,190 @@
+"""Running a crawl or a push from the command line: settings, the crawl process, exit codes.
+
+Shared by :mod:`crawler.cli` and :mod:`crawler.cluster_commands`. ``build_settings`` layers the
+project's settings (:mod:`crawler.settings`), the command's own and ``-s`` overrides, and checks
+them; ``run_crawl`` runs :class:`OutletsSpider` in a ``CrawlerProcess`` under the archive lock
+and returns the run summary; ``run_push`` pushes an archive (a distributed crawl's worker: its
+part of it). Exit codes: 0 done, 1 a crash, 2 a configuration or settings error, 3 the archive
+is locked, 4 the push failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.outlets import ConfigError, CrawlConfig
+from crawler.settings_check import SettingsError, check_settings
+from crawler.spiders.outlets import OutletsSpider
+from storage import lock
+from storage.index import update_index
+from storage.layout import ArchiveLayout, new_run_id
+from storage.push import Pusher
+from storage.s3 import PushError, TransferSettings, store_for
+
+EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_LOCKED, EXIT_PUSH = 0, 1, 2, 3, 4
+# credentials a push reads from the settings; kept out of the crawl's settings, which Scrapy logs
+CREDENTIAL_SETTINGS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def build_settings(archive: str, overrides: Sequence[str] = (), **extra: Any) -> Settings:
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("ARCHIVE_DIR", archive, priority="cmdline")
+    for name, value in extra.items():
+        settings.set(name, value, priority="cmdline")
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SettingsError(f"-s takes NAME=VALUE, not {item!r}")
+        settings.set(name.strip(), value, priority="cmdline")
+    check_settings(settings)
+    return settings
+
+
+def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> dict[str, Any] | None:
+    """Run one crawl to its end; returns the run summary, or None when the crawl crashed."""
+    run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
+    settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
+    layout = ArchiveLayout(settings["ARCHIVE_DIR"])
+    with lock.held(layout.lock_path):  # ArchiveLocked: exit 3 before Scrapy starts
+        summary = _run_process(config, settings, run_id, **spider_args)
+        if summary is not None:
+            update_index(layout)  # the new WARC files, for replay and lookup
+        return summary
+
+
+def _run_process(
+    config: CrawlConfig, settings: Settings, run_id: str, **spider_args: Any
+) -> dict[str, Any] | None:
+    process = CrawlerProcess(settings)
+    errors: list[Any] = []
+    d = process.crawl(OutletsSpider, crawl_config=config, **spider_args)
+    d.addErrback(errors.append)
+    process.start()
+    if errors:
+        failure = errors[0]
+        if failure.check(SettingsError, ConfigError):
+            raise failure.value
+        print(f"newsarchiver: the crawl crashed: {failure.getErrorMessage()}", file=sys.stderr)
+        failure.printTraceback(file=sys.stderr)
+        return None
+    path = ArchiveLayout(settings["ARCHIVE_DIR"]).run_summary_path(run_id)
+    if not path.exists():
+        return None
+    summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return summary
+
+
+def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    cols = ("discovered", "fetched", "articles", "archived", "duplicates", "failed", "elapsed")
+    rows = []
+    for name, o in summary["outlets"].items():
+        failed = sum(o["failed"].values())
+        reasons = ", ".join(f"{k} {v}" for k, v in o["failed"].items())
+        rows.append(
+            [
+                name,
+                o["discovered"],
+                o["fetched"],
+                o["articles"],
+                o["archived"],
+                o["duplicates"],
+                failed,
+                f"{o['elapsed_seconds']:.1f}s",
+                reasons,
+            ]
+        )
+    t = summary["totals"]
+    rows.append(
+        [
+            "TOTAL",
+            t["discovered"],
+            t["fetched"],
+            t["articles"],
+            t["archived"],
+            t["duplicates"],
+            t["failed"],
+            f"{summary['elapsed_seconds']:.1f}s",
+            "",
+        ]
+    )
+    header = ["outlet", *cols, "failed by reason"]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"run {summary['run_id']} ({summary['finish_reason']}) -> {summary['archive']}", file=out)
+    for row in [header, *rows]:
+        cells = [
+            str(c).ljust(w) if i in (0, 8) else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip(), file=out)
+    print(f"WARC: {t['warc_files']} file(s), {t['warc_records']} records", file=out)
+
+
+def finish(summary: dict[str, Any] | None) -> int:
+    """Print a crawl's summary; its exit code."""
+    if summary is None:
+        return EXIT_CRASH
+    print_summary(summary)
+    return EXIT_OK if summary["finish_reason"] in ("finished", "shutdown") else EXIT_CRASH
+
+
+def store_options(settings: Settings, endpoint_url: str | None = None) -> dict[str, Any]:
+    """boto3's options from Scrapy's AWS_* settings and the PUSH_* ones."""
+    return {
+        "endpoint_url": endpoint_url or settings.get("AWS_ENDPOINT_URL"),
+        "region": settings.get("AWS_REGION_NAME"),
+        "access_key": settings.get("AWS_ACCESS_KEY_ID"),
+        "secret_key": settings.get("AWS_SECRET_ACCESS_KEY"),
+        "session_token": settings.get("AWS_SESSION_TOKEN"),
+        "verify_tls": settings.get("AWS_VERIFY"),
+        "addressing_style": settings.get("PUSH_ADDRESSING_STYLE"),
+        "transfer": TransferSettings(
+            multipart_threshold=settings.getint("PUSH_MULTIPART_THRESHOLD"),
+            multipart_chunksize=settings.getint("PUSH_MULTIPART_CHUNKSIZE"),
+            max_concurrency=settings.getint("PUSH_MAX_CONCURRENCY"),
+        ),
+    }
+
+
+def run_push(
+    layout: ArchiveLayout,
+    target: str,
+    settings: Settings,
+    *,
+    endpoint_url: str | None = None,
+    dry_run: bool = False,
+    create: bool | None = None,
+    delete_local: bool | None = None,
+    part: str | None = None,
+) -> int:
+    """Push the archive (a distributed crawl's worker: its `part` of it); prints one line of
+    outcome. Exit code 0 or EXIT_PUSH."""
+    try:
+        store = store_for(target, **store_options(settings, endpoint_url))
+        pusher = Pusher(
+            layout, store, dry_run=dry_run,
+            create=settings.getbool("PUSH_CREATE_BUCKET") if create is None else create,
+            delete_local=(settings.getbool("PUSH_DELETE_LOCAL_AFTER_VERIFY")
+                          if delete_local is None else delete_local),
+            workers=settings.getint("PUSH_WORKERS"), part=part,
+        )  # fmt: skip
+        report = pusher.run()
+    except (PushError, ValueError, OSError, sqlite3.Error) as exc:
+        print(f"newsarchiver: push to {target} failed: {exc}", file=sys.stderr)
+        return EXIT_PUSH
+    if dry_run:
+        for rel in report.planned:
+            print(f"would push {rel}")
+        print(f"{len(report.planned)} file(s) would be pushed to {report.target}; "
+              f"{report.skipped} already there")  # fmt: skip
+    else:
+        print(report.line() + (f"; deleted {len(report.deleted)} local WARC file(s)"
+                               if report.deleted else ""))  # fmt: skip
+    return EXIT_OK
