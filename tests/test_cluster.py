@@ -477,3 +477,12 @@ def test_failures_are_shared_and_retried_by_the_next_run_whichever_worker(
     titles = {json.loads(p.read_text())["url"] for p in (b.archive / "text").glob("*.json")}
     assert challenge in titles
     assert redis_server.client().hget(f"{name}:failures", challenge) is None  # healed
+
+
+def test_without_redis_nothing_of_the_cluster_is_loaded(demo_crawl: Crawl) -> None:
+    stats = demo_crawl.summary["stats"]
+    assert not [key for key in stats if key.startswith("cluster/")]
+    output = demo_crawl.result.stderr  # Scrapy lists the enabled components there
+    assert "crawler.extensions.warc_capture.WarcCapture" in output
+    for component in ("ClusterWorker", "LeaseMiddleware", "LeasingScheduler", "scrapy_redis"):
+        assert component not in output
