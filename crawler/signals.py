@@ -8,6 +8,7 @@
                   listed for it has healed.
 ``download_failed`` a download ended in an exception, not a response: ``request``,
                   ``exception``. The WARC capture records the attempt.
+``request_queued`` a distributed crawl's scheduler put ``request`` into the shared queue.
 ``request_done``  the spider is done with a request that ended in an error (recorded, not to be
                   retried in this run): ``request``. A distributed crawl ends its lease.
 """
@@ -18,3 +19,4 @@ page_failed = object()
 page_ok = object()
 download_failed = object()
 request_done = object()
+request_queued = object()

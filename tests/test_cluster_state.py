@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 from scrapy import Request, Spider
+from scrapy import signals as scrapy_signals
 from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 
@@ -202,3 +203,34 @@ def test_the_scheduler_leases_and_a_requeued_request_ends_its_lease(
     assert scheduler.next_request() is None
     assert scheduler.state.leases() == 1  # only the one still taken
     scheduler.close("finished")
+
+
+def test_a_lease_ends_only_when_all_its_page_gave_is_safe(redis_server: RedisServer) -> None:
+    from scrapy.http import HtmlResponse
+
+    from crawler import signals as na_signals
+    from crawler.cluster.leases import LeaseMiddleware
+    from crawler.items import ArticleItem
+
+    ns = f"u{uuid.uuid4().hex[:8]}"
+    crawler = get_crawler(_Spider, {"CLUSTER_ENABLED": True, "REDIS_URL": redis_server.url,
+                                    "CLUSTER_NAME": ns, "CLUSTER_WORKER_ID": "w"})  # fmt: skip
+    mw = LeaseMiddleware.from_crawler(crawler)
+    state = mw.state
+    state.redis.zadd(state.keys["requests"], {b"page": 0})
+    lease, _ = state.pop() or ("", b"")
+    request = Request("https://example.org/p", meta={"cluster_lease": lease})
+    response = HtmlResponse(request.url, body=b"<html></html>", request=request)
+    item = ArticleItem("u", "u", "o", 200, b"", None, "t")
+    found = [Request("https://example.org/a"), Request("https://example.org/b"), item]
+    out = list(mw.process_spider_output(response, iter(found)))
+    assert out == found and item.cluster_lease == lease
+    # the callback is done, but its requests are not in the queue yet, nor its item stored
+    assert state.leases() == 1
+    signals = crawler.signals
+    signals.send_catch_log(na_signals.request_queued, request=found[0])
+    signals.send_catch_log(scrapy_signals.request_dropped, request=found[1], spider=None)
+    assert state.leases() == 1
+    signals.send_catch_log(scrapy_signals.item_scraped, item=item, response=response, spider=None)
+    assert state.leases() == 0
+    assert crawler.stats.get_value("cluster/leases/completed") == 1  # type: ignore[union-attr]

@@ -42,4 +42,5 @@ class ClusterAddon:
             # add-on's priority is below the project's
             settings.set(key, value, priority=max(settings.getpriority(key) or 0, 15))
         settings["EXTENSIONS"]["crawler.cluster.extension.ClusterWorker"] = 50
-        settings["SPIDER_MIDDLEWARES"]["crawler.cluster.leases.LeaseMiddleware"] = 1000
+        # outermost (last to see the output): what it hands on goes straight to the engine
+        settings["SPIDER_MIDDLEWARES"]["crawler.cluster.leases.LeaseMiddleware"] = 5

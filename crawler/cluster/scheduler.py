@@ -85,6 +85,8 @@ class LeasingScheduler(Scheduler):
         except (redis.RedisError, TypeError) as exc:
             self._lost(request, exc)
             queued = False
+        if queued:  # (not queued: the engine sends request_dropped)
+            self.crawler.signals.send_catch_log(na_signals.request_queued, request=request)
         if lease is not None:
             # the request is in the queue again (or seen, or recorded): this lease is done
             self._complete(lease)

@@ -15,7 +15,8 @@ import json
 from typing import Any
 
 # meta of this process only: a Deferred-bearing WARC Pending, this worker's lease, timings
-LOCAL_META = frozenset({"warc", "cluster_lease", "download_latency", "download_slot",
+LOCAL_META = frozenset({"warc", "cluster_lease", "cluster_parent", "download_latency",
+                        "download_slot",
                         "_slot_fingerprint", "is_start_request"})  # fmt: skip
 
 
