@@ -19,9 +19,7 @@ loopback port for the run. JSON to bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
 import shutil
 import socket
@@ -35,10 +33,11 @@ from typing import Any
 
 from bench.pipeline_bench import (
     CRAWL_SETTINGS,
-    RESULTS,
     BenchFailure,
     TreeSampler,
     newsarchiver_cmd,
+    results_header,
+    write_results,
 )
 from bench.synthetic_site import Site, SiteServer
 
@@ -222,13 +221,7 @@ def main() -> None:
         "  Redis commands per page, 1 worker: "
         + ", ".join(f"{name} {calls}" for name, calls in by_command.items())
     )
-    out = {"benchmark": "cluster", "at": time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime()),
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-           "settings": CRAWL_SETTINGS, **res}  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"cluster-{out['at']}.json"
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"\n{path}")
+    write_results({**results_header("cluster"), **res})
 
 
 if __name__ == "__main__":

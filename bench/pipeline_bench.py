@@ -279,6 +279,26 @@ def run_floor(site: Site, sample: int) -> dict[str, float]:
             "trafilatura_pages_per_s": plain}  # fmt: skip
 
 
+# --- results ----------------------------------------------------------------------------------
+def results_header(benchmark: str) -> dict[str, Any]:
+    """What every crawl benchmark's JSON starts with: which, when, on what, with what."""
+    return {
+        "benchmark": benchmark,
+        "at": time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "settings": CRAWL_SETTINGS,
+    }
+
+
+def write_results(out: dict[str, Any]) -> Path:
+    """bench/results/<benchmark>-<at>.json; prints its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{out['benchmark']}-{out['at']}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"\n{path}")
+    return path
+
+
 # --- one size ---------------------------------------------------------------------------------
 def bench_size(n: int, runs: int, floor_sample: int, seed: int) -> dict[str, Any]:
     site = Site(n, seed)
@@ -405,10 +425,7 @@ def main() -> None:
         print(f"\npipeline_bench: FAILED: {exc}", file=sys.stderr)
         sys.exit(1)
     out: dict[str, Any] = {
-        "benchmark": "pipeline",
-        "at": time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "settings": CRAWL_SETTINGS,
+        **results_header("pipeline"),
         "runs": runs,
         "sizes": results,
     }
@@ -422,10 +439,7 @@ def main() -> None:
               f" 20000 pages {large:.0f} MB ({growth:+.1%}); < 1 GB: "
               f"{'met' if large < 1024 else 'NOT met'}; within 10 %: "
               f"{'met' if growth <= 0.10 else 'NOT met'}")  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"pipeline-{out['at']}.json"
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"\n{path}")
+    write_results(out)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import re
 
-from lxml import etree, html
+from lxml import etree
 
 ARTICLE_PROSE_CHARS = 1500  # an error page titled as such has less paragraph text than this
 SHORT_PROSE_CHARS = 400  # a page with less is short enough to be judged by any visible text
-SCAN_BYTES = 512 * 1024  # of a page given as bytes
 
 NOT_FOUND = re.compile(
     r"page not found|\b404\b|not be found|cannot be found|can['\u2019]t be found|"
@@ -59,14 +58,8 @@ def _words(texts: list[str]) -> str:
     return " ".join(" ".join(texts).split())
 
 
-def soft_failure(page: bytes | etree._Element, encoding: str = "utf-8") -> str | None:
-    """'soft_404', 'blocked' or None for an HTML page: its parsed tree (not changed) or its
-    bytes (already Content-Decoded)."""
-    if isinstance(page, bytes):
-        try:
-            page = html.fromstring(page[:SCAN_BYTES].decode(encoding, errors="replace"))
-        except (etree.ParserError, ValueError):
-            return None
+def soft_failure(page: etree._Element) -> str | None:
+    """'soft_404', 'blocked' or None for an HTML page, given its parsed tree (not changed)."""
     root = page.getroottree().getroot()
     # Paragraph text measures the article, not the menus and footers every template has.
     prose = len(_words(PROSE(root)))

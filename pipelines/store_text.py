@@ -167,7 +167,13 @@ class StoreTextPipeline:
             self.signals.send_catch_log(signal, **kwargs)
 
     def _store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str]:
-        """Runs in the writer thread: ('written' | 'duplicate', stem)."""
+        """Runs in the writer thread: ('written' | 'duplicate' | 'elsewhere', stem)."""
+        stored = self._store_text(item, warc_ref)
+        if self.cluster is not None:  # every worker's "archived already?" answer
+            self.cluster.mark_archived({item.url, item.final_url}, item.fetched_at)
+        return stored
+
+    def _store_text(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str]:
         assert self.manifest is not None
         data = item.article.render().encode("utf-8")
         sha = hashlib.sha256(data).hexdigest()
@@ -189,10 +195,8 @@ class StoreTextPipeline:
         if existing is not None:
             self.manifest.add_article({**article_row, "text_id": existing.id})
             if existing.state == "elsewhere":
-                self._mark_archived(item)
                 return "elsewhere", existing.stem
             self._update_other_urls(existing)
-            self._mark_archived(item)
             return "duplicate", existing.stem
         row = self.manifest.reserve_text(
             sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()), self.run_id,
@@ -210,13 +214,7 @@ class StoreTextPipeline:
         self.manifest.mark_text_stored(row.id)
         if self.cluster is not None:
             self.cluster.text_stored(sha, row.seq)
-        self._mark_archived(item)
         return "written", row.stem
-
-    def _mark_archived(self, item: ArticleItem) -> None:
-        """A distributed crawl's "archived already?" answer for every worker."""
-        if self.cluster is not None:
-            self.cluster.mark_archived({item.url, item.final_url}, item.fetched_at)
 
     def _sidecar(
         self, item: ArticleItem, sha: str, row: TextRow, warc_ref: WarcRef | None

@@ -297,7 +297,6 @@ class Manifest:
         outlets: list[str] | None = None,
         reason: str | None = None,
         states: tuple[str, ...] | None = None,
-        due_before: str | None = None,
     ) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM failures WHERE 1 = 1", []
         if outlets:
@@ -309,9 +308,6 @@ class Manifest:
         if states:
             sql += f" AND state IN ({', '.join('?' * len(states))})"
             params += list(states)
-        if due_before:
-            sql += " AND next_retry_at IS NOT NULL AND next_retry_at <= ?"
-            params.append(due_before)
         return [dict(r) for r in self.query(sql + " ORDER BY outlet, url", params)]
 
     # --- pushes -------------------------------------------------------------------------------

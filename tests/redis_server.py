@@ -38,22 +38,20 @@ tests/test_redis_server.py):
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from tests.server_process import ServerProcess
 
 INSTALL_HINT = (
     "no `redis-server` on PATH: `make test` installs it "
@@ -82,21 +80,7 @@ def free_port() -> int:
         return port
 
 
-# Linux: loaded here, in the parent, so the child between fork and exec imports nothing (an
-# import lock held by another thread at fork time would deadlock it)
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-_PR_SET_PDEATHSIG = 1
-
-
-def _set_parent_death_signal() -> None:
-    """Runs in the child before exec: SIGKILL redis if the test process dies without stop()."""
-    # The signal fires when the *thread* that started redis exits: fixtures and tests start it
-    # from the main thread (the same caveat as in tests/s3_server.py).
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-class RedisServer:
+class RedisServer(ServerProcess):
     """`redis-server` on 127.0.0.1:<port>, database 0, optionally with a password.
 
     Everything lives under `root`: the working dir (the AOF in `appendonlydir/` when `persist`)
@@ -112,14 +96,12 @@ class RedisServer:
     ) -> None:
         self.binary = require_redis_server()
         self.root = Path(root)
+        super().__init__(self.root / "redis.log")
         self.password = password
         self.persist = persist
-        self.log_path = self.root / "redis.log"
         # picked once: start() after stop()/kill() comes back on the same port
         self._port_given = port is not None
         self.port = port if port is not None else free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
         self._started_once = False
 
     def __repr__(self) -> str:
@@ -130,15 +112,6 @@ class RedisServer:
         """redis://[:password@]127.0.0.1:<port>/0, as REDIS_URL for scrapy-redis."""
         auth = f":{urllib.parse.quote(self.password, safe='')}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    @property
-    def pid(self) -> int | None:
-        """The server's process id while it runs, else None."""
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
-
-    @property
-    def running(self) -> bool:
-        return self.pid is not None
 
     def command(self) -> list[str]:
         """The redis-server command line (also written at the top of each start in redis.log)."""
@@ -184,18 +157,7 @@ class RedisServer:
         return self
 
     def _launch(self, timeout: float) -> None:
-        self._log = self.log_path.open("ab")
-        self._log.write(f"\n==== {time.strftime('%H:%M:%S')} {' '.join(self.command())}\n".encode())
-        self._log.flush()
-        log_start = self.log_path.stat().st_size
-        self._proc = subprocess.Popen(
-            self.command(),
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_set_parent_death_signal if _LIBC is not None else None,
-        )
+        log_start = self._spawn(self.command(), self.root)
         try:
             self._wait_ready(timeout, log_start)
         except BaseException:
@@ -235,41 +197,6 @@ class RedisServer:
                 time.sleep(0.02)
         finally:
             probe.close()
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The end of redis.log, for error messages."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no redis.log)"
-        tail = "\n".join(text.splitlines()[-lines:])
-        return f"---- last {lines} lines of {self.log_path} ----\n{tail}"
-
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM, wait up to `timeout` s for a clean shutdown, then SIGKILL."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-                if self._log is not None:
-                    self._log.write(f"\n==== no exit {timeout} s after SIGTERM: SIGKILL\n".encode())
-        self._reap()
-
-    def kill(self) -> None:
-        """SIGKILL at once, like a Redis lost mid-crawl; start() brings it back on the same port."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._reap()
-
-    def _reap(self) -> None:
-        self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def client(self, **kwargs: Any) -> redis.Redis:
         """A redis-py client for database 0 of this server (bytes replies); kwargs override.

@@ -37,12 +37,10 @@ tests/test_replay_tools.py):
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -54,6 +52,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.server_process import set_parent_death_signal
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_NAME = ".venv-replay"
@@ -71,17 +71,6 @@ STOP_GRACE = 10.0
 LEAKY_ENV = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PIP_REQUIRE_VIRTUALENV")
 # a loopback server: never through an HTTP proxy from the environment
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-# Linux: loaded here, in the parent, so the child between fork and exec imports nothing
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-_PR_SET_PDEATHSIG = 1
-
-
-def _set_parent_death_signal() -> None:
-    """Runs in the child before exec: SIGKILL wayback if the test process dies without stopping
-    it (the signal fires when the thread that started it exits: start it on the main thread)."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def base_python() -> Path:
@@ -197,7 +186,7 @@ class ReplayTools:
                 proc = subprocess.Popen(
                     [str(self.bin / "wayback"), "--bind", "127.0.0.1", "-p", str(port)],
                     cwd=root, env=_tool_env(self.venv), stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, preexec_fn=_set_parent_death_signal,
+                    stdout=log, stderr=subprocess.STDOUT, preexec_fn=set_parent_death_signal,
                 )  # fmt: skip
             try:
                 if _wait_until_up(proc, base, START_DEADLINE):

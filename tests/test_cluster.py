@@ -32,7 +32,6 @@ from crawler.demo.faults import FaultSite
 from tests.conftest import FAST, Crawl, cli
 from tests.redis_server import RedisServer, free_port
 from tests.s3_server import S3Server
-from tests.test_push import objects, server_env
 
 ROBOTS = "/robots.txt"
 
@@ -389,7 +388,7 @@ def test_the_workers_push_into_one_archive_with_one_merged_manifest(
 def test_merge_in_s3_of_the_workers_parts(two_workers: TwoWorkers, s3_server: S3Server) -> None:
     s3_server.make_bucket("cluster")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(server_env(s3_server))
+    env.update(s3_server.env())
     for w in (two_workers.a, two_workers.b):
         result = subprocess.run(
             [sys.executable, "-m", "crawler.cli", "push", "--archive", str(w.archive),
@@ -399,7 +398,7 @@ def test_merge_in_s3_of_the_workers_parts(two_workers: TwoWorkers, s3_server: S3
         assert result.returncode == 0, result.stderr[-3000:]
         assert "merged" in result.stdout
     client = s3_server.client()
-    keys = set(objects(s3_server, "cluster", "news/"))
+    keys = set(s3_server.objects("cluster", "news/"))
     assert {"news/manifest.sqlite", "news/manifests/wa.sqlite", "news/manifests/wb.sqlite"} <= keys
     # the merge read both parts: the bucket's manifest equals a local merge of them
     with tempfile.TemporaryDirectory() as tmp:

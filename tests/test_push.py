@@ -25,30 +25,12 @@ def push(server: S3Server, *args: str, env: dict[str, str] | None = None,
          keys: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """`newsarchiver push …` with the server's keys in the environment (the AWS way)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ.update(server_env(server))
+    environ.update(server.env())
     if not keys:
         del environ["AWS_ACCESS_KEY_ID"], environ["AWS_SECRET_ACCESS_KEY"]
     environ.update(env or {})
     return subprocess.run([*CLI, "push", *args], capture_output=True, text=True, env=environ,
                           timeout=300, check=False)  # fmt: skip
-
-
-def server_env(server: S3Server) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL": server.endpoint_url,
-        "AWS_ACCESS_KEY_ID": server.access_key,
-        "AWS_SECRET_ACCESS_KEY": server.secret_key,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-
-
-def objects(server: S3Server, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
-    client = server.client()
-    out = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = obj
-    return out
 
 
 def local_files(archive: Path) -> dict[str, Path]:
@@ -76,7 +58,7 @@ def test_full_push_every_object_is_the_local_file(s3_server: S3Server, archive: 
     result = push(s3_server, "--archive", str(archive), "--to", "s3://full/news/2026")
     assert result.returncode == 0, result.stderr
     files = local_files(archive)
-    stored = objects(s3_server, "full", "news/2026/")
+    stored = s3_server.objects("full", "news/2026/")
     assert set(stored) == {f"news/2026/{rel}" for rel in files} | {"news/2026/manifest.sqlite"}
     client = s3_server.client()
     for rel, path in files.items():
@@ -118,7 +100,7 @@ def test_dry_run_lists_and_uploads_nothing(s3_server: S3Server, archive: Path) -
     assert result.returncode == 0
     assert "would push manifest.sqlite" in result.stdout
     assert f"would push {next(iter(sorted(local_files(archive))))}" in result.stdout
-    assert objects(s3_server, "dry") == {}
+    assert s3_server.objects("dry") == {}
 
 
 def test_wrong_credentials_missing_bucket_unreachable_endpoint(
@@ -137,7 +119,7 @@ def test_wrong_credentials_missing_bucket_unreachable_endpoint(
     assert "does not exist" in missing.stderr and "--create-bucket" in missing.stderr
     created = push(s3_server, "--archive", str(archive), "--to", "s3://made-by-push/x",
                    "--create-bucket")  # fmt: skip
-    assert created.returncode == 0 and objects(s3_server, "made-by-push")
+    assert created.returncode == 0 and s3_server.objects("made-by-push")
 
     nowhere = push(s3_server, "--archive", str(archive), "--to", "s3://creds",
                    "--endpoint-url", "http://127.0.0.1:9")  # fmt: skip
@@ -163,7 +145,7 @@ def test_scrapy_aws_settings_are_honoured_and_never_printed(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert s3_server.secret_key not in result.stdout + result.stderr
-    assert "p/manifest.sqlite" in objects(s3_server, "settings")
+    assert "p/manifest.sqlite" in s3_server.objects("settings")
 
 
 def test_multipart_upload_is_verified_against_its_parts(s3_server: S3Server, archive: Path) -> None:
@@ -194,12 +176,12 @@ def test_server_killed_midway_then_the_next_push_completes(
             os.urandom(6 * 1024 * 1024)
         )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(server_env(s3_server))
+    env.update(s3_server.env())
     proc = subprocess.Popen([*CLI, "push", "--archive", str(archive), "--to", "s3://midway",
                              "-s", "PUSH_WORKERS=1"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 120
-    while not objects(s3_server, "midway"):
+    while not s3_server.objects("midway"):
         assert proc.poll() is None, "the push ended before the server could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -212,7 +194,7 @@ def test_server_killed_midway_then_the_next_push_completes(
         s3_server.restart()
     result = push(s3_server, "--archive", str(archive), "--to", "s3://midway")
     assert result.returncode == 0, result.stderr
-    stored = objects(s3_server, "midway")
+    stored = s3_server.objects("midway")
     client = s3_server.client()
     for rel, path in local_files(archive).items():
         assert rel in stored, rel
@@ -229,7 +211,7 @@ def test_delete_local_after_verify_removes_only_pushed_warcs(
     assert result.returncode == 0 and f"deleted {len(warcs)} local WARC" in result.stdout
     assert not list((archive / "warc").glob("*.warc.gz"))
     assert list((archive / "warc").glob("*.open"))  # never pushed, never deleted
-    assert {f"warc/{w.name}" for w in warcs} <= set(objects(s3_server, "delete"))
+    assert {f"warc/{w.name}" for w in warcs} <= set(s3_server.objects("delete"))
     assert list((archive / "text").glob("*.txt"))  # texts stay
 
 
@@ -239,7 +221,7 @@ def test_crawl_with_push_pushes_when_it_ends(
     s3_server.make_bucket("cron")
     config = demo_site.write_config(tmp_path / "outlets.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(server_env(s3_server))
+    env.update(s3_server.env())
     result = subprocess.run(
         [*CLI, "crawl", "--config", str(config), "--archive", str(tmp_path / "a"), *FAST,
          "--push", "s3://cron/news"], capture_output=True, text=True, env=env, timeout=300,
@@ -247,6 +229,6 @@ def test_crawl_with_push_pushes_when_it_ends(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "pushed " in result.stdout
-    stored = objects(s3_server, "cron")
+    stored = s3_server.objects("cron")
     assert "news/manifest.sqlite" in stored
     assert {f"news/{rel}" for rel in local_files(tmp_path / "a")} <= set(stored)

@@ -59,6 +59,7 @@ class ClusterWorker:
         ttl: int = 30,
         lost_timeout: float = 60.0,
         idle_poll: float = 0.5,
+        seed_only: bool = False,
     ) -> None:
         self.state = state
         self.stats = stats
@@ -73,7 +74,7 @@ class ClusterWorker:
         self._lost_since: float | None = None
         self._closing = False
         self._loop: task.LoopingCall | None = None
-        self.seed_only = False  # newsarchiver seed: queue the seeds, take nothing, leave
+        self.seed_only = seed_only  # newsarchiver seed: queue the seeds, take nothing, leave
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClusterWorker:
@@ -85,10 +86,9 @@ class ClusterWorker:
             ClusterState.for_crawler(crawler), crawler.stats, run_id_for(crawler),
             heartbeat=s.getfloat("CLUSTER_HEARTBEAT"), ttl=s.getint("CLUSTER_WORKER_TTL"),
             lost_timeout=s.getfloat("CLUSTER_REDIS_LOST_TIMEOUT"),
-            idle_poll=s.getfloat("CLUSTER_IDLE_POLL"),
+            idle_poll=s.getfloat("CLUSTER_IDLE_POLL"), seed_only=s.getbool("CLUSTER_SEED_ONLY"),
         )  # fmt: skip
         ext.crawler = crawler
-        ext.seed_only = s.getbool("CLUSTER_SEED_ONLY")
         ext.join()  # ClusterError (exit 2) before anything starts
         # beating from now on: opening the pipelines can take longer than CLUSTER_WORKER_TTL
         ext._loop = task.LoopingCall(ext._beat)

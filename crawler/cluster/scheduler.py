@@ -173,6 +173,3 @@ class LeasingScheduler(Scheduler):
 
     def has_pending_requests(self) -> bool:
         return not self.seed_only and len(self) > 0
-
-    def debug(self) -> dict[str, Any]:
-        return {"queued": len(self), "leases": self.state.leases()}
