@@ -24,8 +24,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from warcio.archiveiterator import ArchiveIterator
-
 from crawler.items import ArticleItem
 from crawler.outlets import ConfigError, parse_config
 from pipelines.article import NoArticle, extract_article
@@ -36,6 +34,7 @@ from storage.layout import ArchiveLayout, new_run_id
 from storage.manifest import Manifest
 from storage.wacz import export_wacz
 from storage.warc import WarcRef
+from storage.warc_read import RecordMissing, read_response
 
 EXIT_OK = 0
 
@@ -100,27 +99,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def read_response(layout: ArchiveLayout, manifest: Manifest, warc_file: str,
-                  offset: int) -> tuple[bytes, str | None, str]:  # fmt: skip
-    """(body decoded of its Content-Encoding, Content-Type, record id) of the response record
-    at a place, a revisit record followed to the capture it refers to."""
-    with (layout.warc_dir / warc_file).open("rb") as fh:
-        fh.seek(offset)
-        record = next(iter(ArchiveIterator(fh)))
-        if record.rec_type == "revisit":
-            refers = record.rec_headers.get_header("WARC-Refers-To")
-            rows = manifest.query("SELECT warc_file, warc_offset FROM captures WHERE record_id = ?",
-                                  (refers,))  # fmt: skip
-            if not rows:
-                raise FileNotFoundError(f"the capture {refers} a revisit refers to")
-            return read_response(layout, manifest, rows[0]["warc_file"], rows[0]["warc_offset"])
-        content_type = (
-            record.http_headers.get_header("Content-Type") if record.http_headers else None
-        )
-        record_id = record.rec_headers.get_header("WARC-Record-ID")
-        return record.content_stream().read(), content_type, record_id
-
-
 def cmd_reextract(args: argparse.Namespace) -> int:
     layout, manifest = _manifest(args.archive)
     stats = _Stats()
@@ -135,7 +113,8 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     print(f"re-extracted {total} article(s): {stats['reextract/unchanged']} unchanged, "
           f"{stats['reextract/changed']} changed (new text files; the old ones superseded), "
           f"{sum(v for k, v in stats.items() if 'no_article' in k)} without text, "
-          f"{stats['reextract/no_warc']} whose WARC file is not here")  # fmt: skip
+          f"{stats['reextract/no_warc']} whose WARC file is not here, "
+          f"{stats['reextract/record_missing']} whose WARC record is missing")  # fmt: skip
     return EXIT_OK
 
 
@@ -154,8 +133,13 @@ def reextract(layout: ArchiveLayout, manifest: Manifest, store: StoreTextPipelin
         if not row["warc_file"] or not (layout.warc_dir / row["warc_file"]).exists():
             stats["reextract/no_warc"] += 1
             continue
-        body, ctype, record_id = read_response(layout, manifest, row["warc_file"],
-                                               row["warc_offset"])  # fmt: skip
+        try:
+            record = read_response(layout, manifest, row["warc_file"], row["warc_offset"])
+        except RecordMissing as exc:
+            stats["reextract/record_missing"] += 1
+            print(f"newsarchiver: {row['url']}: {exc}", file=sys.stderr)
+            continue
+        body, ctype, record_id = record.body, record.header("Content-Type"), record.record_id
         drop, keep = rules.get(row["outlet"], ((), ()))
         try:
             article = extract_article(body, row["final_url"], ctype, drop=drop, keep=keep)

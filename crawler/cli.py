@@ -17,13 +17,15 @@
 ``crawl`` loads and checks the outlet config, builds the Scrapy settings from
 :mod:`crawler.settings` (``-s`` overrides last, as in scrapy), runs :class:`OutletsSpider` in a
 ``CrawlerProcess`` and prints the run summary. Exit codes: 0 the run completed (failed pages are
-data, not a crash), 1 a crash, 2 a configuration or settings error.
+data, not a crash), 1 a crash, 2 a configuration or settings error, 3 the archive is locked,
+4 the push failed, 5 the archive's disk is full.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -37,6 +39,7 @@ from crawler.runner import (
     CREDENTIAL_SETTINGS,
     EXIT_CONFIG,
     EXIT_CRASH,
+    EXIT_DISK_FULL,
     EXIT_LOCKED,
     EXIT_OK,
     build_settings,
@@ -47,6 +50,7 @@ from crawler.runner import (
 )
 from crawler.settings_check import SettingsError
 from storage import lock
+from storage.diskspace import full_error, is_disk_full
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
 from storage.push import Pusher
@@ -305,6 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except lock.ArchiveLocked as exc:
         print(f"newsarchiver: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    except (OSError, sqlite3.Error) as exc:
+        if not is_disk_full(exc):
+            raise
+        archive = getattr(args, "archive", None) or "."
+        print(f"newsarchiver: {full_error(exc, Path(archive))}", file=sys.stderr)
+        return EXIT_DISK_FULL
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ project's settings (:mod:`crawler.settings`), the command's own and ``-s`` overr
 them; ``run_crawl`` runs :class:`OutletsSpider` in a ``CrawlerProcess`` under the archive lock
 and returns the run summary; ``run_push`` pushes an archive (a distributed crawl's worker: its
 part of it). Exit codes: 0 done, 1 a crash, 2 a configuration or settings error, 3 the archive
-is locked, 4 the push failed.
+is locked, 4 the push failed, 5 the archive's disk is full (or below ``ARCHIVE_MIN_FREE_MB``).
 """
 
 from __future__ import annotations
@@ -14,21 +14,25 @@ import json
 import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.extensions.disk_guard import FINISH_REASON as DISK_FULL
+from crawler.extensions.run_summary import RunSummary
 from crawler.outlets import ConfigError, CrawlConfig
 from crawler.settings_check import SettingsError, check_settings
 from crawler.spiders.outlets import OutletsSpider
 from storage import lock
+from storage.diskspace import check_free
 from storage.index import update_index
 from storage.layout import ArchiveLayout, new_run_id
 from storage.push import Pusher
 from storage.s3 import PushError, TransferSettings, store_for
 
-EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_LOCKED, EXIT_PUSH = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_LOCKED, EXIT_PUSH, EXIT_DISK_FULL = 0, 1, 2, 3, 4, 5
+T = TypeVar("T")
 # credentials a push reads from the settings; kept out of the crawl's settings, which Scrapy logs
 CREDENTIAL_SETTINGS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
@@ -53,9 +57,11 @@ def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> di
     run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
     settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
     layout = ArchiveLayout(settings["ARCHIVE_DIR"])
+    # DiskFull: exit 5 before the lock file (itself a write) is touched
+    check_free(layout.root, int(settings.getfloat("ARCHIVE_MIN_FREE_MB") * 1e6))
     with lock.held(layout.lock_path):  # ArchiveLocked: exit 3 before Scrapy starts
         summary = _run_process(config, settings, run_id, **spider_args)
-        if summary is not None:
+        if summary is not None and summary["finish_reason"] != DISK_FULL:
             update_index(layout)  # the new WARC files, for replay and lookup
         return summary
 
@@ -65,7 +71,8 @@ def _run_process(
 ) -> dict[str, Any] | None:
     process = CrawlerProcess(settings)
     errors: list[Any] = []
-    d = process.crawl(OutletsSpider, crawl_config=config, **spider_args)
+    crawler = process.create_crawler(OutletsSpider)
+    d = process.crawl(crawler, crawl_config=config, **spider_args)
     d.addErrback(errors.append)
     process.start()
     if errors:
@@ -77,9 +84,16 @@ def _run_process(
         return None
     path = ArchiveLayout(settings["ARCHIVE_DIR"]).run_summary_path(run_id)
     if not path.exists():
-        return None
+        # a full disk can keep the summary from its file; the crawl still made it
+        ext = _extension(crawler, RunSummary)
+        return ext.summary if ext is not None and ext.summary else None
     summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return summary
+
+
+def _extension(crawler: Crawler, cls: type[T]) -> T | None:
+    manager = getattr(crawler, "extensions", None)
+    return next((e for e in getattr(manager, "middlewares", ()) if isinstance(e, cls)), None)
 
 
 def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
@@ -132,6 +146,11 @@ def finish(summary: dict[str, Any] | None) -> int:
     if summary is None:
         return EXIT_CRASH
     print_summary(summary)
+    if summary["finish_reason"] == DISK_FULL:
+        detail = summary.get("stats", {}).get("disk/error") or "the archive's disk is full"
+        print(f"newsarchiver: {detail}; the crawl stopped (free space, then crawl again: it "
+              "resumes)", file=sys.stderr)  # fmt: skip
+        return EXIT_DISK_FULL
     return EXIT_OK if summary["finish_reason"] in ("finished", "shutdown") else EXIT_CRASH
 
 

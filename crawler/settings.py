@@ -56,11 +56,14 @@ RETRY_RUNS_MAX = 5  # failed runs before a URL is gave_up (retried only by `retr
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
+    # after the retry middleware has seen the 304 (responses go from high to low numbers)
+    "crawler.middlewares.not_modified.NotModifiedMiddleware": 540,
 }
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.extensions.archive_lock.ArchiveLock": 0,  # first: nothing touches the archive before
     "crawler.extensions.run_log.RunLog": 10,
+    "crawler.extensions.disk_guard.DiskGuard": 15,
     "crawler.extensions.progress.Progress": 20,
     "crawler.extensions.warc_capture.WarcCapture": 100,
     "crawler.extensions.failures.FailureRecorder": 200,
@@ -85,6 +88,9 @@ ARCHIVE_DIR = "archive"
 ARCHIVE_RUN_ID = ""
 ARCHIVE_LOG_RETENTION_DAYS = 30  # logs/<run-id>.log older than this are removed; 0 keeps all
 LOGSTATS_INTERVAL = 60.0  # seconds between progress lines
+# A crawl does not start, and stops cleanly, with less free space than this on the archive's
+# disk (MB): room for the manifest, the summary and the log to finish. 0: no floor.
+ARCHIVE_MIN_FREE_MB = 100.0
 
 # --- WARC_*: every HTTP exchange, as received ---------------------------------------------------
 WARC_ENABLED = True
@@ -96,6 +102,10 @@ WARC_GZIP_LEVEL = 6
 # Exchanges received but not yet written, in bytes: past this the crawl pauses new downloads
 # until the writer has caught up to half of it, so a slow disk costs speed, not memory.
 WARC_MAX_PENDING_BYTES = 64 * 1024 * 1024
+# Every exchange is flushed to the kernel before its text is stored (a SIGKILL loses nothing);
+# files are fsynced when rotated and closed. "record": fsync every exchange too, so a power cut
+# cannot lose a record whose text exists (a disk flush per page).
+WARC_FSYNC = "close"  # or "record"
 
 # --- EXTRACT_*: HTML to clean article text, in worker processes ---------------------------------
 EXTRACT_ENABLED = True

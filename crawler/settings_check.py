@@ -47,10 +47,19 @@ def _at_most(value: int, name: str, maximum: int) -> int:
     return value
 
 
+def _one_of(settings: BaseSettings, name: str, choices: tuple[str, ...]) -> str:
+    value = settings.get(name)
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return str(value)
+
+
 CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "WARC_MAX_SIZE": lambda s, n: _int(s, n, 64 * 1024),
     "WARC_GZIP_LEVEL": lambda s, n: _at_most(_int(s, n, 0), n, 9),
     "WARC_MAX_PENDING_BYTES": lambda s, n: _int(s, n, 0),
+    "WARC_FSYNC": lambda s, n: _one_of(s, n, ("close", "record")),
+    "ARCHIVE_MIN_FREE_MB": lambda s, n: _float(s, n, 0),
     "EXTRACT_WORKERS": lambda s, n: _int(s, n, 0),
     "EXTRACT_MIN_CHARS": lambda s, n: _int(s, n, 0),
     "EXTRACT_TIMEOUT": lambda s, n: _float(s, n, 0),

@@ -8,6 +8,9 @@
                   listed for it has healed.
 ``download_failed`` a download ended in an exception, not a response: ``request``,
                   ``exception``. The WARC capture records the attempt.
+``disk_full``     a write failed, or would have taken the archive below its floor of free
+                  space: ``error`` (a :class:`storage.diskspace.DiskFull`), ``source`` (the
+                  component). The disk guard stops the crawl, once.
 ``request_queued`` a distributed crawl's scheduler put ``request`` into the shared queue.
 ``request_done``  the spider is done with a request that ended in an error (recorded, not to be
                   retried in this run): ``request``. A distributed crawl ends its lease.
@@ -20,3 +23,4 @@ page_ok = object()
 download_failed = object()
 request_done = object()
 request_queued = object()
+disk_full = object()

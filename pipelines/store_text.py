@@ -18,8 +18,9 @@ the page is recorded as a failure (``cluster_unavailable``, due at once), never 
 
 Settings: ``TEXT_ENABLED``, ``TEXT_FSYNC``, ``ARCHIVE_DIR``, ``CLUSTER_ENABLED``.
 Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/recovered``,
-``text/elsewhere`` (duplicates of another worker's text), per outlet ``outlet/<name>/archived``,
-``outlet/<name>/duplicates``.
+``text/failed/warc_error`` (its WARC record was not written: no text without evidence),
+``text/failed/disk_full``, ``text/elsewhere`` (duplicates of another worker's text), per
+outlet ``outlet/<name>/archived``, ``outlet/<name>/duplicates``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,6 +45,7 @@ from crawler.items import ArticleItem
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
 from storage.atomic import clean_tmp, write_atomic
+from storage.diskspace import full_error, is_disk_full
 from storage.layout import ArchiveLayout, iso, text_stem, utc_now
 from storage.manifest import Manifest, TextRow
 from storage.warc import WarcRef
@@ -129,8 +132,16 @@ class StoreTextPipeline:
         if item.warc is not None:
             try:
                 warc_ref = await maybe_deferred_to_future(item.warc.wait())
-            except Exception:  # counted and logged by WarcCapture; the text is still worth keeping
-                warc_ref = None
+            except Exception as exc:  # counted and logged by WarcCapture
+                # No evidence, no text: a text whose WARC record is not on disk could never be
+                # shown to be what the outlet served. Listed, due at once, fetched again.
+                self.stats.inc_value("text/failed/warc_error")
+                self._signal(
+                    na_signals.page_failed, url=item.url, outlet=item.outlet, reason="warc_error",
+                    status=item.http_status, attempts=1, detail=f"WARC capture failed: {exc}"[:500],
+                    kind="page", due_now=True,
+                )  # fmt: skip
+                raise DropItem(f"{item.final_url} not stored: its WARC capture failed") from None
         if item.article is None:
             reason, detail = item.no_article or ("extraction_empty", "")
             self.stats.inc_value(f"text/failed/{reason}")
@@ -149,6 +160,13 @@ class StoreTextPipeline:
                 detail=f"Redis: {exc}"[:500], kind="page", due_now=True,
             )  # fmt: skip
             raise DropItem(f"{item.final_url} not stored: Redis unavailable ({exc})") from None
+        except (OSError, sqlite3.Error) as exc:
+            if not is_disk_full(exc):
+                raise
+            self.stats.inc_value("text/failed/disk_full")
+            self._signal(na_signals.disk_full, error=full_error(exc, self.layout.root),
+                         source="text")  # fmt: skip
+            raise DropItem(f"{item.final_url} not stored: the disk is full") from None
         if outcome == "elsewhere":
             self.stats.inc_value("text/elsewhere")
             outcome = "duplicate"

@@ -140,13 +140,20 @@ class Manifest:
             return self._db.execute(sql, tuple(params)).fetchall()
 
     # --- runs ---------------------------------------------------------------------------------
-    def start_run(self, run_id: str, started_at: str, config: dict[str, Any]) -> None:
+    def start_run(self, run_id: str, started_at: str, config: dict[str, Any]) -> int:
+        """Record a run as 'running'. A run still 'running' when another starts (under the
+        archive's lock) was killed: it is marked 'killed'. Returns how many were."""
         with self.transaction() as db:
+            killed = db.execute(
+                "UPDATE runs SET status = 'killed' WHERE status = 'running' AND run_id != ?",
+                (run_id,),
+            ).rowcount
             db.execute(
                 "INSERT OR REPLACE INTO runs (run_id, started_at, status, config)"
                 " VALUES (?, ?, 'running', ?)",
                 (run_id, started_at, json.dumps(config, sort_keys=True)),
             )
+        return int(killed)
 
     def finish_run(
         self, run_id: str, finished_at: str, status: str, summary: dict[str, Any]

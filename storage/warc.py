@@ -14,7 +14,7 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -77,9 +77,14 @@ class WarcFileWriter:
         warcinfo: Mapping[str, str],
         hostname: str | None = None,
         gzip_level: int = 6,
+        fsync_each: bool = False,
+        before_close: Callable[[], None] | None = None,
     ) -> None:
         self.layout = layout
         self.gzip_level = gzip_level
+        self.fsync_each = fsync_each
+        # called before a file is closed and renamed (the caller commits what it knows of it)
+        self.before_close = before_close
         self.prefix = prefix
         self.max_size = max_size
         self.warcinfo = dict(warcinfo)
@@ -153,14 +158,23 @@ class WarcFileWriter:
 
     def _write_pair(self, first: Any, second: Any, record_type: str) -> WarcRef:
         """Write the two records of one exchange, back to back in the open file (a reader of
-        the file never finds one without the other, but at a cut end); close the file once it
-        has passed max_size. Returns where `first` is."""
+        the file never finds one without the other, but at a cut end). Returns where `first`
+        is. A file past max_size is closed at the next write, once the caller has recorded this
+        one (`before_close` commits what it knows of the file).
+
+        Both records are in the kernel (flushed) before this returns, so what is decided on the
+        strength of the returned place (a text that names its record) survives a SIGKILL of
+        the process; `fsync_each` also makes it survive a power cut, at the price of a disk
+        flush per exchange."""
         fh = self._fh
         assert self._writer is not None and fh is not None
         offset = fh.tell()
         self._writer.write_record(first)
         length = fh.tell() - offset
         self._writer.write_record(second)
+        fh.flush()
+        if self.fsync_each:
+            os.fsync(fh.fileno())
         headers = first.rec_headers
         ref = WarcRef(
             warc_file=self._name,
@@ -171,8 +185,6 @@ class WarcFileWriter:
             record_type=record_type,
             warc_date=headers.get_header("WARC-Date"),
         )
-        if fh.tell() >= self.max_size:
-            self.close()
         return ref
 
     def _common(self, fetched_at: datetime, ip_address: str | None) -> dict[str, str]:
@@ -201,6 +213,8 @@ class WarcFileWriter:
         """Flush, fsync and rename the open file to its final name."""
         if self._fh is None:
             return
+        if self.before_close is not None:
+            self.before_close()
         fh, self._fh, self._writer = self._fh, None, None
         fh.flush()
         os.fsync(fh.fileno())
@@ -211,6 +225,8 @@ class WarcFileWriter:
         logger.info("closed WARC file %s", self._name)
 
     def _ensure_open(self) -> WARCWriter:
+        if self._fh is not None and self._fh.tell() >= self.max_size:
+            self.close()  # rotation: the file is full; everything written to it is recorded
         if self._writer is not None and self._fh is not None:
             return self._writer
         opened = utc_now()

@@ -9,12 +9,13 @@ make it is cut as well: an exchange is kept whole or not at all.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -36,13 +37,25 @@ class RepairResult:
     records_kept: int  # records in the repaired file, warcinfo included
     bytes_dropped: int  # bytes cut from the end (0 when the file ended cleanly)
     removed: bool  # nothing valid was left (not even a warcinfo) and the file was deleted
+    # the manifest's captures rows of the exchanges kept (response or revisit, with the method
+    # of its request), re-derived from the records: the crawl commits them in batches, so a kill
+    # can lose rows of records that survived
+    captures: tuple[dict[str, Any], ...] = ()
+    written_as: str = ""  # the name the crawl wrote it under, which its manifest rows name
 
 
 @dataclass(frozen=True)
 class _Record:
-    end: int  # offset just past this record's gzip member
+    start: int  # offset of this record's gzip member
+    end: int  # offset just past it
     rec_type: str
+    record_id: str
     concurrent_to: str | None  # set on the second record of a pair
+    url: str = ""
+    warc_date: str = ""
+    payload_digest: str | None = None
+    http: tuple[str, dict[str, str]] | None = None  # status line (or request line), headers
+    fields: dict[str, str] | None = None  # a warcinfo record's fields
 
 
 class _Slice:
@@ -94,10 +107,16 @@ def _parse_member(fh: BinaryIO, start: int, end: int) -> _Record | None:
     it = ArchiveIterator(_Slice(fh, end - start), check_digests=True)
     try:
         rec = next(it)
-        # raw_stream, not content_stream(): a body received as broken gzip is still a valid record
-        while rec.raw_stream.read(CHUNK):
-            pass
         headers = rec.rec_headers
+        http = None
+        if rec.http_headers is not None:
+            h = rec.http_headers
+            http = (h.statusline, {k.lower(): v for k, v in h.headers})
+        # raw_stream, not content_stream(): a body received as broken gzip is still a valid record
+        block = b""
+        while piece := rec.raw_stream.read(CHUNK):
+            if rec.rec_type == "warcinfo" and len(block) < CHUNK:
+                block += piece
         declared = int(headers.get_header("Content-Length"))
         if rec.length != declared or rec.digest_checker.passed is False:
             return None
@@ -111,15 +130,54 @@ def _parse_member(fh: BinaryIO, start: int, end: int) -> _Record | None:
                 return None
         if tail != RECORD_END:
             return None
+        fields = None
+        if rec.rec_type == "warcinfo":
+            text = block.decode("utf-8", "replace")
+            pairs = (line.partition(":") for line in text.splitlines())
+            fields = {k.strip(): v.strip() for k, _, v in pairs}
         return _Record(
+            start=start,
             end=end,
             rec_type=rec.rec_type or "",
+            record_id=headers.get_header("WARC-Record-ID") or "",
             concurrent_to=headers.get_header("WARC-Concurrent-To"),
+            url=headers.get_header("WARC-Target-URI") or "",
+            warc_date=headers.get_header("WARC-Date") or "",
+            payload_digest=headers.get_header("WARC-Payload-Digest"),
+            http=http,
+            fields=fields,
         )
     except Exception:  # any parse failure means this record, and all after it, are lost
         return None
     finally:
         it.close()
+
+
+def _captures(records: list[_Record], warc_file: str) -> list[dict[str, Any]]:
+    """A captures row for every response or revisit whose request record follows it, as
+    :class:`crawler.extensions.warc_capture.WarcCapture` writes them."""
+    run_id = next((r.fields.get("isPartOf") for r in records if r.fields), None)
+    rows = []
+    for first, second in itertools.pairwise(records):
+        if first.rec_type not in ("response", "revisit") or second.rec_type != "request":
+            continue
+        if second.concurrent_to != first.record_id or first.http is None:
+            continue
+        status_line, headers = first.http
+        status = status_line.split(" ", 1)[0]
+        request_line = second.http[0] if second.http else "GET"
+        rows.append({
+            "run_id": run_id, "url": first.url, "method": request_line.split(" ", 1)[0],
+            "status": int(status) if status.isdigit() else None,
+            # WarcCapture's fetched_at is the WARC-Date to the second
+            "fetched_at": first.warc_date[:19] + "Z", "warc_file": warc_file,
+            "warc_offset": first.start, "warc_length": first.end - first.start,
+            "record_id": first.record_id, "record_type": first.rec_type,
+            "warc_date": first.warc_date, "payload_digest": first.payload_digest,
+            "content_type": headers.get("content-type"), "etag": headers.get("etag"),
+            "last_modified": headers.get("last-modified"),
+        })  # fmt: skip
+    return rows
 
 
 def _valid_prefix(fh: BinaryIO, size: int) -> list[_Record]:
@@ -170,18 +228,21 @@ def repair_warc(path: Path) -> RepairResult:
                 os.truncate(fh.fileno(), keep)
             os.fsync(fh.fileno())
     final = _final_path(path)
+    written_as = path.name[: -len(OPEN_SUFFIX)]
     if not records:
         path.unlink()
         fsync_dir(path.parent)
         logger.warning("removed %s: no complete WARC record (%d bytes dropped)", path.name, size)
-        return RepairResult(final.name, 0, size, removed=True)
+        return RepairResult(final.name, 0, size, removed=True, written_as=written_as)
+    # rows name the file as the crawl did (its name without .open), even if it had to move
+    captures = _captures(records, written_as)
     os.replace(path, final)
     fsync_dir(path.parent)
     logger.warning(
         "repaired %s -> %s: kept %d records, dropped %d bytes",
         path.name, final.name, len(records), size - keep,
     )  # fmt: skip
-    return RepairResult(final.name, len(records), size - keep, removed=False)
+    return RepairResult(final.name, len(records), size - keep, False, tuple(captures), written_as)
 
 
 def repair_open_warcs(layout: ArchiveLayout) -> list[RepairResult]:

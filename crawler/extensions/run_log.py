@@ -2,7 +2,8 @@
 
 Unattended crawls are read afterwards: everything the crawl logs at ``LOG_LEVEL`` also goes to
 the run's own file. Files older than ``ARCHIVE_LOG_RETENTION_DAYS`` are removed at start
-(0 keeps them all).
+(0 keeps them all). A write to the file that fails (a full disk) detaches it: the crawl goes
+on logging to stderr, and says so once, instead of a traceback per line.
 
 Settings: ``ARCHIVE_DIR``, ``ARCHIVE_LOG_RETENTION_DAYS``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``LOG_DATEFORMAT``.
@@ -10,7 +11,9 @@ Settings: ``ARCHIVE_DIR``, ``ARCHIVE_LOG_RETENTION_DAYS``, ``LOG_LEVEL``, ``LOG_
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import time
 
 from scrapy import signals
@@ -29,7 +32,7 @@ class RunLog:
         self.path = layout.run_log_path(run_id)
         layout.logs_dir.mkdir(parents=True, exist_ok=True)
         self._prune(layout, retention_days)
-        self.handler = logging.FileHandler(self.path, encoding="utf-8")
+        self.handler = _RunLogHandler(self.path, encoding="utf-8")
         self.handler.setLevel(level)
         self.handler.setFormatter(logging.Formatter(fmt, datefmt))
         logging.getLogger().addHandler(self.handler)
@@ -62,3 +65,14 @@ class RunLog:
     def _detach(self) -> None:
         logging.getLogger().removeHandler(self.handler)
         self.handler.close()
+
+
+class _RunLogHandler(logging.FileHandler):
+    def handleError(self, record: logging.LogRecord) -> None:
+        # logging's own handleError prints a traceback per record: one full disk, thousands
+        logging.getLogger().removeHandler(self)
+        with contextlib.suppress(OSError):
+            self.close()
+        error = sys.exc_info()[1]
+        logger.error("stopped writing the run log %s: %s", self.baseFilename,
+                     getattr(error, "strerror", None) or error)  # fmt: skip

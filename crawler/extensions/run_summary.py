@@ -5,13 +5,15 @@ reason, retried, elapsed) from the crawl's stats and signals, records the run in
 ``runs`` table, and writes the summary atomically when the spider closes. The CLI prints it.
 
 Settings: ``ARCHIVE_DIR``, ``ARCHIVE_RUN_ID``.
-Stats it keeps: ``outlet/<name>/discovered``, ``outlet/<name>/fetched``, ``outlet/<name>/retried``.
+Stats it keeps: ``outlet/<name>/discovered``, ``outlet/<name>/fetched``, ``outlet/<name>/retried``,
+``runs/killed`` (earlier runs found still "running": killed, now marked so).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from scrapy.statscollectors import StatsCollector
 
 from crawler.run import run_id_for
 from storage.atomic import write_atomic
+from storage.diskspace import is_disk_full
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
 
@@ -60,9 +63,14 @@ class RunSummary:
         config = getattr(spider, "crawl_config", None)
         manifest = Manifest(self.layout.manifest_path)
         try:
-            manifest.start_run(self.run_id, iso(self.started), config.as_dict() if config else {})
+            killed = manifest.start_run(
+                self.run_id, iso(self.started), config.as_dict() if config else {}
+            )
         finally:
             manifest.close()
+        if killed:
+            self.stats.inc_value("runs/killed", killed)
+            logger.warning("%d earlier run(s) never finished (killed): marked 'killed'", killed)
         logger.info("run %s started; archive %s", self.run_id, self.layout.root)
 
     def request_scheduled(self, request: Request, spider: Spider) -> None:
@@ -128,14 +136,20 @@ class RunSummary:
         self.summary = self.build(spider, reason)
         path = self.layout.run_summary_path(self.run_id)
         data = (json.dumps(self.summary, indent=2, sort_keys=True) + "\n").encode("utf-8")
-        write_atomic(path, data, self.layout.tmp_dir)
-        manifest = Manifest(self.layout.manifest_path)
         try:
-            status = "completed" if reason == "finished" else reason
-            summary = {k: v for k, v in self.summary.items() if k != "stats"}
-            manifest.finish_run(self.run_id, self.summary["finished_at"], status, summary)
-        finally:
-            manifest.close()
+            write_atomic(path, data, self.layout.tmp_dir)
+            manifest = Manifest(self.layout.manifest_path)
+            try:
+                status = "completed" if reason == "finished" else reason
+                summary = {k: v for k, v in self.summary.items() if k != "stats"}
+                manifest.finish_run(self.run_id, self.summary["finished_at"], status, summary)
+            finally:
+                manifest.close()
+        except (OSError, sqlite3.Error) as exc:
+            if not is_disk_full(exc):
+                raise
+            # the summary stays in memory for the CLI to print; the run shows as killed later
+            logger.error("could not write the run summary %s: %s", path, exc)
         t = self.summary["totals"]
         logger.info(
             "run %s %s: %d fetched, %d archived, %d duplicates, %d failed; summary in %s",

@@ -11,8 +11,16 @@ written exchange is also a row in the manifest's ``captures`` table.
 Exchanges waiting for the writer are bounded: past ``WARC_MAX_PENDING_BYTES`` the engine is paused
 (no new downloads) until the writer has caught up to half of it.
 
+Evidence comes before text: the Pending resolves only once both records of the exchange are in
+the file (flushed to the kernel, so a SIGKILL cannot take them; ``WARC_FSYNC = "record"`` also
+fsyncs each exchange, against power cuts; files are always fsynced at rotation and close). The
+``captures`` rows go to the manifest in batches and always before a file is closed; after a
+kill, the repair re-derives the rows a batch lost, and drops any text whose record did not
+survive (:mod:`storage.evidence`), before the crawl makes its first request. Each write first
+checks the disk keeps ``ARCHIVE_MIN_FREE_MB`` free; a full disk is the ``disk_full`` signal.
+
 Settings: ``WARC_ENABLED``, ``WARC_PREFIX``, ``WARC_MAX_SIZE``, ``WARC_GZIP_LEVEL``,
-``WARC_MAX_PENDING_BYTES``, ``ARCHIVE_DIR``.
+``WARC_MAX_PENDING_BYTES``, ``WARC_FSYNC``, ``ARCHIVE_DIR``, ``ARCHIVE_MIN_FREE_MB``.
 Per request: ``meta["dont_archive"] = True`` keeps an exchange out of the WARC.
 A response whose payload the archive already has is a revisit record (identical-payload-digest)
 referring to the first capture; a 304 to a conditional request is a revisit record
@@ -22,6 +30,7 @@ request record and a metadata record naming the error (``download_failed`` signa
 
 Stats: ``warc/records/{response,request,metadata}``,
 ``warc/records/revisit/{identical_payload,server_not_modified}``, ``warc/repaired``,
+``warc/repaired/captures_rederived``, ``warc/repaired/texts_dropped``,
 ``warc/files``, ``warc/bytes``,
 ``warc/skipped/dont_archive``, ``warc/errors``, ``warc/backpressure/paused`` (times the crawl
 waited for the writer).
@@ -29,9 +38,11 @@ waited for the writer).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import platform
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import Any
@@ -49,6 +60,8 @@ from crawler import signals as na_signals
 from crawler.run import run_id_for
 from crawler.settings_check import check_settings
 from crawler.twisted_util import Pending, deferred_from_future, nudge_engine
+from storage.diskspace import check_free, full_error, is_disk_full
+from storage.evidence import reconcile
 from storage.layout import ArchiveLayout, iso, safe_hostname, utc_now
 from storage.manifest import Manifest
 from storage.warc import (
@@ -102,7 +115,11 @@ class WarcCapture:
         stats: StatsCollector,
         gzip_level: int = 6,
         max_pending_bytes: int = 64 * 1024 * 1024,
+        fsync_each: bool = False,
+        min_free_bytes: int = 0,
     ) -> None:
+        self.fsync_each = fsync_each
+        self.min_free_bytes = min_free_bytes
         self.layout = layout
         self.prefix = prefix
         self.max_size = max_size
@@ -134,6 +151,8 @@ class WarcCapture:
             stats=crawler.stats,
             gzip_level=settings.getint("WARC_GZIP_LEVEL"),
             max_pending_bytes=settings.getint("WARC_MAX_PENDING_BYTES"),
+            fsync_each=settings.get("WARC_FSYNC") == "record",
+            min_free_bytes=int(settings.getfloat("ARCHIVE_MIN_FREE_MB") * 1e6),
         )
         ext.crawler = crawler
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
@@ -158,21 +177,30 @@ class WarcCapture:
             "newsarchiver-config": json.dumps(config.as_dict() if config else {}, sort_keys=True),
         }
 
-    def spider_opened(self, spider: Spider) -> None:
+    async def spider_opened(self, spider: Spider) -> None:
+        # awaited by the engine: the repair has squared texts and records before any request
         d = deferred_from_future(self._executor.submit(self._open, self.warcinfo(spider)))
         d.addErrback(self._write_failed, "(opening the archive)")
+        with contextlib.suppress(Exception):  # counted, logged, crawl stopped by _write_failed
+            await maybe_deferred_to_future(d)
 
     def _open(self, warcinfo: dict[str, str]) -> None:
         """Runs in the writer thread, before any write."""
         self.layout.ensure()
-        for repaired in repair_open_warcs(self.layout):  # what a killed crawl left open
-            self.stats.inc_value("warc/repaired")
-            if repaired.bytes_dropped:
-                self.stats.inc_value("warc/repaired_bytes_dropped", repaired.bytes_dropped)
+        repaired = repair_open_warcs(self.layout)  # what a killed crawl left open
         self.manifest = Manifest(self.layout.manifest_path)
+        for result in repaired:
+            self.stats.inc_value("warc/repaired")
+            if result.bytes_dropped:
+                self.stats.inc_value("warc/repaired_bytes_dropped", result.bytes_dropped)
+        if repaired:
+            done = reconcile(self.layout, self.manifest, repaired, self.run_id)
+            self.stats.inc_value("warc/repaired/captures_rederived", done.captures_added)
+            self.stats.inc_value("warc/repaired/texts_dropped", len(done.texts_dropped))
         self.writer = WarcFileWriter(
-            self.layout, self.prefix, self.max_size, warcinfo, gzip_level=self.gzip_level
-        )
+            self.layout, self.prefix, self.max_size, warcinfo, gzip_level=self.gzip_level,
+            fsync_each=self.fsync_each, before_close=self._flush_rows,
+        )  # fmt: skip
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         if request.meta.get("dont_archive"):
@@ -218,6 +246,7 @@ class WarcCapture:
     def _write_failed_attempt(self, request: Request, error: str) -> WarcRef:
         """Runs in the writer thread."""
         assert self.writer is not None
+        check_free(self.layout.root, self.min_free_bytes)
         ref = self.writer.write_failed_attempt(
             request.url, request.method, _header_pairs(request.headers), request.body or b"",
             error, utc_now(),
@@ -231,6 +260,7 @@ class WarcCapture:
         is one the archive has (identical-payload-digest) or the server said 304
         (server-not-modified) about a page the archive has."""
         assert self.writer is not None and self.manifest is not None
+        check_free(self.layout.root, self.min_free_bytes)
         files_before = len(self.writer.files_written)
         ref = None
         if exchange.status == 304:
@@ -286,6 +316,15 @@ class WarcCapture:
     def _write_failed(self, failure: Any, url: str) -> Any:
         """A crawl whose evidence cannot be written must not go on as if it were."""
         self.stats.inc_value("warc/errors")
+        if is_disk_full(failure.value):
+            # one line for the whole crawl, from the disk guard, not one per exchange
+            self._stopping = True
+            if self.crawler is not None:
+                self.crawler.signals.send_catch_log(
+                    na_signals.disk_full, error=full_error(failure.value, self.layout.root),
+                    source="warc",
+                )  # fmt: skip
+            return failure
         logger.error("could not write the WARC records of %s: %s", url, failure.getErrorMessage())
         if not self._stopping and self.crawler is not None and self.crawler.engine is not None:
             self._stopping = True
@@ -295,11 +334,18 @@ class WarcCapture:
 
     def _close(self) -> None:
         """Runs in the writer thread, after every write queued before it."""
-        self._flush_rows()
-        if self.writer is not None:
-            self.writer.close()
-        if self.manifest is not None:
-            self.manifest.close()
+        try:
+            self._flush_rows()
+            if self.writer is not None:
+                self.writer.close()
+        except (OSError, sqlite3.Error) as exc:
+            if not is_disk_full(exc):
+                raise
+            # the file stays .open: the next crawl repairs it and re-derives its rows
+            logger.error("could not close the WARC file: %s", exc)
+        finally:
+            if self.manifest is not None:
+                self.manifest.close()
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         # maybe_deferred_to_future: a bare Deferred cannot be awaited on the asyncio reactor

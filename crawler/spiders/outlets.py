@@ -7,7 +7,9 @@ gzipped and news sitemaps too) and its feeds (RSS and Atom). A page is an articl
 matches the outlet's ``allow`` regexes or, for outlets without ``allow``, when it says so itself
 (og:type=article, JSON-LD NewsArticle…) or was listed in a feed.
 
-Request meta: ``outlet`` (name), ``kind`` (hub, sitemap, feed, page, feed_entry).
+Request meta: ``outlet`` (name), ``kind`` (hub, sitemap, feed, page, feed_entry),
+``original_capture`` (where the capture a conditional request's validators came from is: a 304
+is read from it, :mod:`crawler.middlewares.not_modified`, and its links followed).
 Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spider/not_html``,
 ``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, per outlet
 ``outlet/<name>/articles``.
@@ -176,6 +178,9 @@ class OutletsSpider(Spider):
                 if original["last_modified"]:
                     headers["If-Modified-Since"] = original["last_modified"]
                 meta["handle_httpstatus_list"] = [304]
+                # a 304 is read from this capture (NotModifiedMiddleware): its links still count
+                meta["original_capture"] = {"warc_file": original["warc_file"],
+                                            "warc_offset": original["warc_offset"]}  # fmt: skip
                 self._count("spider/conditional")
         return Request(url, callback=callback, errback=self.on_error, meta=meta, headers=headers)
 
@@ -209,6 +214,8 @@ class OutletsSpider(Spider):
         return at
 
     def _not_modified(self, response: Response) -> bool:
+        """A 304 whose stored copy could not be read: nothing to parse. (One that could is a
+        200 with meta["not_modified"], parsed for its links.)"""
         if response.status != 304:
             return False
         self._count("spider/not_modified")  # the WARC has a revisit record; nothing new to read
@@ -324,6 +331,10 @@ class OutletsSpider(Spider):
             detail = "an error, block or challenge page served with a success status"
             self._fail(response.url, response.meta, soft, response.status, detail)
             return
+        if response.meta.get("not_modified"):
+            # unchanged since its capture (a 304, read back from the WARC): parsed as fetched. An
+            # article asked for again had no text yet (a killed run) or is due a recrawl.
+            self._count("spider/not_modified")
         reason = self.article_reason(response, outlet)
         if reason:
             self._count("spider/pages/article")
