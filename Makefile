@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 DEMO_ARCHIVE ?= demo-archive
 
-.PHONY: demo test lint venv clean bench bench-push eval-extraction redis-server
+.PHONY: demo test lint venv clean bench bench-push eval-extraction redis-server soak
 
 venv: $(DEPS)
 
@@ -51,6 +51,11 @@ bench: $(DEPS) redis-server
 # (BENCH_ARGS="--size-mb 256 --runs 1" for a quick look)
 bench-push: $(DEPS)
 	$(BIN)/python -m bench.push_bench $(BENCH_ARGS)
+
+# kill -9 a crawl of a 300-article local outlet at 20 random moments, then audit the archive:
+# texts without a WARC record, warcio check, .open left, processes left behind (all must be 0)
+soak: $(DEPS)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # the project's extractor beside plain trafilatura (comments off) on ../shared/extraction-devset
 eval-extraction: $(DEPS)

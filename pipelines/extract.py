@@ -16,6 +16,9 @@ Settings: ``EXTRACT_ENABLED``, ``EXTRACT_WORKERS``, ``EXTRACT_MIN_CHARS``, ``EXT
 ``EXTRACT_FUNCTION``.
 Stats: ``extract/ok``, ``extract/no_article/<reason>``, ``extract/worker_died``,
 ``extract/timeout``, ``extract/error``.
+
+Workers end with the crawl, however it ends: each watches the crawl's process (a pidfd) and exits
+when it is gone, so a SIGKILLed crawl leaves no extraction process behind.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -50,11 +56,36 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _quiet_worker() -> None:
-    """In each worker: trafilatura warns ("discarding data") for every page without text; the
-    pipeline counts those pages itself, so only errors get through to the crawl's stderr."""
+def _init_worker(crawl_pid: int) -> None:
+    """In each worker: quiet logs, and a watchdog that ends the worker with the crawl."""
+    # trafilatura warns ("discarding data") for every page without text; the pipeline counts
+    # those pages itself, so only errors get through to the crawl's stderr
     for name in ("trafilatura", "htmldate", "courlan", "justext"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    threading.Thread(target=_exit_with, args=(crawl_pid,), name="crawl-watchdog",
+                     daemon=True).start()  # fmt: skip
+
+
+def _exit_with(crawl_pid: int) -> None:
+    """Exit as soon as the crawl process is gone. A SIGKILLed crawl runs no cleanup, and a worker
+    would wait for work for ever: it holds its own call queue's write end (so never reads EOF),
+    and the forkserver, which waits for its last child, lives on too. The worker's parent is the
+    forkserver, not the crawl, so a parent-death signal would not fire: watch the crawl itself."""
+    try:
+        fd = os.pidfd_open(crawl_pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd (not Linux 5.3+): look once a second
+        while True:
+            try:
+                os.kill(crawl_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    select.select([fd], [], [])  # readable once the process has exited
+    os._exit(1)
 
 
 class ExtractionTimeout(Exception):
@@ -100,7 +131,10 @@ class ExtractPipeline:
         # with its reactor threads and open sockets.
         context = multiprocessing.get_context("forkserver")
         return ProcessPoolExecutor(
-            max_workers=workers or self.workers, mp_context=context, initializer=_quiet_worker
+            max_workers=workers or self.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
 
     def open_spider(self) -> None:
