@@ -74,6 +74,21 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         print(f"{c['timestamp']:<14}  {c.get('status', '-'):>6}  {kind:<8}  {c['offset']:>10}  "
               f"{c['filename']}")  # fmt: skip
     print(f"{len(captures)} capture(s) of {args.url}")
+    if not captures and layout.manifest_path.exists():
+        manifest = Manifest(layout.manifest_path)
+        try:
+            rows = manifest.query(
+                "SELECT t.stem, a.warc_file, a.warc_offset FROM articles a JOIN texts t"
+                " ON t.id = a.text_id WHERE a.url = ? OR a.final_url = ?", (args.url, args.url),
+            )  # fmt: skip
+        finally:
+            manifest.close()
+        for row in rows:  # a text without its evidence: say so, the archive is not whole
+            print(
+                f"newsarchiver: {args.url} has text {row['stem']} but no WARC record "
+                f"(named {row['warc_file']} at offset {row['warc_offset']})",
+                file=sys.stderr,
+            )
     return EXIT_OK
 
 

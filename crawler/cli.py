@@ -43,6 +43,7 @@ from crawler.runner import (
     EXIT_LOCKED,
     EXIT_OK,
     build_settings,
+    check_disk,
     finish,
     print_summary,
     run_crawl,
@@ -80,6 +81,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     for name in CREDENTIAL_SETTINGS:
         settings.set(name, None, priority="cmdline")
     layout = ArchiveLayout(args.archive)
+    check_disk(settings)
     with lock.held(layout.lock_path):  # held through the push too
         code = finish(run_crawl(config, settings, refresh=args.refresh))
         if code == EXIT_OK and target:

@@ -14,6 +14,7 @@ import json
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from scrapy.crawler import Crawler, CrawlerProcess
@@ -52,13 +53,18 @@ def build_settings(archive: str, overrides: Sequence[str] = (), **extra: Any) ->
     return settings
 
 
+def check_disk(settings: Settings) -> None:
+    """DiskFull (exit 5) when the archive's disk is below ARCHIVE_MIN_FREE_MB: checked before
+    the lock file, itself a write, is touched."""
+    check_free(Path(settings["ARCHIVE_DIR"]), int(settings.getfloat("ARCHIVE_MIN_FREE_MB") * 1e6))
+
+
 def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> dict[str, Any] | None:
     """Run one crawl to its end; returns the run summary, or None when the crawl crashed."""
     run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
     settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
     layout = ArchiveLayout(settings["ARCHIVE_DIR"])
-    # DiskFull: exit 5 before the lock file (itself a write) is touched
-    check_free(layout.root, int(settings.getfloat("ARCHIVE_MIN_FREE_MB") * 1e6))
+    check_disk(settings)
     with lock.held(layout.lock_path):  # ArchiveLocked: exit 3 before Scrapy starts
         summary = _run_process(config, settings, run_id, **spider_args)
         if summary is not None and summary["finish_reason"] != DISK_FULL:

@@ -135,9 +135,10 @@ class StoreTextPipeline:
             except Exception as exc:  # counted and logged by WarcCapture
                 # No evidence, no text: a text whose WARC record is not on disk could never be
                 # shown to be what the outlet served. Listed, due at once, fetched again.
-                self.stats.inc_value("text/failed/warc_error")
+                reason = "disk_full" if is_disk_full(exc) else "warc_error"
+                self.stats.inc_value(f"text/failed/{reason}")
                 self._signal(
-                    na_signals.page_failed, url=item.url, outlet=item.outlet, reason="warc_error",
+                    na_signals.page_failed, url=item.url, outlet=item.outlet, reason=reason,
                     status=item.http_status, attempts=1, detail=f"WARC capture failed: {exc}"[:500],
                     kind="page", due_now=True,
                 )  # fmt: skip

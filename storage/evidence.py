@@ -9,6 +9,8 @@ bytes. So after :func:`storage.warc_repair.repair_open_warcs`, for each repaired
 - adds the ``captures`` rows of surviving records that the manifest does not have (re-derived
   from the records themselves), so revisits, conditional requests, ``lookup`` and the index see
   every capture;
+- removes the ``captures`` rows of records that did not survive (a conditional request or a
+  revisit must not refer to them);
 - drops every article whose response record did not survive (its manifest row, and its text
   file and sidecar when no other URL shares the text; the text's number is not reused) and
   lists its URL as a failure due now (reason ``warc_record_lost``), so the next crawl fetches it
@@ -33,47 +35,50 @@ LOST_REASON = "warc_record_lost"
 @dataclass
 class Reconciled:
     captures_added: int = 0
+    captures_removed: int = 0
     articles_dropped: int = 0
     texts_dropped: list[str] = field(default_factory=list)  # stems
 
 
 def reconcile(
-    layout: ArchiveLayout, manifest: Manifest, repaired: list[RepairResult], run_id: str = ""
+    layout: ArchiveLayout, manifest: Manifest, result: RepairResult, run_id: str = ""
 ) -> Reconciled:
-    """Square the manifest and the text files with the records that survived in `repaired`."""
+    """Square the manifest and the text files with the records that survived in one repaired
+    file (called by the repair before the file is renamed: see
+    :func:`storage.warc_repair.repair_warc`)."""
     done = Reconciled()
+    warc_file = result.written_as
+    rows = manifest.query("SELECT warc_offset FROM captures WHERE warc_file = ?", (warc_file,))
+    known = {r["warc_offset"] for r in rows}
+    missing = [row for row in result.captures if row["warc_offset"] not in known]
+    if missing:
+        manifest.add_captures(missing)
+        done.captures_added += len(missing)
+        logger.warning("re-derived %d capture row(s) of %s from its records", len(missing),
+                       result.name)  # fmt: skip
+    kept = {row["warc_offset"] for row in result.captures}
+    gone = [r["warc_offset"] for r in rows if r["warc_offset"] not in kept]
+    if gone:  # rows committed for records the file lost: nothing may refer to them any more
+        with manifest.transaction() as db:
+            db.executemany("DELETE FROM captures WHERE warc_file = ? AND warc_offset = ?",
+                           [(warc_file, offset) for offset in gone])  # fmt: skip
+        done.captures_removed += len(gone)
+    lost = [
+        a
+        for a in manifest.query("SELECT * FROM articles WHERE warc_file = ?", (warc_file,))
+        if a["warc_offset"] not in kept
+    ]
     failures = FailureLog(manifest, layout.failures_path, run_id=run_id)
-    for result in repaired:
-        warc_file = result.written_as
-        known = {
-            r["warc_offset"]
-            for r in manifest.query(
-                "SELECT warc_offset FROM captures WHERE warc_file = ?", (warc_file,)
-            )
-        }
-        missing = [row for row in result.captures if row["warc_offset"] not in known]
-        if missing:
-            manifest.add_captures(missing)
-            done.captures_added += len(missing)
-            logger.warning("re-derived %d capture row(s) of %s from its records",
-                           len(missing), result.name)  # fmt: skip
-        kept = {row["warc_offset"] for row in result.captures}
-        lost = [
-            a
-            for a in manifest.query("SELECT * FROM articles WHERE warc_file = ?", (warc_file,))
-            if a["warc_offset"] not in kept
-        ]
-        for article in lost:
-            done.articles_dropped += 1
-            stem = _drop_article(layout, manifest, article["url"], article["text_id"])
-            if stem:
-                done.texts_dropped.append(stem)
-            failures.record(
-                article["url"], article["outlet"], LOST_REASON, status=article["http_status"],
-                detail=f"its response record in {warc_file} at offset {article['warc_offset']} "
-                "did not survive the killed crawl; the text was dropped",
-                attempts=0, kind="page", due_now=True,
-            )  # fmt: skip
+    for article in lost:
+        done.articles_dropped += 1
+        if stem := _drop_article(layout, manifest, article["url"], article["text_id"]):
+            done.texts_dropped.append(stem)
+        failures.record(
+            article["url"], article["outlet"], LOST_REASON, status=article["http_status"],
+            detail=f"its response record in {warc_file} at offset {article['warc_offset']} did "
+            "not survive the killed crawl; the text was dropped",
+            attempts=0, kind="page", due_now=True,
+        )  # fmt: skip
     return done
 
 

@@ -13,6 +13,7 @@ import itertools
 import logging
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -213,10 +214,16 @@ def _final_path(open_path: Path) -> Path:
         n += 1
 
 
-def repair_warc(path: Path) -> RepairResult:
+def repair_warc(
+    path: Path, before_close: Callable[[RepairResult], None] | None = None
+) -> RepairResult:
     """Keep every complete, valid record of a .open WARC, drop a truncated tail, fsync, rename to
     the final name (with ``-repaired`` added if that name is taken). A file with no valid record
-    left is deleted."""
+    left is deleted.
+
+    `before_close(result)` runs once the file is cut and before it is renamed or deleted: a caller
+    that squares the manifest with it there (:func:`storage.evidence.reconcile`) and fails (a
+    full disk) leaves the file ``.open``, so the next start repairs it, and squares it, again."""
     if not path.name.endswith(OPEN_SUFFIX):
         raise ValueError(f"not an open WARC file: {path}")
     with path.open("r+b") as fh:
@@ -229,25 +236,30 @@ def repair_warc(path: Path) -> RepairResult:
             os.fsync(fh.fileno())
     final = _final_path(path)
     written_as = path.name[: -len(OPEN_SUFFIX)]
+    # rows name the file as the crawl did (its name without .open), even if it has to move
+    result = RepairResult(final.name, len(records), size - keep, not records,
+                          tuple(_captures(records, written_as)), written_as)  # fmt: skip
+    if before_close is not None:
+        before_close(result)
     if not records:
         path.unlink()
         fsync_dir(path.parent)
         logger.warning("removed %s: no complete WARC record (%d bytes dropped)", path.name, size)
-        return RepairResult(final.name, 0, size, removed=True, written_as=written_as)
-    # rows name the file as the crawl did (its name without .open), even if it had to move
-    captures = _captures(records, written_as)
+        return result
     os.replace(path, final)
     fsync_dir(path.parent)
     logger.warning(
         "repaired %s -> %s: kept %d records, dropped %d bytes",
         path.name, final.name, len(records), size - keep,
     )  # fmt: skip
-    return RepairResult(final.name, len(records), size - keep, False, tuple(captures), written_as)
+    return result
 
 
-def repair_open_warcs(layout: ArchiveLayout) -> list[RepairResult]:
+def repair_open_warcs(
+    layout: ArchiveLayout, before_close: Callable[[RepairResult], None] | None = None
+) -> list[RepairResult]:
     """Repair every .open file in layout.warc_dir (called at crawl start, before a new writer
     opens a file)."""
     if not layout.warc_dir.is_dir():
         return []
-    return [repair_warc(path) for path in layout.open_warcs()]
+    return [repair_warc(path, before_close) for path in layout.open_warcs()]

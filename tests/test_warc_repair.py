@@ -189,7 +189,10 @@ def test_nothing_valid_removes_the_file(tmp_path: Path, cut: int | str) -> None:
     kill_at(path, size)
     (result,) = repair_open_warcs(layout)
     assert (result.name, result.records_kept, result.bytes_dropped, result.removed) == (
-        path.name, 0, size, True
+        path.name,
+        0,
+        size,
+        True,
     )
     assert result.written_as == path.name and result.captures == ()
     assert list(layout.warc_dir.iterdir()) == []

@@ -30,7 +30,8 @@ request record and a metadata record naming the error (``download_failed`` signa
 
 Stats: ``warc/records/{response,request,metadata}``,
 ``warc/records/revisit/{identical_payload,server_not_modified}``, ``warc/repaired``,
-``warc/repaired/captures_rederived``, ``warc/repaired/texts_dropped``,
+``warc/repaired/captures_rederived``, ``warc/repaired/captures_removed``,
+``warc/repaired/texts_dropped``,
 ``warc/files``, ``warc/bytes``,
 ``warc/skipped/dont_archive``, ``warc/errors``, ``warc/backpressure/paused`` (times the crawl
 waited for the writer).
@@ -72,7 +73,7 @@ from storage.warc import (
     WarcRef,
     payload_digest,
 )
-from storage.warc_repair import repair_open_warcs
+from storage.warc_repair import RepairResult, repair_open_warcs
 
 logger = logging.getLogger(__name__)
 
@@ -187,20 +188,23 @@ class WarcCapture:
     def _open(self, warcinfo: dict[str, str]) -> None:
         """Runs in the writer thread, before any write."""
         self.layout.ensure()
-        repaired = repair_open_warcs(self.layout)  # what a killed crawl left open
         self.manifest = Manifest(self.layout.manifest_path)
-        for result in repaired:
-            self.stats.inc_value("warc/repaired")
-            if result.bytes_dropped:
-                self.stats.inc_value("warc/repaired_bytes_dropped", result.bytes_dropped)
-        if repaired:
-            done = reconcile(self.layout, self.manifest, repaired, self.run_id)
-            self.stats.inc_value("warc/repaired/captures_rederived", done.captures_added)
-            self.stats.inc_value("warc/repaired/texts_dropped", len(done.texts_dropped))
+        repair_open_warcs(self.layout, self._repaired)  # what a killed crawl left open
         self.writer = WarcFileWriter(
             self.layout, self.prefix, self.max_size, warcinfo, gzip_level=self.gzip_level,
             fsync_each=self.fsync_each, before_close=self._flush_rows,
         )  # fmt: skip
+
+    def _repaired(self, result: RepairResult) -> None:
+        """Runs in the writer thread, for each repaired file before it is renamed."""
+        assert self.manifest is not None
+        self.stats.inc_value("warc/repaired")
+        if result.bytes_dropped:
+            self.stats.inc_value("warc/repaired_bytes_dropped", result.bytes_dropped)
+        done = reconcile(self.layout, self.manifest, result, self.run_id)
+        self.stats.inc_value("warc/repaired/captures_rederived", done.captures_added)
+        self.stats.inc_value("warc/repaired/captures_removed", done.captures_removed)
+        self.stats.inc_value("warc/repaired/texts_dropped", len(done.texts_dropped))
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         if request.meta.get("dont_archive"):

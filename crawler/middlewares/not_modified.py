@@ -1,4 +1,4 @@
-"""NotModifiedMiddleware: a hub, feed or sitemap that answers 304 is read from its last capture.
+"""NotModifiedMiddleware: a page, feed or sitemap that answers 304 is read from its last capture.
 
 A conditional request saves the outlet a download, but a 304 has no body: a spider that stopped
 there would never see the links of an unchanged home page again, so a section page below it
@@ -7,9 +7,10 @@ spider puts the place of the capture the validators came from on ``meta["origina
 on a 304 this middleware reads that response back from the WARC (in a thread: file reads and
 gunzip stay off the reactor) and hands the spider a 200 response with the stored body and
 ``meta["not_modified"] = True``, parsed as if it had been fetched: links are followed, and an
-article whose text the archive lacks (a killed run fetched it, never stored it) is extracted. The WARC keeps the 304 as a server-not-modified revisit record
-(written from ``response_downloaded``, before any middleware). A stored copy that cannot be read
-leaves the 304 as it was (counted and logged).
+article whose text the archive lacks (a killed run fetched it, never stored it) is extracted.
+The WARC keeps the 304 as a server-not-modified revisit record (written from
+``response_downloaded``, before any middleware). A stored copy that cannot be read leaves the
+304 as it was (counted and logged).
 
 Settings: ``ARCHIVE_DIR``.
 Stats: ``not_modified/replayed``, ``not_modified/unreadable``.
