@@ -13,11 +13,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from scrapy import Request, Spider
 from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.extensions.warc_capture import WarcCapture, to_exchange
+from crawler.settings_check import SettingsError
 from storage.manifest import Manifest
 from tests.helpers import project_crawler
 
@@ -160,3 +162,36 @@ def test_gzip_level_applies_and_each_record_is_a_gzip_member_of_its_own(tmp_path
             assert member.startswith(b"WARC/1.1\r\n") and b"Plain synthetic paragraph" in member
         assert [r.rec_type for r, _ in records(path)] == ["warcinfo"] + ["response", "request"] * 3
     assert sizes[0] > 2 * sizes[9]  # level 0 stores, level 9 compresses
+
+
+def test_an_exchange_is_in_the_file_when_its_place_is_returned(tmp_path: Path) -> None:
+    # what a SIGKILL leaves is what the kernel has: both records must be there, not in a buffer
+    ext = make_capture(tmp_path)
+    r = response("http://127.0.0.1:1/a", 200, HTML, **{"Content-Type": "text/html"})
+    ref = ext._write(to_exchange(r.request, r))
+    (open_file,) = (tmp_path / "warc").glob("*.open")
+    data = open_file.read_bytes()  # another reader, as the next crawl's repair would be
+    member = gzip.decompress(data[ref.offset : ref.offset + ref.length])
+    assert member.startswith(b"WARC/1.1\r\n") and b"WARC-Type: response" in member
+    assert [rec.rec_type for rec, _ in records(open_file)] == ["warcinfo", "response", "request"]
+    ext._close()
+
+
+def test_a_rotated_file_has_every_capture_row_before_it_is_renamed(tmp_path: Path) -> None:
+    ext = make_capture(tmp_path, WARC_MAX_SIZE=64 * 1024)
+    for i in range(3):  # two 40 KB bodies fill the first file; the third opens the next one
+        r = response(f"http://127.0.0.1:1/{i}", 200, os.urandom(40_000))
+        ext._write(to_exchange(r.request, r))
+    closed = sorted((tmp_path / "warc").glob("*.warc.gz"))
+    assert len(closed) == 1
+    manifest = Manifest(tmp_path / "manifest.sqlite")  # a separate connection: committed rows
+    rows = manifest.query("SELECT url FROM captures WHERE warc_file = ?", (closed[0].name,))
+    manifest.close()
+    assert sorted(r["url"] for r in rows) == ["http://127.0.0.1:1/0", "http://127.0.0.1:1/1"]
+    ext._close()
+
+
+def test_warc_fsync_names_its_choices(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"WARC_FSYNC must be one of close, record"):
+        make_capture(tmp_path, WARC_FSYNC="sometimes")
+    make_capture(tmp_path / "ok", WARC_FSYNC="record")._close()
