@@ -55,8 +55,10 @@ class Deadline:
     def left(self) -> float:
         return self.at - time.monotonic()
 
-    def check(self, *_: Any, **__: Any) -> None:
-        """Raise DeadlineExceeded once past the deadline (also a progress callback)."""
+    def check(self, *_: Any, bytes_transferred: int = 0, **__: Any) -> None:
+        """Raise DeadlineExceeded once past the deadline (also a reader's progress callback)."""
+        if bytes_transferred < 0:
+            return  # the body rewound for a retry: before-send refuses the retry itself
         if self.expired or self.left() <= 0:
             self.expired = True
             raise DeadlineExceeded(self.seconds)

@@ -70,7 +70,9 @@ class _Guard:
     def __init__(self, deadline: Deadline | None, stop: threading.Event) -> None:
         self.deadline, self.stop = deadline, stop
 
-    def __call__(self, *_: Any, **__: Any) -> None:
+    def __call__(self, *_: Any, bytes_transferred: int = 0, **__: Any) -> None:
+        if bytes_transferred < 0:
+            return  # the body rewound for a retry, which before-send stops if it must
         if self.deadline is not None:
             self.deadline.check()
         if self.stop.is_set():

@@ -147,11 +147,13 @@ class Pusher:
         manifest = Manifest(self.layout.manifest_path)
         report = PushReport(self.store.target)
         try:
+            unfinished: dict[str, list[str]] = {}
             if not self.dry_run:
-                self.store.check(create=self.create)
+                with self.store.deadline():  # a server trickling its answers: as for an object
+                    self.store.check(create=self.create)
+                    unfinished = self.store.unfinished()
             pushed = manifest.pushed(self.store.target)
             ledger = ManifestLedger(manifest, self.store.target)
-            unfinished = {} if self.dry_run else self.store.unfinished()
             ledger.forget_others(unfinished)
             todo = []
             for rel, path in self.files():
@@ -178,10 +180,18 @@ class Pusher:
                                   ledger, report)  # fmt: skip
 
             with ThreadPoolExecutor(self.workers, thread_name_prefix="push") as pool:
-                for rel, size in pool.map(push, todo):
-                    if size is not None:
-                        report.uploaded.append(rel)
-                        report.bytes_uploaded += size
+                futures = [pool.submit(push, item) for item in todo]
+                try:
+                    for future in futures:
+                        rel, size = future.result()
+                        if size is not None:
+                            report.uploaded.append(rel)
+                            report.bytes_uploaded += size
+                except BaseException:
+                    # the push has failed: the files not started wait for the next one, rather
+                    # than each running into the same stalled server and its deadline
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
             if snapshot is not None:
                 manifest.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                                (FINGERPRINT_META + self.store.target, fingerprint))  # fmt: skip
