@@ -1,7 +1,8 @@
 """S3 endpoints that misbehave, on 127.0.0.1 free ports, for the push's timeout and resume tests.
 
 - :class:`SilentServer` accepts connections and never answers (a stalled endpoint).
-- :class:`TrickleServer` answers HEAD at once (the bucket check passes), and any other request
+- :class:`TrickleServer` answers HEAD at once (the bucket check passes) and the listing of
+  unfinished uploads (there are none), and any other request (the upload of an object)
   with headers and then a body of a byte every ``interval`` seconds: each read gets a byte well
   within the read timeout, so only a deadline on the whole object ends it.
 - :class:`StallProxy` forwards to a real server (SeaweedFS), counts the UploadPart requests by
@@ -24,6 +25,9 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 
 PART_RE = re.compile(rb"[?&]partNumber=(\d+)")
+NO_UPLOADS = (
+    b"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>"
+)
 
 
 class _Listener:
@@ -89,6 +93,12 @@ class TrickleServer(_Listener):
                     head += data
                 if head.startswith(b"HEAD "):
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    continue
+                if head.startswith(b"GET ") and b"uploads" in head.split(b"\r\n", 1)[0]:
+                    body = NO_UPLOADS
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
                     continue
                 # the request body is left unread: the kernel buffers a small one
                 conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {self.length}\r\n\r\n".encode())
