@@ -174,6 +174,10 @@ def store_options(settings: Settings, endpoint_url: str | None = None) -> dict[s
             multipart_threshold=settings.getint("PUSH_MULTIPART_THRESHOLD"),
             multipart_chunksize=settings.getint("PUSH_MULTIPART_CHUNKSIZE"),
             max_concurrency=settings.getint("PUSH_MAX_CONCURRENCY"),
+            connect_timeout=settings.getfloat("PUSH_CONNECT_TIMEOUT"),
+            read_timeout=settings.getfloat("PUSH_READ_TIMEOUT"),
+            retries=settings.getint("PUSH_RETRIES"),
+            object_timeout=settings.getfloat("PUSH_OBJECT_TIMEOUT"),
         ),
     }
 

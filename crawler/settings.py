@@ -123,6 +123,16 @@ PUSH_MULTIPART_THRESHOLD = 64 * 1024 * 1024  # bytes; larger files go multipart
 PUSH_MULTIPART_CHUNKSIZE = 64 * 1024 * 1024
 PUSH_MAX_CONCURRENCY = 8  # parts of one file uploaded at once
 PUSH_ADDRESSING_STYLE = "auto"  # auto: path-style for any endpoint URL but AWS's; or path, virtual
+# Time a push may take, so a stalled server cannot hold the archive's lock for long: seconds to
+# connect, seconds without a byte from the server, retries of a request that failed on the network
+# or a 5xx (botocore's standard mode, with backoff), and a deadline for all of one object's upload
+# and verification (0: none), which a server trickling bytes cannot stretch. An object that misses
+# it fails the push (exit 4; its upload aborted) and goes again next push: at 900 s a 1 GB WARC
+# needs 1.2 MB/s.
+PUSH_CONNECT_TIMEOUT = 10.0
+PUSH_READ_TIMEOUT = 60.0
+PUSH_RETRIES = 3
+PUSH_OBJECT_TIMEOUT = 900.0
 # Scrapy's AWS_* settings are honoured (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 # AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION_NAME, AWS_VERIFY); left None, boto3 reads the
 # environment, the shared credentials file and AWS_PROFILE.

@@ -41,6 +41,14 @@ def _float(settings: BaseSettings, name: str, minimum: float) -> float:
     return float(_number(settings, name, minimum))
 
 
+def _positive(settings: BaseSettings, name: str) -> float:
+    value = _float(settings, name, 0)
+    if value <= 0:
+        # botocore takes 0 as "no timeout": a stalled server would hold the push for ever
+        raise SettingsError(f"{name} must be more than 0 seconds, not {value:g}")
+    return value
+
+
 def _at_most(value: int, name: str, maximum: int) -> int:
     if value > maximum:
         raise SettingsError(f"{name} must be at most {maximum}, not {value}")
@@ -69,6 +77,10 @@ CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "PUSH_MULTIPART_THRESHOLD": lambda s, n: _int(s, n, 5 * 1024 * 1024),
     "PUSH_MULTIPART_CHUNKSIZE": lambda s, n: _int(s, n, 5 * 1024 * 1024),
     "PUSH_MAX_CONCURRENCY": lambda s, n: _int(s, n, 1),
+    "PUSH_CONNECT_TIMEOUT": lambda s, n: _positive(s, n),
+    "PUSH_READ_TIMEOUT": lambda s, n: _positive(s, n),
+    "PUSH_RETRIES": lambda s, n: _at_most(_int(s, n, 0), n, 20),
+    "PUSH_OBJECT_TIMEOUT": lambda s, n: _float(s, n, 0),
     "RETRY_RUNS_MAX": lambda s, n: _int(s, n, 1),
     "RETRY_BASE_DELAY": lambda s, n: _float(s, n, 0),
     "RETRY_MAX_DELAY": lambda s, n: _float(s, n, 0),

@@ -130,7 +130,8 @@ def merge_in_store(store: ObjectStore, workdir: Path) -> MergeReport:
         report = merge_manifests(local, merged)
         report.parts = keys
         digest: FileDigest = digest_file(merged, store.part_size, store.threshold)
-        store.put(merged, store.key(MERGED_KEY), digest)
-        store.verify(store.key(MERGED_KEY), digest)
+        with store.deadline():
+            store.put(merged, store.key(MERGED_KEY), digest)
+            store.verify(store.key(MERGED_KEY), digest)
     logger.info("%s into %s", report.line(), store.target)
     return report

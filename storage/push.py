@@ -8,6 +8,12 @@ same size and mtime is not uploaded again, one that changed is. A push cut short
 down) leaves unrecorded files, which the next push uploads. ``delete_local`` removes a WARC file
 only after its upload was verified.
 
+A multipart upload's id is kept in the manifest's ``meta`` table (:class:`ManifestLedger`) while
+it runs; a push lists the target's unfinished uploads first, resumes the one a killed push left
+for a file's same bytes, and aborts every other one of its files' keys (uploads of keys it does
+not push, such as another worker's, are left alone). Each object's upload and verification run
+under the store's deadline.
+
 A worker of a distributed crawl pushes its part (``part`` = its worker id) into the shared
 target: its WARCs and texts have names of their own; its index, failure log and manifest go to
 ``indexes/<part>/``, ``failures/<part>.jsonl`` and ``manifests/<part>.sqlite``, and the push ends
@@ -17,6 +23,7 @@ by merging every worker's manifest into the target's ``manifest.sqlite`` (:mod:`
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,10 +34,39 @@ from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
 from storage.merge import MERGED_KEY as MANIFEST_KEY
 from storage.merge import PARTS_DIR, merge_in_store
+from storage.multipart import PutResult
 from storage.s3 import ObjectStore, PushError, digest_file
 
 logger = logging.getLogger(__name__)
 FINGERPRINT_META = "push_manifest_fingerprint:"
+UPLOAD_META = "push_upload:"  # + target + " " + key + " " + upload id: the file's sha256
+
+
+class ManifestLedger:
+    """The multipart uploads a push started, in the manifest's meta table (kept through a kill)."""
+
+    def __init__(self, manifest: Manifest, target: str) -> None:
+        self.manifest, self.prefix = manifest, f"{UPLOAD_META}{target} "
+
+    def started(self, key: str, upload_id: str, sha256: str) -> None:
+        self.manifest.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                            (f"{self.prefix}{key} {upload_id}", sha256))  # fmt: skip
+
+    def sha256_of(self, key: str, upload_id: str) -> str | None:
+        rows = self.manifest.query("SELECT value FROM meta WHERE key = ?",
+                                   (f"{self.prefix}{key} {upload_id}",))  # fmt: skip
+        return str(rows[0]["value"]) if rows else None
+
+    def ended(self, key: str, upload_id: str) -> None:
+        self.manifest.query("DELETE FROM meta WHERE key = ?", (f"{self.prefix}{key} {upload_id}",))
+
+    def forget_others(self, unfinished: dict[str, list[str]]) -> None:
+        """Drop entries of uploads the server no longer has (aborted by hand, expired)."""
+        live = {f"{self.prefix}{key} {uid}" for key, ids in unfinished.items() for uid in ids}
+        for row in self.manifest.query("SELECT key FROM meta WHERE substr(key, 1, ?) = ?",
+                                       (len(self.prefix), self.prefix)):  # fmt: skip
+            if row["key"] not in live:
+                self.manifest.query("DELETE FROM meta WHERE key = ?", (row["key"],))
 
 
 @dataclass
@@ -42,12 +78,29 @@ class PushReport:
     deleted: list[str] = field(default_factory=list)
     planned: list[str] = field(default_factory=list)  # with dry_run: what would go
     merged: str = ""  # a distributed crawl's part: the merge of the manifests
+    resumed: int = 0  # multipart uploads of a killed push, resumed
+    parts_reused: int = 0
+    parts_resumed: int = 0  # parts of the resumed uploads, reused or not
+    aborted: int = 0  # stale unfinished uploads aborted
+
+    def add(self, put: PutResult) -> None:
+        self.aborted += put.aborted
+        if put.resumed:
+            self.resumed += 1
+            self.parts_reused += put.reused
+            self.parts_resumed += put.parts
 
     def line(self) -> str:
         mb = self.bytes_uploaded / 1e6
         merged = f"; {self.merged}" if self.merged else ""
+        uploads = ""
+        if self.resumed:
+            uploads += (f"; resumed {self.resumed} upload(s) ({self.parts_reused} of "
+                        f"{self.parts_resumed} parts reused)")  # fmt: skip
+        if self.aborted:
+            uploads += f"; aborted {self.aborted} stale upload(s)"
         return (f"pushed {len(self.uploaded)} file(s), {mb:.1f} MB to {self.target}; "
-                f"{self.skipped} already there{merged}")  # fmt: skip
+                f"{self.skipped} already there{uploads}{merged}")  # fmt: skip
 
 
 class Pusher:
@@ -72,6 +125,7 @@ class Pusher:
         self.create = create
         self.workers = max(1, workers)
         self.progress = progress or (lambda message: None)
+        self._report_lock = threading.Lock()
 
     def files(self) -> Iterator[tuple[str, Path]]:
         """(relative path, local path) of everything that goes, the manifest aside."""
@@ -93,9 +147,14 @@ class Pusher:
         manifest = Manifest(self.layout.manifest_path)
         report = PushReport(self.store.target)
         try:
+            unfinished: dict[str, list[str]] = {}
             if not self.dry_run:
-                self.store.check(create=self.create)
+                with self.store.deadline():  # a server trickling its answers: as for an object
+                    self.store.check(create=self.create)
+                    unfinished = self.store.unfinished()
             pushed = manifest.pushed(self.store.target)
+            ledger = ManifestLedger(manifest, self.store.target)
+            ledger.forget_others(unfinished)
             todo = []
             for rel, path in self.files():
                 st = path.stat()
@@ -113,11 +172,26 @@ class Pusher:
             if self.dry_run:
                 report.planned = [rel for rel, _ in todo]
                 return report
+            self._abort_done(unfinished, {rel for rel, _ in todo}, ledger, report)
+
+            def push(item: tuple[str, Path]) -> tuple[str, int | None]:
+                rel, path = item
+                return self._push(manifest, rel, path, unfinished.get(self.store.key(rel), []),
+                                  ledger, report)  # fmt: skip
+
             with ThreadPoolExecutor(self.workers, thread_name_prefix="push") as pool:
-                for rel, size in pool.map(lambda item: self._push(manifest, *item), todo):
-                    if size is not None:
-                        report.uploaded.append(rel)
-                        report.bytes_uploaded += size
+                futures = [pool.submit(push, item) for item in todo]
+                try:
+                    for future in futures:
+                        rel, size = future.result()
+                        if size is not None:
+                            report.uploaded.append(rel)
+                            report.bytes_uploaded += size
+                except BaseException:
+                    # the push has failed: the files not started wait for the next one, rather
+                    # than each running into the same stalled server and its deadline
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
             if snapshot is not None:
                 manifest.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                                (FINGERPRINT_META + self.store.target, fingerprint))  # fmt: skip
@@ -133,6 +207,20 @@ class Pusher:
             manifest.close()
         return report
 
+    def _abort_done(self, unfinished: dict[str, list[str]], todo: set[str],
+                    ledger: ManifestLedger, report: PushReport) -> None:  # fmt: skip
+        """Abort the unfinished uploads of this archive's files that are not pushed again (their
+        object is there): uploads of other keys may be another worker's, running now."""
+        ours = {self.store.key(rel) for rel, _ in [*self.files(), (self.manifest_key, None)]}
+        going = {self.store.key(rel) for rel in todo}
+        for key, ids in unfinished.items():
+            if key in ours and key not in going:
+                for upload_id in ids:
+                    self.store.abort(key, upload_id)
+                    ledger.ended(key, upload_id)
+                    report.aborted += 1
+                    logger.info("%s: aborted stale upload %s", key, upload_id)
+
     def _manifest_snapshot(
         self, manifest: Manifest, pushed: dict[str, dict[str, Any]], fingerprint: str
     ) -> Path | None:
@@ -147,7 +235,8 @@ class Pusher:
         manifest.snapshot(path)
         return path
 
-    def _push(self, manifest: Manifest, rel: str, path: Path) -> tuple[str, int | None]:
+    def _push(self, manifest: Manifest, rel: str, path: Path, unfinished: list[str],
+              ledger: ManifestLedger, report: PushReport) -> tuple[str, int | None]:  # fmt: skip
         """Runs in a push thread: upload, verify, record. (rel, size) once verified."""
         before = path.stat()
         digest = digest_file(path, self.store.part_size, self.store.threshold)
@@ -156,14 +245,20 @@ class Pusher:
         key = self.store.key(rel)
         if done and done["sha256"] == sha and done["size"] == before.st_size:
             # touched, not changed: nothing to upload, remember the new mtime
+            for upload_id in unfinished:  # the object is there: a left upload is of no use
+                self.store.abort(key, upload_id)
+                ledger.ended(key, upload_id)
             manifest.mark_pushed(self.store.target, rel, before.st_size, before.st_mtime_ns, sha,
                                  done["verified"], done["pushed_at"])  # fmt: skip
             return rel, None
         if digest.size != before.st_size:
             logger.warning("%s changed while it was read; it goes next push", rel)
             return rel, None
-        self.store.put(path, key, digest)
-        how = self.store.verify(key, digest)
+        with self.store.deadline():
+            put = self.store.put(path, key, digest, unfinished=unfinished, ledger=ledger)
+            how = self.store.verify(key, digest)
+        with self._report_lock:
+            report.add(put)
         after = path.stat()
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             logger.warning("%s changed during its upload; it goes again next push", rel)

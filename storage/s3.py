@@ -10,7 +10,14 @@ S3 credentials and endpoint come the AWS way (``AWS_ENDPOINT_URL``, the standard
 chain, ``AWS_PROFILE``), or from Scrapy's ``AWS_*`` settings when they are set. Every object
 carries its SHA-256 as ``x-amz-checksum-sha256`` (checked by the server on upload) and as
 metadata ``sha256``; ``verify`` compares both with the local file, a multipart upload's checksum
-as the composite of its parts.
+as the composite of its parts. A file from ``multipart_threshold`` goes up in parts
+(:mod:`storage.multipart`: a killed push's upload is resumed by the next push, a failed one is
+aborted); ``unfinished`` lists the uploads a killed push left under the prefix.
+
+Time is bounded (:class:`TransferSettings`): ``connect_timeout`` and ``read_timeout`` for each
+request, ``retries`` more tries of a request that failed on the network or a 5xx, and
+``object_timeout`` for all of one object's upload and verification (``with store.deadline():``,
+:mod:`storage.deadline`), which a server trickling bytes cannot stretch.
 """
 
 from __future__ import annotations
@@ -21,10 +28,15 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
+
+from storage.deadline import DeadlineExceeded, Deadlines, track_connections
+from storage.multipart import MultipartUploader, PutResult, UploadLedger
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +54,7 @@ class FileDigest:
     sha256: str  # hex
     size: int
     composite: str | None  # base64 "…-N": sha256 of the parts' sha256s; None when one part
+    parts: tuple[str, ...] = ()  # base64 sha256 of each part, when multipart
 
     @property
     def sha256_b64(self) -> str:
@@ -51,8 +64,8 @@ class FileDigest:
 def digest_file(path: Path, part_size: int | None = None, threshold: int | None = None,
                 chunk: int = 4 * MiB) -> FileDigest:  # fmt: skip
     """One read of the file for both digests: hashing is the push's CPU cost."""
-    whole, parts, part, part_fill, size = hashlib.sha256(), hashlib.sha256(), hashlib.sha256(), 0, 0
-    count = 0
+    whole, part, part_fill, size = hashlib.sha256(), hashlib.sha256(), 0, 0
+    digests: list[bytes] = []
     with path.open("rb") as fh:
         while block := fh.read(chunk):
             whole.update(block)
@@ -63,14 +76,15 @@ def digest_file(path: Path, part_size: int | None = None, threshold: int | None 
                 part_fill += len(take)
                 block = block[len(take) :]
                 if part_fill == part_size:
-                    parts.update(part.digest())
-                    part, part_fill, count = hashlib.sha256(), 0, count + 1
+                    digests.append(part.digest())
+                    part, part_fill = hashlib.sha256(), 0
     if part_fill:
-        parts.update(part.digest())
-        count += 1
-    multipart = part_size is not None and size >= (threshold or part_size)
-    composite = base64.b64encode(parts.digest()).decode() + f"-{count}" if multipart else None
-    return FileDigest(whole.hexdigest(), size, composite)
+        digests.append(part.digest())
+    if not (part_size is not None and size >= (threshold or part_size)):
+        return FileDigest(whole.hexdigest(), size, None)
+    composite = base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode()
+    return FileDigest(whole.hexdigest(), size, f"{composite}-{len(digests)}",
+                      tuple(base64.b64encode(d).decode() for d in digests))  # fmt: skip
 
 
 def file_sha256(path: Path) -> str:
@@ -84,7 +98,11 @@ class ObjectStore(Protocol):
 
     def key(self, relative: str) -> str: ...
     def check(self, create: bool = False) -> None: ...
-    def put(self, path: Path, key: str, digest: FileDigest) -> None: ...
+    def unfinished(self) -> dict[str, list[str]]: ...
+    def abort(self, key: str, upload_id: str) -> None: ...
+    def deadline(self) -> AbstractContextManager[Any]: ...
+    def put(self, path: Path, key: str, digest: FileDigest, *, unfinished: Sequence[str] = (),
+            ledger: UploadLedger | None = None) -> PutResult: ...  # fmt: skip
     def verify(self, key: str, digest: FileDigest) -> str: ...
     def list(self, relative_dir: str) -> list[str]: ...
     def get(self, relative: str, dest: Path) -> None: ...
@@ -95,6 +113,10 @@ class TransferSettings:
     multipart_threshold: int = 64 * MiB
     multipart_chunksize: int = 64 * MiB
     max_concurrency: int = 8
+    connect_timeout: float = 10.0  # seconds to connect
+    read_timeout: float = 60.0  # seconds without a byte from the server
+    retries: int = 3  # tries of a failed request after the first
+    object_timeout: float = 900.0  # seconds for one object's upload and verification; 0: none
 
 
 class S3Store:
@@ -142,10 +164,18 @@ class S3Store:
             verify=verify_tls,
             config=Config(
                 s3={"addressing_style": addressing_style},
-                retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=120,
+                # botocore's max_attempts counts the retries, not the first try
+                retries={"max_attempts": self.transfer.retries, "mode": "standard"},
+                connect_timeout=self.transfer.connect_timeout,
+                read_timeout=self.transfer.read_timeout,
+                # the parts of two files at once, each on a connection of its own
+                max_pool_connections=max(10, 2 * self.transfer.max_concurrency),
             ),
+        )
+        self._deadlines = Deadlines()
+        track_connections(self.client, self._deadlines)
+        self._multipart = MultipartUploader(
+            self.client, bucket, self.transfer.max_concurrency, self._deadlines
         )
         from boto3.s3.transfer import TransferConfig
 
@@ -171,10 +201,23 @@ class S3Store:
     def _explain(self, exc: BaseException, doing: str) -> PushError:
         from botocore.exceptions import (
             ClientError,
+            ConnectTimeoutError,
             EndpointConnectionError,
             NoCredentialsError,
             PartialCredentialsError,
+            ReadTimeoutError,
         )
+
+        endpoint = self.endpoint_url or "AWS S3"
+        tries = self.transfer.retries + 1
+        if isinstance(exc, DeadlineExceeded):
+            return PushError(f"{doing} timed out on {endpoint}: {exc} (the deadline of one object)")
+        if isinstance(exc, ReadTimeoutError):
+            return PushError(f"{endpoint} timed out while {doing}: no answer within "
+                             f"{self.transfer.read_timeout:g} s, {tries} tries")  # fmt: skip
+        if isinstance(exc, ConnectTimeoutError):
+            return PushError(f"{endpoint} timed out while {doing}: no connection within "
+                             f"{self.transfer.connect_timeout:g} s, {tries} tries")  # fmt: skip
 
         if isinstance(exc, NoCredentialsError | PartialCredentialsError):
             return PushError(
@@ -219,12 +262,58 @@ class S3Store:
         except Exception as exc:
             raise self._explain(exc, "creating the bucket") from None
 
-    def put(self, path: Path, key: str, digest: FileDigest) -> None:
+    def deadline(self) -> AbstractContextManager[Any]:
+        """The block (one object's upload and verification) ends by object_timeout."""
+        return self._deadlines.hold(self.transfer.object_timeout)
+
+    def unfinished(self) -> dict[str, list[str]]:
+        """Multipart uploads under the prefix that were never completed nor aborted, oldest
+        first: upload ids by key."""
+        found: dict[str, list[tuple[Any, str]]] = {}
         try:
-            self.client.upload_file(
-                str(path), self.bucket, key, Config=self._transfer_config,
-                ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": digest.sha256}},
-            )  # fmt: skip
+            for page in self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=self.key("")
+            ):
+                for upload in page.get("Uploads", []):
+                    found.setdefault(upload["Key"], []).append(
+                        (upload.get("Initiated"), upload["UploadId"])
+                    )
+        except Exception as exc:
+            raise self._explain(exc, "listing unfinished uploads") from None
+        return {key: [uid for _, uid in sorted(ups, key=lambda u: str(u[0]))]
+                for key, ups in found.items()}  # fmt: skip
+
+    def abort(self, key: str, upload_id: str) -> None:
+        try:
+            self._multipart.abort(key, upload_id)
+        except Exception as exc:
+            raise self._explain(exc, f"aborting the upload of {key}") from None
+
+    def put(self, path: Path, key: str, digest: FileDigest, *, unfinished: Sequence[str] = (),
+            ledger: UploadLedger | None = None) -> PutResult:  # fmt: skip
+        """Upload `path` as `key`, in parts when `digest` has them (resuming the ledger's upload
+        among `unfinished`, aborting the others). Under a deadline() when called in one."""
+        from s3transfer.utils import ReadFileChunk
+
+        from storage.deadline import current
+
+        deadline = current()
+        try:
+            if digest.parts and self.part_size:
+                return self._multipart.upload(path, key, digest, self.part_size, unfinished,
+                                              ledger, deadline)  # fmt: skip
+            for upload_id in unfinished:  # the file is no longer multipart: none is of use
+                self.abort(key, upload_id)
+            callbacks = [deadline.check] if deadline else None  # a slow upload stops mid-body
+            reader = ReadFileChunk.from_filename(str(path), 0, digest.size, callbacks=callbacks)
+            with reader as body:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=digest.sha256_b64, Metadata={"sha256": digest.sha256},
+                )  # fmt: skip
+            return PutResult(aborted=len(unfinished))
+        except PushError:
+            raise
         except Exception as exc:
             raise self._explain(exc, f"uploading {key}") from None
 
@@ -265,7 +354,7 @@ class S3Store:
     def get(self, relative: str, dest: Path) -> None:
         key = self.key(relative)
         try:
-            self.client.download_file(self.bucket, key, str(dest))
+            self.client.download_file(self.bucket, key, str(dest), Config=self._transfer_config)
         except Exception as exc:
             raise self._explain(exc, f"downloading {key}") from None
 
@@ -294,7 +383,17 @@ class FSStore:
                 raise PushError(f"{self.root} does not exist: create it or pass --create-bucket")
             self.root.mkdir(parents=True)
 
-    def put(self, path: Path, key: str, digest: FileDigest) -> None:
+    def unfinished(self) -> dict[str, list[str]]:
+        return {}  # a copy is renamed into place whole, or not at all
+
+    def abort(self, key: str, upload_id: str) -> None:
+        pass
+
+    def deadline(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+    def put(self, path: Path, key: str, digest: FileDigest, *, unfinished: Sequence[str] = (),
+            ledger: UploadLedger | None = None) -> PutResult:  # fmt: skip
         dest = self.root / key
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
@@ -303,6 +402,7 @@ class FSStore:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, dest)
+        return PutResult()
 
     def verify(self, key: str, digest: FileDigest) -> str:
         dest = self.root / key

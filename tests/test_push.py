@@ -177,8 +177,10 @@ def test_server_killed_midway_then_the_next_push_completes(
         )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(s3_server.env())
+    # in parts (6 MiB: two each), so the server dies in the middle of a multipart upload
+    multipart = ["-s", "PUSH_MULTIPART_THRESHOLD=5242880", "-s", "PUSH_MULTIPART_CHUNKSIZE=5242880"]
     proc = subprocess.Popen([*CLI, "push", "--archive", str(archive), "--to", "s3://midway",
-                             "-s", "PUSH_WORKERS=1"], env=env, stdout=subprocess.PIPE,
+                             "-s", "PUSH_WORKERS=1", *multipart], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while not s3_server.objects("midway"):
@@ -192,10 +194,12 @@ def test_server_killed_midway_then_the_next_push_completes(
         assert "cannot reach" in err or "failed" in err
     finally:
         s3_server.restart()
-    result = push(s3_server, "--archive", str(archive), "--to", "s3://midway")
+    result = push(s3_server, "--archive", str(archive), "--to", "s3://midway", *multipart)
     assert result.returncode == 0, result.stderr
     stored = s3_server.objects("midway")
     client = s3_server.client()
+    # the upload the dead server could not abort was resumed or aborted by the next push
+    assert client.list_multipart_uploads(Bucket="midway").get("Uploads", []) == []
     for rel, path in local_files(archive).items():
         assert rel in stored, rel
         assert client.get_object(Bucket="midway", Key=rel)["Body"].read() == path.read_bytes()
