@@ -26,6 +26,7 @@ from typing import Any
 
 from crawler.items import ArticleItem
 from crawler.outlets import ConfigError, parse_config
+from crawler.settings_check import check_archive_dir
 from pipelines.article import NoArticle, extract_article
 from pipelines.store_text import StoreTextPipeline
 from storage import lock
@@ -47,6 +48,9 @@ class _Stats(Counter[str]):
 
 
 def _manifest(archive: str) -> tuple[ArchiveLayout, Manifest]:
+    """The layout and manifest of an existing archive this process can write in (export and
+    reextract take its lock and write into it); a ConfigError or SettingsError (exit 2)."""
+    check_archive_dir(archive)
     layout = ArchiveLayout(archive)
     if not layout.manifest_path.exists():
         raise ConfigError(f"no archive at {layout.root} (no manifest.sqlite)")
@@ -54,6 +58,7 @@ def _manifest(archive: str) -> tuple[ArchiveLayout, Manifest]:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    check_archive_dir(args.archive)
     layout = ArchiveLayout(args.archive)
     with lock.held(layout.lock_path):
         done = update_index(layout)
@@ -103,7 +108,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    body = sys.stdin.buffer.read() if args.page == "-" else Path(args.page).read_bytes()
+    try:
+        body = sys.stdin.buffer.read() if args.page == "-" else Path(args.page).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"extract: cannot read {args.page}: {exc.strerror or exc}") from None
     url = args.url or (Path(args.page).resolve().as_uri() if args.page != "-" else "about:blank")
     try:
         article = extract_article(body, url, args.content_type)

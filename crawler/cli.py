@@ -17,8 +17,9 @@
 ``crawl`` loads and checks the outlet config, builds the Scrapy settings from
 :mod:`crawler.settings` (``-s`` overrides last, as in scrapy), runs :class:`OutletsSpider` in a
 ``CrawlerProcess`` and prints the run summary. Exit codes: 0 the run completed (failed pages are
-data, not a crash), 1 a crash, 2 a configuration or settings error, 3 the archive is locked,
-4 the push failed, 5 the archive's disk is full.
+data, not a crash), 1 a crash, 2 a configuration or settings error (bad config file, setting,
+option or archive directory: one ``newsarchiver: …`` line on stderr, before any request),
+3 the archive is locked, 4 the push failed, 5 the archive's disk is full.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from crawler.runner import (
     run_crawl,
     run_push,
 )
-from crawler.settings_check import SettingsError
+from crawler.settings_check import SettingsError, check_archive_dir
 from storage import lock
 from storage.diskspace import full_error, is_disk_full
 from storage.layout import ArchiveLayout, iso, utc_now
@@ -74,8 +75,8 @@ def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    config = load_config(args.config).select(args.outlet)
     settings = build_settings(args.archive, args.set, **cluster_settings(args))
+    config = load_config(args.config, settings.getint("URLLENGTH_LIMIT")).select(args.outlet)
     target = args.push or config.push or settings.get("PUSH_TO")
     push_settings = settings.copy()
     for name in CREDENTIAL_SETTINGS:
@@ -91,6 +92,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     layout = ArchiveLayout(args.archive)
+    check_archive_dir(args.archive)  # the push records what it pushed in the manifest
     open_manifest(args.archive).close()  # an archive, or exit 2
     settings = build_settings(args.archive, args.set)
     target = args.to or settings.get("PUSH_TO")
@@ -115,6 +117,7 @@ def open_manifest(archive: str) -> Manifest:
 def cmd_retry(args: argparse.Namespace) -> int:
     """Retry the archive's failures now, with the outlet config of its last run."""
     layout = ArchiveLayout(args.archive)
+    check_archive_dir(args.archive)
     manifest = open_manifest(args.archive)
     try:
         stored = manifest.last_run_config()
@@ -122,9 +125,10 @@ def cmd_retry(args: argparse.Namespace) -> int:
         manifest.close()
     if not stored:
         raise ConfigError(f"the archive at {layout.root} has no crawl to take the outlets from")
-    config = parse_config(stored, source=f"{layout.manifest_path} (last run's config)")
-    config = config.select(args.outlet)
     settings = build_settings(args.archive, args.set)
+    config = parse_config(stored, source=f"{layout.manifest_path} (last run's config)",
+                          url_length_limit=settings.getint("URLLENGTH_LIMIT"))  # fmt: skip
+    config = config.select(args.outlet)
     return finish(run_crawl(config, settings, retry="all" if args.all else "pending"))
 
 
@@ -205,6 +209,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.demo import DemoSite  # only the demo needs the bundled site
 
     archive = Path(args.archive)
+    check_archive_dir(archive)  # before the site is up
     with DemoSite() as site, tempfile.TemporaryDirectory() as tmp:
         config = load_config(site.write_config(Path(tmp) / "demo-outlets.yaml"))
         print(f"demo outlets on loopback: {', '.join(f'{n} {u}' for n, u in site.outlets.items())}")
@@ -306,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except (ConfigError, SettingsError) as exc:
-        print(f"newsarchiver: {exc}", file=sys.stderr)
+        # one line, whatever the message quotes (an import error of EXTRACT_FUNCTION…)
+        print(f"newsarchiver: {' '.join(str(exc).splitlines())}", file=sys.stderr)
         return EXIT_CONFIG
     except lock.ArchiveLocked as exc:
         print(f"newsarchiver: {exc}", file=sys.stderr)

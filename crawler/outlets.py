@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from cssselect import GenericTranslator, SelectorError
+from w3lib.url import safe_url_string
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_DEPTH = 2
@@ -28,6 +29,10 @@ OUTLET_KEYS = {
 }  # fmt: skip
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Scrapy's URLLENGTH_LIMIT default: its UrlLengthMiddleware drops a longer request with no more
+# than a debug line, so a longer start URL would be a silent no-op. 0 turns the bound off.
+URL_LENGTH_LIMIT = 2083
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ConfigError(ValueError):
@@ -129,6 +134,19 @@ class CrawlConfig:
             self.push,
         )  # fmt: skip
 
+    def check_url_length(self, limit: int) -> None:
+        """ConfigError for a URL longer than `limit` (the crawl's ``URLLENGTH_LIMIT``; 0: none)."""
+        for outlet in self.outlets if limit else ():
+            for key in URL_LIST_KEYS:
+                for url in getattr(outlet, key):
+                    length = len(safe_url_string(url))  # as Scrapy's Request has it: %-escaped
+                    if length > limit:
+                        raise ConfigError(
+                            f"URL of {length} characters, longer than URLLENGTH_LIMIT ({limit}): "
+                            f"Scrapy would drop it; {redact_url(url)[:60]}…",
+                            source=self.source, outlet=outlet.name, key=key,
+                        )  # fmt: skip
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"outlets": [o.as_dict() for o in self.outlets]}
         if self.user_agent:
@@ -138,8 +156,11 @@ class CrawlConfig:
         return out
 
 
-def load_config(path: str | Path) -> CrawlConfig:
-    """Read and validate a YAML outlet config; raises ConfigError on any problem."""
+def load_config(path: str | Path, url_length_limit: int = URL_LENGTH_LIMIT) -> CrawlConfig:
+    """Read and validate a YAML outlet config; raises ConfigError on any problem.
+
+    `url_length_limit` is the crawl's ``URLLENGTH_LIMIT``: a longer URL is refused here.
+    """
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -156,10 +177,12 @@ def load_config(path: str | Path) -> CrawlConfig:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"not valid YAML{at}: {problem}", source=source) from exc
-    return parse_config(data, source=source)
+    return parse_config(data, source=source, url_length_limit=url_length_limit)
 
 
-def parse_config(data: Any, source: str = "<config>") -> CrawlConfig:
+def parse_config(
+    data: Any, source: str = "<config>", url_length_limit: int = URL_LENGTH_LIMIT
+) -> CrawlConfig:
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping with an 'outlets' list at the top", source=source)
     for key in data:
@@ -170,6 +193,8 @@ def parse_config(data: Any, source: str = "<config>") -> CrawlConfig:
     user_agent = data.get("user_agent")
     if user_agent is not None and (not isinstance(user_agent, str) or not user_agent.strip()):
         raise ConfigError("must be a non-empty string", source=source, key="user_agent")
+    if user_agent is not None and (bad := control_character(user_agent)):
+        raise ConfigError(bad, source=source, key="user_agent")
     raw_outlets = data.get("outlets")
     if not isinstance(raw_outlets, list) or not raw_outlets:
         raise ConfigError("must be a non-empty list of outlets", source=source, key="outlets")
@@ -188,7 +213,9 @@ def parse_config(data: Any, source: str = "<config>") -> CrawlConfig:
         not isinstance(push, str) or not push.startswith(("s3://", "file://"))
     ):
         raise ConfigError("must be s3://BUCKET/PREFIX or file:///PATH", source=source, key="push")
-    return CrawlConfig(tuple(outlets), user_agent.strip() if user_agent else None, source, push)
+    config = CrawlConfig(tuple(outlets), user_agent.strip() if user_agent else None, source, push)
+    config.check_url_length(url_length_limit)
+    return config
 
 
 def _parse_outlet(raw: Any, index: int, source: str) -> OutletConfig:
@@ -263,14 +290,50 @@ def _string_list(raw: dict[str, Any], key: str, fail: Any) -> list[str]:
     return [v.strip() for v in value]
 
 
+def redact_url(url: str) -> str:
+    """`url` with the password of its user info replaced by ``***``, for messages and logs.
+
+    Textual, so that it works on URLs :func:`urlsplit` refuses too; like urlsplit, the host
+    starts after the last ``@`` of the authority (a password may contain ``@``).
+    """
+    scheme, sep, rest = url.partition("//")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}//{userinfo.partition(':')[0]}:***@{host}{rest[end:]}"
+
+
+def control_character(value: str) -> str:
+    """Why `value` cannot go into an HTTP header ("" when it can): a CR or LF would start a
+    header of its own (header injection), other control characters are refused by servers."""
+    match = CONTROL_RE.search(value)
+    if not match:
+        return ""
+    return (
+        f"must not contain control characters (it is sent as an HTTP header): "
+        f"{match.group()!r} at position {match.start()}"
+    )
+
+
 def _check_url(url: str, key: str, fail: Any) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise fail(key, f"not an http(s) URL: {url!r}")
+    shown = redact_url(url)
+    shown = shown if len(shown) <= 200 else f"{shown[:200]}…"  # the message stays one line
     try:
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise fail(key, f"bad port in {url!r}") from exc
+        raise fail(key, f"not a valid URL ({exc}): {shown!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(key, f"not an http(s) URL: {shown!r}")
+    if parts.username is not None or parts.password is not None:
+        # Scrapy does not log in with them, and the URL (password and all) would be written to
+        # the log, the failures, the manifest and every WARC record.
+        raise fail(key, f"credentials in URLs are not supported (drop the 'user:…@'): {shown!r}")
+    if CONTROL_RE.search(url):
+        raise fail(key, f"control character in {shown!r}")
 
 
 def _compile(pattern: str, key: str, fail: Any) -> re.Pattern[str]:

@@ -48,7 +48,10 @@ def build_settings(archive: str, overrides: Sequence[str] = (), **extra: Any) ->
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise SettingsError(f"-s takes NAME=VALUE, not {item!r}")
-        settings.set(name.strip(), value, priority="cmdline")
+        try:
+            settings.set(name.strip(), value, priority="cmdline")
+        except ValueError as exc:  # a dict setting (DEFAULT_REQUEST_HEADERS…) is parsed as JSON
+            raise SettingsError(f"{name.strip()} must be JSON here: {exc}") from None
     check_settings(settings)
     return settings
 

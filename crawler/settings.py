@@ -77,6 +77,12 @@ ITEM_PIPELINES = {
 # CLUSTER_ENABLED on: Redis scheduler, dupefilter and the cluster components (crawler/cluster)
 ADDONS = {"crawler.cluster.addon.ClusterAddon": 0}
 
+# An unattended archiver needs neither a telnet console (its password would be in the log) nor
+# Scrapy 2.19's remote-control HTTP server (a token and a job file under the user's state dir,
+# left behind by a killed crawl); `-s TELNETCONSOLE_ENABLED=1` / `-s REMOTE_CONTROL_ENABLED=1`.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
 LOG_LEVEL = "INFO"
 # Scrapy's default request fingerprinter; set explicitly so no deprecation warning is printed.
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"

@@ -4,16 +4,32 @@ A bad value must stop the crawl before the first request, not disable a componen
 ``NotConfigured`` would switch WARC capture off with a warning and the crawl would go on without
 evidence. So components raise :class:`SettingsError` (the CLI exits 2 on it) and keep
 ``NotConfigured`` for their on/off flag only.
+
+Checked: the project's own settings (``ARCHIVE_DIR``, ``WARC_*``, ``EXTRACT_*`` with
+``EXTRACT_FUNCTION`` imported, ``PUSH_*``, ``RETRY_*``, ``CLUSTER_*``) and the Scrapy settings
+the crawl relies on, which Scrapy itself takes as given: a concurrency of 0 hangs the crawl
+(SIGTERM included), a negative ``DOWNLOAD_TIMEOUT`` fails every URL, a CR/LF in ``USER_AGENT``
+or ``DEFAULT_REQUEST_HEADERS`` injects a header into every request.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from scrapy.settings import BaseSettings
+from scrapy.utils.misc import load_object
 
+from crawler.outlets import control_character
+
+# A bound for the concurrency settings: far above what one machine can use, below what would
+# make Scrapy allocate slots and tasks without end.
+MAX_CONCURRENCY = 10_000
+BOOL_WORDS = {"1", "0", "true", "false", "True", "False"}  # what Scrapy's getbool accepts
 PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
 
 
@@ -28,6 +44,8 @@ def _number(settings: BaseSettings, name: str, minimum: float, cast: type = floa
     except (TypeError, ValueError):
         kind = "a whole number" if cast is int else "a number"
         raise SettingsError(f"{name} must be {kind}, not {raw!r}") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number, not {raw!r}")
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum:g}, not {value:g}")
     return value
@@ -39,14 +57,6 @@ def _int(settings: BaseSettings, name: str, minimum: int) -> int:
 
 def _float(settings: BaseSettings, name: str, minimum: float) -> float:
     return float(_number(settings, name, minimum))
-
-
-def _positive(settings: BaseSettings, name: str) -> float:
-    value = _float(settings, name, 0)
-    if value <= 0:
-        # botocore takes 0 as "no timeout": a stalled server would hold the push for ever
-        raise SettingsError(f"{name} must be more than 0 seconds, not {value:g}")
-    return value
 
 
 def _at_most(value: int, name: str, maximum: int) -> int:
@@ -62,6 +72,79 @@ def _one_of(settings: BaseSettings, name: str, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
+def _positive(settings: BaseSettings, name: str) -> float:
+    # e.g. botocore takes a 0 timeout as "none": a stalled server would hold the push for ever
+    value = _float(settings, name, -math.inf)
+    if value <= 0:
+        raise SettingsError(f"{name} must be more than 0, not {value:g}")
+    return value
+
+
+def _concurrency(settings: BaseSettings, name: str) -> int:
+    return _at_most(_int(settings, name, 1), name, MAX_CONCURRENCY)
+
+
+def _bool(settings: BaseSettings, name: str) -> bool:
+    raw = settings.get(name)
+    if isinstance(raw, str) and raw not in BOOL_WORDS:
+        raise SettingsError(f"{name} must be True or False (or 1 or 0), not {raw!r}")
+    try:
+        return settings.getbool(name)
+    except ValueError:
+        raise SettingsError(f"{name} must be True or False (or 1 or 0), not {raw!r}") from None
+
+
+def _http_codes(settings: BaseSettings, name: str) -> list[int]:
+    raw = settings.get(name)
+    try:
+        codes = [int(c) for c in settings.getlist(name)]
+    except (TypeError, ValueError):
+        codes = [0]  # refused below
+    if not all(100 <= c <= 599 for c in codes):
+        raise SettingsError(
+            f"{name} must be a list of HTTP status codes (100 to 599, comma-separated with -s), "
+            f"not {raw!r}"
+        )
+    return codes
+
+
+def _header(settings: BaseSettings, name: str) -> None:
+    value = settings.get(name)
+    if not isinstance(value, str):
+        raise SettingsError(f"{name} must be a string, not {value!r}")
+    if bad := control_character(value):
+        raise SettingsError(f"{name} {bad}")
+
+
+def _headers(settings: BaseSettings, name: str) -> None:
+    try:
+        headers = settings.getdict(name)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a mapping (JSON with -s), not "
+                            f"{settings.get(name)!r}") from None  # fmt: skip
+    for header, value in headers.items():
+        for part, what in ((str(header), "names"), (str(value), "values")):
+            if bad := control_character(part):
+                raise SettingsError(f"{name}: header {what} {bad} (header {str(header)!r})")
+
+
+def _function(settings: BaseSettings, name: str) -> Any:
+    """Import the function now: a typo would otherwise crash the crawl once it has begun."""
+    path = settings.get(name)
+    try:
+        function = load_object(path)
+    except Exception as exc:  # an import runs the module's code: anything can come out of it
+        raise SettingsError(
+            f"{name} must be the import path of a function (module.function), but {path!r} "
+            f"cannot be imported: {type(exc).__name__}: {exc}"
+        ) from None
+    if not callable(function):
+        raise SettingsError(
+            f"{name} must name a function, but {path!r} is a {type(function).__name__}"
+        )
+    return function
+
+
 CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "WARC_MAX_SIZE": lambda s, n: _int(s, n, 64 * 1024),
     "WARC_GZIP_LEVEL": lambda s, n: _at_most(_int(s, n, 0), n, 9),
@@ -71,7 +154,36 @@ CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "EXTRACT_WORKERS": lambda s, n: _int(s, n, 0),
     "EXTRACT_MIN_CHARS": lambda s, n: _int(s, n, 0),
     "EXTRACT_TIMEOUT": lambda s, n: _float(s, n, 0),
-    "DOWNLOAD_MAXSIZE": lambda s, n: _int(s, n, 0),
+    # Scrapy's, in the order of crawler/settings.py
+    "USER_AGENT": _header,
+    "DEFAULT_REQUEST_HEADERS": _headers,
+    "ROBOTSTXT_OBEY": _bool,
+    "CONCURRENT_REQUESTS": _concurrency,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": _concurrency,
+    "DOWNLOAD_DELAY": lambda s, n: _float(s, n, 0),
+    "AUTOTHROTTLE_ENABLED": _bool,
+    "AUTOTHROTTLE_START_DELAY": lambda s, n: _float(s, n, 0),
+    "AUTOTHROTTLE_MAX_DELAY": lambda s, n: _float(s, n, 0),
+    "AUTOTHROTTLE_TARGET_CONCURRENCY": _positive,
+    "CONCURRENT_ITEMS": _concurrency,
+    "DOWNLOAD_TIMEOUT": _positive,
+    "DOWNLOAD_MAXSIZE": lambda s, n: _int(s, n, 0),  # 0: no limit
+    "DOWNLOAD_WARNSIZE": lambda s, n: _int(s, n, 0),
+    "REDIRECT_MAX_TIMES": lambda s, n: _int(s, n, 0),
+    "URLLENGTH_LIMIT": lambda s, n: _int(s, n, 0),  # 0: no limit
+    "RETRY_ENABLED": _bool,
+    "RETRY_HTTP_CODES": _http_codes,
+    "LOGSTATS_INTERVAL": _positive,
+    "TELNETCONSOLE_ENABLED": _bool,
+    "REMOTE_CONTROL_ENABLED": _bool,
+    # the project's
+    "WARC_ENABLED": _bool,
+    "EXTRACT_ENABLED": _bool,
+    "TEXT_ENABLED": _bool,
+    "TEXT_FSYNC": _bool,
+    "RETRY_JITTER": _bool,
+    "RETRY_SOFT_FAILURES": _bool,
+    "CLUSTER_ENABLED": _bool,
     "RETRY_TIMES": lambda s, n: _int(s, n, 0),
     "PUSH_WORKERS": lambda s, n: _int(s, n, 1),
     "PUSH_MULTIPART_THRESHOLD": lambda s, n: _int(s, n, 5 * 1024 * 1024),
@@ -95,6 +207,7 @@ def check_settings(settings: BaseSettings) -> None:
     archive_dir = settings.get("ARCHIVE_DIR")
     if not isinstance(archive_dir, str) or not archive_dir.strip():
         raise SettingsError("ARCHIVE_DIR must name a directory (set it with --archive)")
+    check_archive_dir(archive_dir)
     prefix = settings.get("WARC_PREFIX")
     if not isinstance(prefix, str) or not PREFIX_RE.match(prefix):
         raise SettingsError(
@@ -103,8 +216,30 @@ def check_settings(settings: BaseSettings) -> None:
         )
     for name, check in CHECKS.items():
         check(settings, name)
+    if settings.getbool("EXTRACT_ENABLED"):
+        _function(settings, "EXTRACT_FUNCTION")
     if settings.getbool("CLUSTER_ENABLED"):
         check_cluster(settings)
+
+
+def check_archive_dir(archive: str | Path) -> None:
+    """Raise SettingsError unless `archive` is a directory this process can write in, or one
+    it can create; creates nothing itself (a bad config found next must leave no trace)."""
+    path = Path(archive)
+    where = f"ARCHIVE_DIR (--archive) {path}"
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{where} exists and is not a directory")
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise SettingsError(f"{where} is not writable")
+        return
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SettingsError(f"{where} cannot be created: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SettingsError(f"{where} cannot be created: {parent} is not writable")
 
 
 CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")

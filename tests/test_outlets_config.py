@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crawler.cli import main
-from crawler.outlets import ConfigError, load_config
+from crawler.outlets import ConfigError, load_config, redact_url
 
 GOOD = """\
 user_agent: "newsarchiver-test/0.1 (+https://example.org/contact)"
@@ -89,6 +89,32 @@ BAD = [
     ("outlet:\n  - name: a\n", "key 'outlet'", "unknown key"),
     ("outlets: []\n", "key 'outlets'", "non-empty list"),
     ("outlets:\n  - name: a\n   start_urls: [\n", "", "not valid YAML at line"),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['http://[::1/']\n",
+        "outlet 'a', key 'start_urls'",
+        "not a valid URL (Invalid IPv6 URL)",
+    ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example:99999/']\n",
+        "outlet 'a', key 'start_urls'",
+        "not a valid URL (Port out of range",
+    ),
+    (
+        f"outlets:\n  - name: a\n    start_urls: ['https://a.example/{'x' * 10_000}']\n",
+        "outlet 'a', key 'start_urls'",
+        "URL of 10018 characters, longer than URLLENGTH_LIMIT (2083)",
+    ),
+    (
+        'user_agent: "a\\r\\nX-Injected: 1"\noutlets:\n  - name: a\n'
+        "    start_urls: ['https://a.example/']\n",
+        "key 'user_agent'",
+        "must not contain control characters (it is sent as an HTTP header): '\\r' at position 1",
+    ),
+    (
+        'outlets:\n  - name: a\n    feeds: ["https://a.example/rss\\x07"]\n',
+        "outlet 'a', key 'feeds'",
+        "control character",
+    ),
 ]
 
 
@@ -132,6 +158,39 @@ def test_cli_exits_2_on_unknown_outlet_and_bad_setting(
     assert "NAME=VALUE" in capsys.readouterr().err
     assert main(["crawl", "--config", str(tmp_path / "missing.yaml"), "--archive", archive]) == 2
     assert "cannot read the config file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key", ["start_urls", "sitemaps", "feeds"])
+@pytest.mark.parametrize(
+    ("userinfo", "shown"),
+    [("user:s3cr3t-pw@", "user:***@"), ("user:s3cr3t-pw@with@", "user:***@"), ("user@", "user@")],
+)
+def test_credentials_in_a_url_are_refused_without_showing_the_password(
+    tmp_path: Path, key: str, userinfo: str, shown: str
+) -> None:
+    text = f"outlets:\n  - name: a\n    {key}: ['http://{userinfo}a.example:8080/x']\n"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    assert f"outlet 'a', key '{key}': credentials in URLs are not supported" in message
+    assert f"'http://{shown}a.example:8080/x'" in message
+    assert "s3cr3t" not in message and "with" not in message
+
+
+def test_url_length_follows_urllength_limit(tmp_path: Path) -> None:
+    url = f"https://a.example/{'é' * 700}"  # 700 characters, 4200 once %-escaped as Scrapy sends
+    path = write(tmp_path, f"outlets:\n  - name: a\n    start_urls: ['{url}']\n")
+    with pytest.raises(ConfigError, match="URL of 4218 characters, longer than URLLENGTH_LIMIT"):
+        load_config(path)
+    assert load_config(path, url_length_limit=5000).outlets[0].start_urls == (url,)
+    assert load_config(path, url_length_limit=0).outlets[0].start_urls == (url,)  # 0: no bound
+
+
+def test_redact_url() -> None:
+    assert redact_url("https://u:pw@h/p?q=a@b") == "https://u:***@h/p?q=a@b"
+    assert redact_url("http://u:p@ss@[::1/") == "http://u:***@[::1/"  # urlsplit refuses it
+    assert redact_url("http://u@h/") == "http://u@h/"  # no password to hide
+    assert redact_url("https://h/a:b@c") == "https://h/a:b@c"  # '@' in the path is no user info
 
 
 def test_the_bundled_example_config_loads() -> None:

@@ -3,9 +3,11 @@
 The ``newsarchiver`` commands take the lock themselves before Scrapy starts, to exit 3 with a
 clear message; this extension makes ``scrapy crawl outlets`` hold it too. It is the first
 extension built, so nothing touches the archive before the lock is held, and it creates the
-manifest before the other components open it.
+manifest before the other components open it. Being first, it also checks the settings
+(:func:`crawler.settings_check.check_settings`): a bad one stops ``scrapy crawl`` before the
+archive directory is created.
 
-Settings: ``ARCHIVE_DIR``.
+Settings: ``ARCHIVE_DIR`` (and all of those the check reads).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from crawler.settings_check import check_settings
 from storage import lock
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
@@ -29,6 +32,7 @@ class ArchiveLock:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveLock:
+        check_settings(crawler.settings)
         ext = cls(ArchiveLayout(crawler.settings["ARCHIVE_DIR"]))
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext

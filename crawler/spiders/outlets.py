@@ -86,6 +86,8 @@ class OutletsSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider: OutletsSpider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        # Under `scrapy crawl -a config=…` the config was loaded before the settings were known.
+        spider.crawl_config.check_url_length(crawler.settings.getint("URLLENGTH_LIMIT"))
         if spider.crawl_config.user_agent:
             # Settings are frozen only after the spider is made; -s USER_AGENT still wins.
             crawler.settings.set("USER_AGENT", spider.crawl_config.user_agent, priority="spider")
