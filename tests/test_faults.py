@@ -381,7 +381,9 @@ def test_a_crashing_or_hanging_extraction_worker_costs_one_page(tmp_path: Path) 
         archive = tmp_path / "archive"
         result = cli("crawl", "--config", str(config), "--archive", str(archive), *SETTINGS,
                      "-s", "EXTRACT_FUNCTION=tests.crashy_extractor.extract",
-                     "-s", "EXTRACT_TIMEOUT=8", "-s", "EXTRACT_WORKERS=2")  # fmt: skip
+                     # the timeout also covers starting a worker (trafilatura's import): after
+                     # a pool breaks, each page in flight starts one of its own at once
+                     "-s", "EXTRACT_TIMEOUT=20", "-s", "EXTRACT_WORKERS=2")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = Manifest(archive / "manifest.sqlite")
     crashed = manifest.failure(site.url("/f/ok"))
