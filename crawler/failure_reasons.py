@@ -2,7 +2,9 @@
 
 Reasons: ``http_403``, ``http_404``, ``http_429``… (every 5xx is ``http_5xx``), ``timeout``,
 ``dns``, ``connection``, ``truncated``, ``too_large``, ``redirect_loop``, ``soft_404``,
-``blocked``, and from the pipelines ``extraction_empty``-like reasons of the extractor.
+``blocked``, ``not_html`` and ``charset_mismatch`` (the spider), ``url_too_long``
+(:mod:`crawler.middlewares.url_length`), and from the pipelines ``extraction_empty``-like
+reasons of the extractor.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ class ArticleItem:
     body: bytes = field(repr=False)  # decoded of Content-Encoding; the WARC keeps the raw bytes
     content_type: str | None
     fetched_at: str  # ISO 8601, UTC
+    # the charset the crawl decoded the page in (crawler.middlewares.charset), for extraction
+    # to decode it alike; None: extraction chooses by the same rules
+    encoding: str | None = None
     # storage.warc.WarcRef once written: crawler.twisted_util.Pending from WarcCapture
     warc: Any = field(default=None, repr=False)
     # filled by pipelines.extract.ExtractPipeline

@@ -1,6 +1,7 @@
 """HTML response body -> clean article text (title, paragraphs, metadata).
 
-`extract_article` decodes the body (w3lib: HTTP charset, BOM, <meta>), parses it with
+`extract_article` decodes the body (in the charset the crawl chose, or by the same rules:
+`crawler.page_bytes`: BOM, HTTP charset, <meta>, each only if the bytes fit), parses it with
 lxml and repairs markup that hides text from extraction, applies the outlet's `drop` /
 `keep` CSS selectors and the tree pruning of `pipelines.cleaning`, runs trafilatura for
 the main text and metadata, then the project's paragraph-level cleaning. Pages without
@@ -28,21 +29,13 @@ from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Document
 from w3lib.encoding import html_to_unicode
 
+from crawler.page_bytes import MAX_BAD_SHARE, choose_charset, page_type
 from pipelines import cleaning
 
 logger = logging.getLogger(__name__)
 
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/vnd.wap.xhtml+xml"})
-# what servers send when they do not know better: then the content must look like HTML
-_UNKNOWN_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "unknown/unknown"})
-_HTML_SNIFF = re.compile(
-    r"<(?:!doctype|!--|html|head|body|meta|title|link|style|script|div|p|"
-    r"table|span|a|br|font|center|form|img|h[1-6]|article|section)\b",
-    re.I,
-)
 _HEAD_TAGS = frozenset({"title", "meta", "link", "script", "style", "base", "noscript", "template"})
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_MAX_REPLACEMENT_SHARE = 0.05  # more U+FFFD than this: the bytes are not text in that charset
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
 )
@@ -86,20 +79,26 @@ class NoArticle(Exception):
 
 
 # ------------------------------------------------------------ decoding, parsing
-def _decode_and_parse(body: bytes, content_type: str | None) -> lxml_html.HtmlElement:
+def _decode_and_parse(
+    body: bytes, content_type: str | None, encoding: str | None = None
+) -> lxml_html.HtmlElement:
     if not body or not body.strip():
         raise NoArticle("empty_body")
-    mime = (content_type or "").split(";", 1)[0].strip().lower()
-    if mime and mime not in _HTML_TYPES and mime not in _UNKNOWN_TYPES:
-        raise NoArticle("not_html", mime)
+    what = page_type(content_type, body)  # the spider's rule: a crawl never sends a non-HTML page
+    if not what.html:
+        raise NoArticle("not_html", what.detail)
+    if encoding is None:  # not from a crawl (newsarchiver extract, reextract): the crawl's rules
+        charset = choose_charset(content_type, body)
+        if charset.encoding is None:
+            raise NoArticle("charset_mismatch", charset.unfit_detail)
+        encoding = charset.encoding
     try:
-        encoding, text = html_to_unicode(content_type, body)
+        # as Scrapy's TextResponse.text decodes it: a BOM still wins, bad bytes are replaced
+        encoding, text = html_to_unicode(f"charset={encoding}", body)
     except (LookupError, UnicodeError, ValueError) as err:
         raise NoArticle("decode_error", str(err)) from err
-    if text.count("\ufffd") > _MAX_REPLACEMENT_SHARE * len(text):
+    if text.count("\ufffd") > MAX_BAD_SHARE * len(text):
         raise NoArticle("decode_error", f"undecodable as {encoding}")
-    if mime in _UNKNOWN_TYPES and not _HTML_SNIFF.search(text[:4096]):
-        raise NoArticle("not_html", "no HTML markup at the start")
     # decoded once here; parse UTF-8 bytes with a forced encoding so that a <meta charset>
     # in the page cannot make lxml decode it a second time
     data = _close_title(_CONTROL_CHARS.sub("", text)).encode("utf-8", "replace")
@@ -395,18 +394,21 @@ def extract_article(
     drop: Sequence[str] = (),
     keep: Sequence[str] = (),
     min_chars: int = 200,
+    encoding: str | None = None,
 ) -> ArticleText:
     """Extract the clean article text of one HTML page.
 
     `drop`: CSS selectors whose elements are removed before extraction; `keep`: if given,
     only the content of matching elements is extracted (metadata still comes from the
     whole page). `min_chars`: fewer characters of paragraphs than this is no article.
-    Raises NoArticle (reasons: empty_body, not_html, decode_error, parse_error,
+    `encoding`: the charset the crawl decoded the page in (ArticleItem.encoding); None: chosen
+    by the same rules (:func:`crawler.page_bytes.choose_charset`).
+    Raises NoArticle (reasons: empty_body, not_html, charset_mismatch, decode_error, parse_error,
     keep_no_match, no_text, error_page, too_short), and ValueError for an invalid CSS
     selector in `drop`/`keep` (a configuration error, not a property of the page).
     """
     started = time.perf_counter()
-    root = _decode_and_parse(body, content_type)
+    root = _decode_and_parse(body, content_type, encoding)
     _move_content_out_of_head(root)
     for el in _select(root, drop) if drop else ():
         if el.getparent() is not None:

@@ -3,9 +3,11 @@
 Extraction is the CPU-heavy step of the crawl; it runs in ``EXTRACT_WORKERS`` processes (0: one
 per usable core) so that the reactor only routes and both cores work. The page's bytes (already
 decoded of Content-Encoding) go to :func:`pipelines.article.extract_article` with the outlet's
-``drop``/``keep`` selectors; the result is put on ``item.article``. A page with no article text
-keeps ``item.article = None`` and ``item.no_article`` = (reason, detail) so that the store
-pipeline records it as a failure; a worker that dies is replaced and costs only its page.
+``drop``/``keep`` selectors and the charset the crawl decoded the page in (``item.encoding``,
+from :mod:`crawler.middlewares.charset`); the result is put on ``item.article``. A page with no
+article text keeps ``item.article = None`` and ``item.no_article`` = (reason, detail) so that
+the store pipeline records it as a failure; a worker that dies is replaced and costs only its
+page.
 
 A page whose extraction takes longer than ``EXTRACT_TIMEOUT`` has its worker killed and is a
 failure (``extraction_timeout``); a page that kills its worker twice is ``extraction_crashed``.
@@ -23,6 +25,7 @@ when it is gone, so a SIGKILLed crawl leaves no extraction process behind.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import multiprocessing
 import os
@@ -105,6 +108,10 @@ class ExtractPipeline:
         self.min_chars = min_chars
         self.timeout = timeout
         self.extract_fn = extract_fn
+        # an EXTRACT_FUNCTION written before `encoding` was passed still works (and decodes by
+        # its own rules)
+        params = inspect.signature(extract_fn).parameters.values()
+        self._takes_encoding = any(p.name == "encoding" or p.kind is p.VAR_KEYWORD for p in params)
         self.stats = stats
         self.crawler: Crawler | None = None
         self._pool: ProcessPoolExecutor | None = None
@@ -163,8 +170,9 @@ class ExtractPipeline:
         drop, keep = self._rules(item.outlet)
         try:
             item.article = await self.extract(
-                item.body, item.final_url, item.content_type, drop=drop, keep=keep
-            )
+                item.body, item.final_url, item.content_type, drop=drop, keep=keep,
+                encoding=item.encoding,
+            )  # fmt: skip
             self.stats.inc_value("extract/ok")
         except NoArticle as exc:
             self.stats.inc_value(f"extract/no_article/{exc.reason}")
@@ -188,12 +196,15 @@ class ExtractPipeline:
         content_type: str | None,
         drop: tuple[str, ...] = (),
         keep: tuple[str, ...] = (),
+        encoding: str | None = None,
     ) -> ArticleText:
         """Extract in the pool. A worker that dies takes every page in flight down with it, so
         after a pool breaks each of those pages is tried again alone, in a worker of its own:
         only the page that kills or hangs that worker is lost."""
         args = (self.extract_fn, body, url, content_type)
-        kwargs = {"drop": drop, "keep": keep, "min_chars": self.min_chars}
+        kwargs: dict[str, Any] = {"drop": drop, "keep": keep, "min_chars": self.min_chars}
+        if encoding is not None and self._takes_encoding:
+            kwargs["encoding"] = encoding
         pool = self._pool
         assert pool is not None, "open_spider() was not called"
         try:

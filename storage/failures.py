@@ -6,7 +6,8 @@ after ``base * factor ** (runs_failed - 1)`` seconds (1 h, 4 h, 16 h… by defau
 the server's Retry-After asked for more); after ``max_runs`` failed runs it is ``gave_up``:
 still listed, no longer retried unless asked (``newsarchiver retry --all``). A 404 or 410 is
 recorded and not retried. Success removes the URL from the list (``heal``); its history stays
-in the manifest's ``failure_events``.
+in the manifest's ``failure_events``. A ``url_too_long`` row is never retried: it holds the URL
+shortened.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from storage.manifest import Manifest
 logger = logging.getLogger(__name__)
 
 PENDING, GAVE_UP = "pending", "gave_up"
-NOT_RETRIED = frozenset({"http_404", "http_410"})
+# a URL past URLLENGTH_LIMIT is recorded shortened (crawler.middlewares.url_length): its row
+# names no URL to request, so it is never retried
+NOT_REQUESTABLE = frozenset({"url_too_long"})
+NOT_RETRIED = frozenset({"http_404", "http_410"}) | NOT_REQUESTABLE
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,11 @@ def requeue_plan(
     `shared`: failure rows of a distributed crawl's other workers; for a URL listed both here
     and in the manifest, the row tried last counts.
     """
-    rows = {f["url"]: f for f in manifest.failures(outlets, states=(PENDING, GAVE_UP))}
+    rows = {f["url"]: f for f in manifest.failures(outlets, states=(PENDING, GAVE_UP))
+            if f["reason"] not in NOT_REQUESTABLE}  # fmt: skip
     for row in shared or ():
+        if row.get("reason") in NOT_REQUESTABLE:
+            continue
         if row.get("outlet") in outlets and row.get("state") in (PENDING, GAVE_UP):
             mine = rows.get(row["url"])
             if mine is None or (row.get("last_tried") or "") > (mine.get("last_tried") or ""):

@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.demo.faults import FAULTS, FaultSite, article_title
+from crawler.demo.faults import (
+    FAULTS,
+    LINKED_ARTICLE,
+    PDF,
+    UTF16_PARAGRAPHS,
+    UTF16_TITLE,
+    FaultSite,
+    article_title,
+    long_link_path,
+)
 from storage.manifest import Manifest
 from tests.conftest import FAST, cli
 
@@ -92,7 +101,8 @@ def statuses(f: Faulty, path: str) -> list[str | None]:
 
 
 ARCHIVED = {"/f/ok": ["200"], "/f/bad-charset": ["200"], "/f/403-twice": ["403", "403", "200"],
-            "/f/429-retry-after": ["429", "200"], "/f/503-once": ["503", "200"]}  # fmt: skip
+            "/f/429-retry-after": ["429", "200"], "/f/503-once": ["503", "200"],
+            "/f/utf16-header": ["200"], LINKED_ARTICLE: ["200"]}  # fmt: skip
 
 
 @pytest.mark.parametrize("path", sorted(ARCHIVED))
@@ -139,7 +149,10 @@ FAILED = {  # path: (reason, attempts, status, what the WARC holds for it)
     "/f/chain": ("redirect_loop", 1, 302, ["302"]),
     "/f/oversize": ("too_large", 1, None, []),
     "/f/gzip-bomb": ("too_large", 1, None, ["200"]),
+    "/f/pdf": ("not_html", 1, 200, ["200"]),
+    "/f/pdf-untyped": ("not_html", 1, 200, ["200"]),
 }
+LONG_LINK_FAILURES = 1  # the in-scope long link, listed once (its row's URL is shortened)
 
 
 @pytest.mark.parametrize("path", sorted(FAILED))
@@ -189,13 +202,13 @@ def test_the_crawl_completed_and_its_summary_counts_failures_by_reason(faulty: F
     assert "warc/errors" not in summary["stats"]
     outlet = summary["outlets"]["faulty"]
     assert outlet["archived"] == len(ARCHIVED)
-    expected: dict[str, int] = {}
+    expected: dict[str, int] = {"url_too_long": LONG_LINK_FAILURES}
     for reason, *_ in FAILED.values():
         expected[reason] = expected.get(reason, 0) + 1
     assert outlet["failed"] == expected
     assert outlet["retried"] > 0
     lines = (faulty.archive / "failures.jsonl").read_text().splitlines()
-    assert len(lines) == len(FAILED)
+    assert len(lines) == len(FAILED) + LONG_LINK_FAILURES
 
 
 def test_failures_command_table_and_json(faulty: Faulty) -> None:
@@ -203,12 +216,86 @@ def test_failures_command_table_and_json(faulty: Faulty) -> None:
     assert table.returncode == 0
     assert "redirect_loop" in table.stdout and "/f/gzip-bomb" in table.stdout
     data = json.loads(cli("failures", "--archive", str(faulty.archive), "--json").stdout)
-    assert len(data) == len(FAILED)
+    assert len(data) == len(FAILED) + LONG_LINK_FAILURES
     assert {"url", "outlet", "reason", "status", "attempts", "next_retry_at"} <= set(data[0])
     only = json.loads(
         cli("failures", "--archive", str(faulty.archive), "--json", "--reason", "too_large").stdout
     )
     assert sorted(d["url"].rsplit("/", 1)[-1] for d in only) == ["gzip-bomb", "oversize"]
+
+
+def first_run_stats(f: Faulty) -> dict[str, Any]:
+    (path,) = (f.archive / "runs").glob("*.json")  # before the second run's tests
+    stats: dict[str, Any] = json.loads(path.read_text())["stats"]
+    return stats
+
+
+def failures_json(f: Faulty, *args: str) -> list[dict[str, Any]]:
+    result = cli("failures", "--archive", str(f.archive), "--json", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def test_a_pdf_at_an_article_url_is_listed_not_html_and_kept_in_the_warc(faulty: Faulty) -> None:
+    rows = {r["url"].removeprefix(faulty.site.base_url): r
+            for r in failures_json(faulty, "--reason", "not_html")}  # fmt: skip
+    assert set(rows) == {"/f/pdf", "/f/pdf-untyped"}
+    assert rows["/f/pdf"]["detail"].startswith("Content-Type application/pdf")
+    # no useful Content-Type: the first bytes tell
+    assert rows["/f/pdf-untyped"]["detail"] == (
+        "Content-Type application/octet-stream, sniffed application/pdf"
+    )
+    urls = {faulty.site.url(p) for p in rows}
+    bodies = []
+    for path in sorted((faulty.archive / "warc").glob("*.warc.gz")):
+        with path.open("rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if (
+                    rec.rec_type == "response"
+                    and rec.rec_headers.get_header("WARC-Target-URI") in urls
+                ):
+                    bodies.append(rec.content_stream().read())
+    # the document itself is archived as received: once, the second is a revisit of it
+    assert bodies == [PDF]
+    stats = first_run_stats(faulty)
+    assert stats["failures/not_html"] == 2 and stats["spider/failed/not_html"] == 2
+
+
+def test_non_html_linked_from_a_hub_is_counted_not_listed(faulty: Faulty) -> None:
+    assert statuses(faulty, "/media/map") == ["200"]  # fetched, in the WARC
+    assert "/media/map" not in faulty.failures()
+    assert first_run_stats(faulty)["spider/not_html"] == 3  # the two PDFs and the image
+
+
+def test_a_utf8_page_declaring_utf16_is_stored_as_its_real_text(faulty: Faulty) -> None:
+    (sidecar,) = [p for p in (faulty.archive / "text").glob("*.json")
+                  if json.loads(p.read_text())["title"] == UTF16_TITLE]  # fmt: skip
+    text = sidecar.with_suffix(".txt").read_text(encoding="utf-8")
+    assert text == UTF16_TITLE + "\n\n" + "\n\n".join(UTF16_PARAGRAPHS) + "\n"
+    stats = first_run_stats(faulty)
+    assert stats["charset/mismatch"] == 1 and stats["charset/mismatch/utf-16"] == 1
+    assert stats["charset/from/sniffed"] >= 1
+    log = next((faulty.archive / "logs").glob("*.log")).read_text(encoding="utf-8")
+    url = faulty.site.url("/f/utf16-header")
+    assert f"charset: {url} declared utf-16, decoded as utf-8 (sniffed)" in log
+
+
+def test_a_link_past_the_url_length_limit_is_listed_once_and_the_crawl_goes_on(
+    faulty: Faulty,
+) -> None:
+    full = faulty.site.url(long_link_path())
+    rows = failures_json(faulty, "--reason", "url_too_long")
+    assert len(rows) == LONG_LINK_FAILURES  # the off-scope long link is not the outlet's
+    (row,) = rows
+    assert row["url"] == full[:200] + "…" and row["outlet"] == "faulty"
+    assert f"a URL of {len(full)} characters (URLLENGTH_LIMIT 2083)" in row["detail"]
+    assert row["state"] == "gave_up" and row["next_retry_at"] is None  # nothing to request
+    assert not [r for r in faulty.first.served if r.path.startswith("/f/long-link")]
+    stats = first_run_stats(faulty)
+    assert stats["urllength/failed"] == 1 and stats["urllength/repeated"] == 1  # two hubs
+    assert stats["failures/url_too_long"] == 1
+    assert article_title(LINKED_ARTICLE) in faulty.titles()  # linked after the long links
 
 
 def test_second_run_retries_only_what_is_due_and_heals(faulty: Faulty) -> None:
@@ -294,7 +381,9 @@ def test_a_crashing_or_hanging_extraction_worker_costs_one_page(tmp_path: Path) 
         archive = tmp_path / "archive"
         result = cli("crawl", "--config", str(config), "--archive", str(archive), *SETTINGS,
                      "-s", "EXTRACT_FUNCTION=tests.crashy_extractor.extract",
-                     "-s", "EXTRACT_TIMEOUT=8", "-s", "EXTRACT_WORKERS=2")  # fmt: skip
+                     # the timeout also covers starting a worker (trafilatura's import): after
+                     # a pool breaks, each page in flight starts one of its own at once
+                     "-s", "EXTRACT_TIMEOUT=20", "-s", "EXTRACT_WORKERS=2")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = Manifest(archive / "manifest.sqlite")
     crashed = manifest.failure(site.url("/f/ok"))
@@ -305,7 +394,8 @@ def test_a_crashing_or_hanging_extraction_worker_costs_one_page(tmp_path: Path) 
     titles = {json.loads(p.read_text())["title"] for p in (archive / "text").glob("*.json")}
     # the pages in flight when the workers died were extracted again in a new pool
     assert titles == {article_title(p) for p in ("/f/403-twice", "/f/429-retry-after",
-                                                   "/f/503-once")}  # fmt: skip
+                                                   "/f/503-once", "/f/utf16-header",
+                                                   LINKED_ARTICLE)}  # fmt: skip
     (summary,) = [json.loads(p.read_text()) for p in (archive / "runs").glob("*.json")]
     assert summary["finish_reason"] == "finished"
     assert summary["stats"]["extract/worker_died"] >= 1

@@ -33,6 +33,25 @@ NOT_FOUND = (
     "</h1><p>It may have been moved or deleted.</p></body></html>"
 )
 
+LONG_LINK_CHARS = 10_000  # past Scrapy's URLLENGTH_LIMIT (2083), as a tracking link can be
+# a PDF's first bytes: enough for a reader to know it ("%PDF-"), not a real document
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
+# a real title and text with letters outside ASCII: decoded as UTF-16 they are mojibake
+UTF16_TITLE = "Ferry timetable changes at Årøsund: the café on the quay stays open"
+UTF16_PARAGRAPHS = (
+    "The harbour office in Årøsund published the winter timetable on Monday. Ferries leave "
+    "at 06:40, 09:15 and 17:50 on weekdays; the Saturday crossing at 11:05 is cancelled "
+    "until März, when the repaired ramp is back in service.",
+    "Søren Ødegård, who has run the café on the quay for nineteen years, said he would keep "
+    "its doors open through the closure: « We serve the pilots and the fishermen, ferry or "
+    "no ferry », he said, pouring a crème brûlée-coloured coffee.",
+    "Passengers with bicycles are asked to book ahead. The office notes that the 17:50 "
+    "departure waits up to ten minutes for the regional bus from Haderslev, whose driver "
+    "calls ahead when the road over the moor is icy.",
+)
+LINKED_ARTICLE = "/f/after-long-link"  # linked from /hub/long-links, after its long links
+
 # path -> (what it does, the outcome a crawl should record)
 FAULTS: dict[str, tuple[str, str]] = {
     "/f/ok": ("200 article", "archived"),
@@ -54,6 +73,21 @@ FAULTS: dict[str, tuple[str, str]] = {
         "an unknown charset declared, invalid UTF-8 bytes",
         "archived, bad bytes replaced",
     ),
+    "/f/utf16-header": (
+        "a UTF-8 page (no BOM, no <meta charset>) served with charset=utf-16",
+        "archived, decoded as UTF-8",
+    ),
+    "/f/pdf": ("a PDF (application/pdf) at an article URL", "failed not_html"),
+    "/f/pdf-untyped": ("a PDF served as application/octet-stream", "failed not_html (sniffed)"),
+    "/media/map": (
+        "a PNG (no .png: the link extractor skips those) linked from the home page",
+        "counted",
+    ),
+    "/hub/long-links": (
+        f"a hub linking a {LONG_LINK_CHARS}-character URL in scope, one off scope, and an article",
+        "failed url_too_long (the in-scope link, once), the article archived",
+    ),
+    "/hub/long-links-again": ("another hub linking the same long URL", "not recorded again"),
 }
 
 
@@ -73,7 +107,32 @@ def article_html(path: str) -> str:
 
 
 def article_title(path: str) -> str:
+    if path == "/f/utf16-header":
+        return UTF16_TITLE
     return f"Reading room reopens ({path.rsplit('/', 1)[-1]})"
+
+
+def utf16_header_html() -> str:
+    paragraphs = "".join(f"<p>{p}</p>" for p in UTF16_PARAGRAPHS)
+    return (
+        f"<!DOCTYPE html><html><head><title>{UTF16_TITLE}</title>"
+        f"<meta property='og:type' content='article'></head><body><article><h1>{UTF16_TITLE}"
+        f"</h1>{paragraphs}</article></body></html>"
+    )
+
+
+def long_link_path() -> str:
+    """The in-scope long link's path (the URL is the site's base URL and this)."""
+    return "/f/long-link?q=" + "x" * (LONG_LINK_CHARS - len("/f/long-link?q="))
+
+
+def long_links_html() -> str:
+    off_scope = "http://elsewhere.invalid/track?q=" + "y" * LONG_LINK_CHARS
+    return (
+        "<html><head><title>Long links</title></head><body>"
+        f"<a href='{long_link_path()}'>tracked</a> <a href='{off_scope}'>elsewhere</a> "
+        f"<a href='{LINKED_ARTICLE}'>an article</a></body></html>"
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"<body><ul>{links}</ul></body></html>"
             )
             return self._send(200, page.encode(), "text/html; charset=utf-8")
-        if path in site.healed or path == "/f/ok":
+        if path in site.healed or path in ("/f/ok", LINKED_ARTICLE):
             return self._send(200, article_html(path).encode(), "text/html; charset=utf-8")
         if path == "/f/403-twice":
             return self._article_after(path, seen, 2, 403)
@@ -161,6 +220,16 @@ class _Handler(BaseHTTPRequestHandler):
             page = article_html(path).replace("This is paragraph 2", "Bad bytes \udcff\udcfe here")
             body = page.encode("utf-8", errors="surrogateescape")
             return self._send(200, body, "text/html; charset=x-no-such-charset")
+        if path == "/f/utf16-header":
+            return self._send(200, utf16_header_html().encode("utf-8"), "text/html; charset=utf-16")
+        if path == "/f/pdf":
+            return self._send(200, PDF, "application/pdf")
+        if path == "/f/pdf-untyped":
+            return self._send(200, PDF, "application/octet-stream")
+        if path == "/media/map":
+            return self._send(200, PNG, "image/png")
+        if path in ("/hub/long-links", "/hub/long-links-again"):
+            return self._send(200, long_links_html().encode(), "text/html; charset=utf-8")
         if path == "/f/oversize":
             return self._send(200, b"<html>" + b"z" * (3 * 1024 * 1024), "text/html")
         if path == "/f/gzip-bomb":
@@ -226,7 +295,9 @@ class FaultSite:
     def config_yaml(self) -> str:
         return (
             'user_agent: "newsarchiver-faults/0.1 (+http://127.0.0.1/contact)"\n'
-            f'outlets:\n  - name: faulty\n    start_urls: ["{self.base_url}/"]\n    depth: 1\n'
+            f'outlets:\n  - name: faulty\n    start_urls: ["{self.base_url}/"]\n    depth: 2\n'
+            # what is under /f/ is an article, by its URL: a PDF there is a failure
+            '    allow: ["/f/"]\n'
         )
 
     def write_config(self, path: str | Path) -> Path:

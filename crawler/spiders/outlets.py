@@ -10,7 +10,13 @@ matches the outlet's ``allow`` regexes or, for outlets without ``allow``, when i
 Request meta: ``outlet`` (name), ``kind`` (hub, sitemap, feed, page, feed_entry),
 ``original_capture`` (where the capture a conditional request's validators came from is: a 304
 is read from it, :mod:`crawler.middlewares.not_modified`, and its links followed).
-Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spider/not_html``,
+A page that is not HTML (:func:`crawler.page_bytes.page_type`: a PDF, an image, JSON…) is a
+failure ``not_html`` at an article URL (``allow`` matches it, or a feed listed it) and only
+counted elsewhere; an article whose bytes fit no charset (``meta["charset_unfit"]`` from
+:class:`~crawler.middlewares.charset.CharsetMiddleware`) is a failure ``charset_mismatch``.
+
+Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spider/not_html``
+(every page that is not HTML), ``spider/failed/<reason>``,
 ``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, per outlet
 ``outlet/<name>/articles``.
 """
@@ -42,6 +48,7 @@ from crawler.failure_reasons import failure_reason
 from crawler.items import ArticleItem
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
+from crawler.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
@@ -325,8 +332,9 @@ class OutletsSpider(Spider):
         outlet = self._outlet(response)
         if self._not_modified(response):
             return
-        if not isinstance(response, TextResponse):
-            self._count("spider/not_html")
+        what = page_type(response.headers.get("Content-Type"), response.body)
+        if not what.html or not isinstance(response, TextResponse):
+            self._not_html(response, outlet, what)
             return
         if soft := response.meta.get("soft_failure"):
             # an error/block page even after its retries (BackoffRetryMiddleware): never text
@@ -338,7 +346,9 @@ class OutletsSpider(Spider):
             # article asked for again had no text yet (a killed run) or is due a recrawl.
             self._count("spider/not_modified")
         reason = self.article_reason(response, outlet)
-        if reason:
+        if reason and (unfit := response.meta.get("charset_unfit")):
+            self._fail(response.url, response.meta, "charset_mismatch", response.status, unfit)
+        elif reason:
             self._count("spider/pages/article")
             self._count(f"spider/article_signal/{reason}")
             self._count("articles", outlet)
@@ -348,6 +358,20 @@ class OutletsSpider(Spider):
             self._ok(response)
         if response.meta.get("depth", 0) < outlet.depth and not self.retry_mode:
             yield from self.follow_links(response, outlet)
+
+    def _not_html(self, response: Response, outlet: OutletConfig, what: PageType) -> None:
+        """A PDF, image, archive or JSON where an article was expected is a failure; linked
+        from a hub, it is only counted (its exchange is in the WARC either way)."""
+        self._count("spider/not_html")
+        found = (response.meta.get("redirect_urls") or [response.url])[0]
+        article_url = response.meta.get("kind") == "feed_entry" or any(
+            outlet.allowed_article(url) for url in (found, response.url)
+        )
+        if article_url:
+            detail = what.detail if not what.html else f"{what.detail}, binary bytes"
+            self._fail(response.url, response.meta, "not_html", response.status, detail)
+        else:
+            self._ok(response)
 
     def article_reason(self, response: TextResponse, outlet: OutletConfig) -> str | None:
         by_url = outlet.allowed_article(response.url)
@@ -374,6 +398,7 @@ class OutletsSpider(Spider):
             http_status=response.status,
             body=response.body,
             content_type=content_type.decode("latin-1") if content_type else None,
+            encoding=response.encoding,  # as CharsetMiddleware chose it: extraction decodes alike
             fetched_at=iso(utc_now()),
             warc=response.meta.get("warc"),
         )
