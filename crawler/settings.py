@@ -54,14 +54,14 @@ RETRY_RUNS_MAX = 5  # failed runs before a URL is gave_up (retried only by `retr
 
 # --- components -----------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
-    # responses go from high numbers to low ones:
-    # after the retry middleware has seen the 304
-    "crawler.middlewares.not_modified.NotModifiedMiddleware": 540,
+    # responses go from high numbers to low ones
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
     # after decompression (590), before the meta refresh (580) and soft-failure (550) checks,
     # which read the page's text
     "crawler.middlewares.charset.CharsetMiddleware": 585,
+    # a 304 read from its capture: before the charset choice, like a page just fetched
+    "crawler.middlewares.not_modified.NotModifiedMiddleware": 586,
 }
 SPIDER_MIDDLEWARES = {
     # a link past URLLENGTH_LIMIT (Scrapy's 2083) is a recorded failure, not only a stat

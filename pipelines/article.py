@@ -1,7 +1,7 @@
 """HTML response body -> clean article text (title, paragraphs, metadata).
 
 `extract_article` decodes the body (in the charset the crawl chose, or by the same rules:
-`crawler.page_bytes`: BOM, HTTP charset, <meta>, each only if the bytes fit), parses it with
+`pipelines.page_bytes`: BOM, HTTP charset, <meta>, each only if the bytes fit), parses it with
 lxml and repairs markup that hides text from extraction, applies the outlet's `drop` /
 `keep` CSS selectors and the tree pruning of `pipelines.cleaning`, runs trafilatura for
 the main text and metadata, then the project's paragraph-level cleaning. Pages without
@@ -29,8 +29,8 @@ from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Document
 from w3lib.encoding import html_to_unicode
 
-from crawler.page_bytes import MAX_BAD_SHARE, choose_charset, page_type
 from pipelines import cleaning
+from pipelines.page_bytes import MAX_BAD_SHARE, choose_charset, page_type
 
 logger = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ def extract_article(
     only the content of matching elements is extracted (metadata still comes from the
     whole page). `min_chars`: fewer characters of paragraphs than this is no article.
     `encoding`: the charset the crawl decoded the page in (ArticleItem.encoding); None: chosen
-    by the same rules (:func:`crawler.page_bytes.choose_charset`).
+    by the same rules (:func:`pipelines.page_bytes.choose_charset`).
     Raises NoArticle (reasons: empty_body, not_html, charset_mismatch, decode_error, parse_error,
     keep_no_match, no_text, error_page, too_short), and ValueError for an invalid CSS
     selector in `drop`/`keep` (a configuration error, not a property of the page).

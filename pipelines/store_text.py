@@ -167,6 +167,11 @@ class StoreTextPipeline:
             self.stats.inc_value("text/failed/disk_full")
             self._signal(na_signals.disk_full, error=full_error(exc, self.layout.root),
                          source="text")  # fmt: skip
+            self._signal(
+                na_signals.page_failed, url=item.url, outlet=item.outlet, reason="disk_full",
+                status=item.http_status, attempts=1, detail=f"text not stored: {exc}"[:500],
+                kind="page", due_now=True,
+            )  # fmt: skip
             raise DropItem(f"{item.final_url} not stored: the disk is full") from None
         if outcome == "elsewhere":
             self.stats.inc_value("text/elsewhere")

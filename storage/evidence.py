@@ -19,9 +19,12 @@ bytes. So after :func:`storage.warc_repair.repair_open_warcs`, for each repaired
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
+from storage.atomic import write_atomic
 from storage.failures import FailureLog
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
@@ -32,12 +35,23 @@ logger = logging.getLogger(__name__)
 LOST_REASON = "warc_record_lost"
 
 
+@dataclass(frozen=True)
+class Dropped:
+    """A text dropped because its record did not survive: what else names it (a distributed
+    crawl's shared state) is the caller's to undo."""
+
+    stem: str
+    sha256: str
+    seq: int
+    urls: tuple[str, ...]
+
+
 @dataclass
 class Reconciled:
     captures_added: int = 0
     captures_removed: int = 0
     articles_dropped: int = 0
-    texts_dropped: list[str] = field(default_factory=list)  # stems
+    texts_dropped: list[Dropped] = field(default_factory=list)
 
 
 def reconcile(
@@ -45,7 +59,8 @@ def reconcile(
 ) -> Reconciled:
     """Square the manifest and the text files with the records that survived in one repaired
     file (called by the repair before the file is renamed: see
-    :func:`storage.warc_repair.repair_warc`)."""
+    :func:`storage.warc_repair.repair_warc`). Each step can be run again: a kill in the middle
+    leaves the file ``.open``, and the next start does what is left."""
     done = Reconciled()
     warc_file = result.written_as
     rows = manifest.query("SELECT warc_offset FROM captures WHERE warc_file = ?", (warc_file,))
@@ -56,6 +71,11 @@ def reconcile(
         done.captures_added += len(missing)
         logger.warning("re-derived %d capture row(s) of %s from its records", len(missing),
                        result.name)  # fmt: skip
+    if result.name != result.written_as:
+        # moved aside because its name was taken: the rows under that name are another file's
+        logger.warning("%s was repaired as %s: its manifest rows are left as they are",
+                       result.written_as, result.name)  # fmt: skip
+        return done
     kept = {row["warc_offset"] for row in result.captures}
     gone = [r["warc_offset"] for r in rows if r["warc_offset"] not in kept]
     if gone:  # rows committed for records the file lost: nothing may refer to them any more
@@ -70,31 +90,65 @@ def reconcile(
     ]
     failures = FailureLog(manifest, layout.failures_path, run_id=run_id)
     for article in lost:
-        done.articles_dropped += 1
-        if stem := _drop_article(layout, manifest, article["url"], article["text_id"]):
-            done.texts_dropped.append(stem)
+        # listed first: a kill after this step still has the URL fetched again
         failures.record(
             article["url"], article["outlet"], LOST_REASON, status=article["http_status"],
             detail=f"its response record in {warc_file} at offset {article['warc_offset']} did "
             "not survive the killed crawl; the text was dropped",
             attempts=0, kind="page", due_now=True,
         )  # fmt: skip
+        done.articles_dropped += 1
+        if dropped := _drop_article(layout, manifest, article):
+            done.texts_dropped.append(dropped)
     return done
 
 
-def _drop_article(layout: ArchiveLayout, manifest: Manifest, url: str, text_id: int) -> str:
-    """Remove one article row; the text too when no other URL has it. Returns the dropped
-    text's stem, or ''."""
+def _drop_article(layout: ArchiveLayout, manifest: Manifest, article: Any) -> Dropped | None:
+    """Remove one article row; the text too when no other URL has it (files first, then the
+    rows, so that a kill in between leaves a row the next start finds again). A text that other
+    URLs keep gets its sidecar rewritten from one of them."""
+    text = manifest.query("SELECT id, sha256, stem FROM texts WHERE id = ?", (article["text_id"],))
+    others = [
+        a for a in manifest.articles_for_text(article["text_id"]) if a["url"] != article["url"]
+    ]
+    if text and others:
+        _residecar(layout, manifest, str(text[0]["stem"]), others)
+    elif text:
+        stem = str(text[0]["stem"])
+        for path in (layout.text_path(stem), layout.sidecar_path(stem)):  # the .txt first
+            path.unlink(missing_ok=True)
     with manifest.transaction() as db:
-        db.execute("DELETE FROM articles WHERE url = ? AND text_id = ?", (url, text_id))
-        others = db.execute("SELECT 1 FROM articles WHERE text_id = ?", (text_id,)).fetchone()
-        row = db.execute("SELECT stem FROM texts WHERE id = ?", (text_id,)).fetchone()
-        if others is not None or row is None:
-            return ""
-        db.execute("DELETE FROM texts WHERE id = ?", (text_id,))
-    stem = str(row["stem"])
-    # the .txt first: a .txt under its final name always has its sidecar
-    for path in (layout.text_path(stem), layout.sidecar_path(stem)):
-        path.unlink(missing_ok=True)
+        db.execute("DELETE FROM articles WHERE url = ? AND text_id = ?",
+                   (article["url"], article["text_id"]))  # fmt: skip
+        if text and not others:
+            db.execute("DELETE FROM texts WHERE id = ?", (article["text_id"],))
+    if not text or others:
+        return None
     logger.warning("dropped text %s: its WARC record did not survive the killed crawl", stem)
-    return stem
+    return Dropped(stem, str(text[0]["sha256"]), int(text[0]["id"]) - 1, (article["url"],
+                   article["final_url"]))  # fmt: skip
+
+
+def _residecar(layout: ArchiveLayout, manifest: Manifest, stem: str, others: list[Any]) -> None:
+    """The sidecar of a text whose first URL lost its record now names a URL that kept one."""
+    path = layout.sidecar_path(stem)
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    first = others[0]
+    record = manifest.query(
+        "SELECT record_id FROM captures WHERE warc_file = ? AND warc_offset = ?",
+        (first["warc_file"], first["warc_offset"]),
+    )
+    sidecar.update(
+        url=first["url"], final_url=first["final_url"], outlet=first["outlet"],
+        fetched_at=first["fetched_at"], http_status=first["http_status"],
+        warc_file=first["warc_file"], warc_record_offset=first["warc_offset"],
+        warc_record_id=record[0]["record_id"] if record else None,
+        other_urls=sorted({a["url"] for a in others[1:]} - {first["url"]}),
+    )  # fmt: skip
+    data = (json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    write_atomic(path, data, layout.tmp_dir)
+    logger.warning("text %s now names %s: the record of its first URL did not survive",
+                   stem, first["url"])  # fmt: skip

@@ -10,6 +10,7 @@ thread owns it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import logging
@@ -68,6 +69,10 @@ class WarcRef:
     warc_date: str = ""
 
 
+class WarcWriterBroken(RuntimeError):
+    """A write failed earlier: the writer takes no more records."""
+
+
 class WarcFileWriter:
     def __init__(
         self,
@@ -90,6 +95,7 @@ class WarcFileWriter:
         self.warcinfo = dict(warcinfo)
         self.hostname = hostname or safe_hostname()
         self.files_written: list[str] = []
+        self.broken: str | None = None  # why the open file may not be written to or renamed
         self._serial = 0
         self._fh: BinaryIO | None = None
         self._writer: WARCWriter | None = None
@@ -169,12 +175,18 @@ class WarcFileWriter:
         fh = self._fh
         assert self._writer is not None and fh is not None
         offset = fh.tell()
-        self._writer.write_record(first)
-        length = fh.tell() - offset
-        self._writer.write_record(second)
-        fh.flush()
-        if self.fsync_each:
-            os.fsync(fh.fileno())
+        try:
+            self._writer.write_record(first)
+            length = fh.tell() - offset
+            self._writer.write_record(second)
+            fh.flush()
+            if self.fsync_each:
+                os.fsync(fh.fileno())
+        except BaseException as exc:
+            # part of a record may be in the file and the rest in the buffer: nothing more may
+            # go after it, and the file must stay .open for the next crawl's repair to cut
+            self.broken = f"{type(exc).__name__}: {exc}"
+            raise
         headers = first.rec_headers
         ref = WarcRef(
             warc_file=self._name,
@@ -210,12 +222,23 @@ class WarcFileWriter:
         )  # fmt: skip
 
     def close(self) -> None:
-        """Flush, fsync and rename the open file to its final name."""
+        """Flush, fsync and rename the open file to its final name; after a failed write (or a
+        failed `before_close`), close it and leave it ``.open`` for the next crawl's repair."""
         if self._fh is None:
             return
-        if self.before_close is not None:
-            self.before_close()
+        if self.broken is None and self.before_close is not None:
+            try:
+                self.before_close()
+            except BaseException as exc:
+                self.broken = f"recording its records failed: {type(exc).__name__}: {exc}"
+                raise
         fh, self._fh, self._writer = self._fh, None, None
+        if self.broken is not None:
+            with contextlib.suppress(OSError):  # what is left to flush may not fit either
+                fh.close()
+            logger.warning("left %s%s for the next crawl to repair (%s)", self._name, OPEN_SUFFIX,
+                           self.broken)  # fmt: skip
+            return
         fh.flush()
         os.fsync(fh.fileno())
         fh.close()
@@ -225,6 +248,8 @@ class WarcFileWriter:
         logger.info("closed WARC file %s", self._name)
 
     def _ensure_open(self) -> WARCWriter:
+        if self.broken is not None:
+            raise WarcWriterBroken(f"no more WARC records after a failed write ({self.broken})")
         if self._fh is not None and self._fh.tell() >= self.max_size:
             self.close()  # rotation: the file is full; everything written to it is recorded
         if self._writer is not None and self._fh is not None:
@@ -237,6 +262,8 @@ class WarcFileWriter:
             if not path.exists() and not Path(str(path) + OPEN_SUFFIX).exists():
                 break
         self._fh = open(str(path) + OPEN_SUFFIX, "xb")  # noqa: SIM115 - closed by close()
+        if self.fsync_each:  # its name too must survive a power cut, not only its bytes
+            fsync_dir(self.layout.warc_dir)
         # warcio gzips at level 9 only; it writes plain records into _GzipMembers instead
         self._writer = WARCWriter(
             _GzipMembers(self._fh, self.gzip_level), gzip=False, warc_version="1.1"
@@ -271,6 +298,22 @@ class _GzipMembers:
     def flush(self) -> None:
         self.fh.write(self._gz.flush())
         self._gz = self._compressor()
+
+
+def capture_row(
+    ref: WarcRef, *, run_id: str | None, url: str, method: str, status: int | None,
+    fetched_at: str, headers: Mapping[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    """The manifest's ``captures`` row of one exchange written at `ref` (`headers`: the
+    response's, lower-cased names)."""
+    return {
+        "run_id": run_id, "url": url, "method": method, "status": status,
+        "fetched_at": fetched_at, "warc_file": ref.warc_file, "warc_offset": ref.offset,
+        "warc_length": ref.length, "record_id": ref.record_id, "record_type": ref.record_type,
+        "warc_date": ref.warc_date, "payload_digest": ref.payload_digest,
+        "content_type": headers.get("content-type"), "etag": headers.get("etag"),
+        "last_modified": headers.get("last-modified"),
+    }  # fmt: skip
 
 
 def payload_digest(body: bytes) -> str:

@@ -22,6 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from storage.atomic import fsync_dir
 from storage.layout import OPEN_SUFFIX, WARC_SUFFIX, ArchiveLayout
+from storage.warc import WarcRef, capture_row
 
 logger = logging.getLogger(__name__)
 
@@ -167,17 +168,14 @@ def _captures(records: list[_Record], warc_file: str) -> list[dict[str, Any]]:
         status_line, headers = first.http
         status = status_line.split(" ", 1)[0]
         request_line = second.http[0] if second.http else "GET"
-        rows.append({
-            "run_id": run_id, "url": first.url, "method": request_line.split(" ", 1)[0],
-            "status": int(status) if status.isdigit() else None,
+        ref = WarcRef(warc_file, first.start, first.end - first.start, first.record_id,
+                      first.payload_digest, first.rec_type, first.warc_date)  # fmt: skip
+        rows.append(capture_row(
+            ref, run_id=run_id, url=first.url, method=request_line.split(" ", 1)[0],
+            status=int(status) if status.isdigit() else None,
             # WarcCapture's fetched_at is the WARC-Date to the second
-            "fetched_at": first.warc_date[:19] + "Z", "warc_file": warc_file,
-            "warc_offset": first.start, "warc_length": first.end - first.start,
-            "record_id": first.record_id, "record_type": first.rec_type,
-            "warc_date": first.warc_date, "payload_digest": first.payload_digest,
-            "content_type": headers.get("content-type"), "etag": headers.get("etag"),
-            "last_modified": headers.get("last-modified"),
-        })  # fmt: skip
+            fetched_at=first.warc_date[:19] + "Z", headers=headers,
+        ))  # fmt: skip
     return rows
 
 

@@ -49,6 +49,24 @@ def test_text_numbers_are_handed_out_once_and_a_dead_writers_claim_is_taken_over
     assert a.claim_text("sha3") == ("new", 2)
 
 
+def test_a_dropped_text_is_forgotten_but_its_number_stays_taken(
+    make_state: Callable[[str], ClusterState],
+) -> None:
+    a, b = make_state("a"), make_state("b")
+    a.join("run-a", 30, NOW)
+    b.join("run-b", 30, NOW)
+    assert a.claim_text("sha1") == ("new", 0)
+    a.text_stored("sha1", 0)
+    a.mark_archived(["http://x/1", "http://x/1?amp"], NOW)
+    # its WARC record did not survive a crash: a drops the text; the next fetch must write it
+    a.forget_text("sha1", 0, ["http://x/1", "http://x/1?amp"])
+    assert b.archived_at("http://x/1") is None and b.archived_at("http://x/1?amp") is None
+    assert a.claim_text("sha1") == ("new", 1)  # a new number: 0 is never handed out again
+    a.text_stored("sha1", 1)
+    a.forget_text("sha1", 0, [])  # a stale forget leaves the text stored under its new number
+    assert b.claim_text("sha1") == ("stored", 1)
+
+
 def test_sync_texts_never_lets_a_number_be_handed_out_twice(
     make_state: Callable[[str], ClusterState],
 ) -> None:

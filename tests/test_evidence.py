@@ -5,15 +5,25 @@ record is missing. Real crawls of the demo outlets through the CLI, WARCs read b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.soak import audit
 from crawler.demo import DemoSite
-from storage.layout import OPEN_SUFFIX
+from crawler.extensions import warc_capture
+from crawler.extensions.warc_capture import to_exchange
+from storage.evidence import reconcile
+from storage.layout import OPEN_SUFFIX, ArchiveLayout, text_stem
+from storage.manifest import Manifest
+from storage.warc import Exchange, WarcFileWriter, capture_row
+from storage.warc_repair import repair_open_warcs
 from tests.conftest import FAST, cli
 
 
@@ -113,6 +123,28 @@ def test_a_304_page_is_read_from_its_capture_and_its_links_are_followed(tmp_path
         assert sorted(k for (k,) in kinds) == ["response"] * len(homes) + ["revisit"] * len(homes)
 
 
+def test_a_304_whose_capture_is_gone_is_fetched_again_in_full(tmp_path: Path) -> None:
+    with DemoSite() as site:
+        homes = {name: base + "/" for name, base in site.outlets.items()}
+        config = tmp_path / "homes.yaml"
+        config.write_text("outlets:\n" + "".join(
+            f"  - name: {name}\n    start_urls: [\"{url}\"]\n    depth: 1\n"
+            for name, url in homes.items()
+        ))  # fmt: skip
+        archive = tmp_path / "archive"
+        first_hubs = crawl(config, archive)["stats"]["spider/pages/hub"]
+        for warc in (archive / "warc").glob("*.warc.gz"):  # pushed, then deleted locally
+            warc.unlink()
+        site.clear_requests()
+        again = crawl(config, archive)
+        served = sorted(r.status for r in site.requests if r.path == "/")
+        assert served == [200] * len(homes) + [304] * len(homes)  # asked again, in full
+        not_modified = sum(1 for r in site.requests if r.status == 304)
+        assert again["stats"]["not_modified/refetched/unreadable"] == not_modified
+        assert "not_modified/replayed" not in again["stats"]
+        assert again["stats"]["spider/pages/hub"] == first_hubs
+
+
 def test_reextract_and_lookup_say_a_record_is_missing_and_do_not_crash(tmp_path: Path) -> None:
     with DemoSite() as site:
         config = site.write_config(tmp_path / "outlets.yaml")
@@ -131,3 +163,89 @@ def test_reextract_and_lookup_say_a_record_is_missing_and_do_not_crash(tmp_path:
     looked = cli("lookup", last["url"], "--archive", str(archive))
     assert looked.returncode == 0 and "0 capture(s)" in looked.stdout
     assert "no WARC record" in looked.stderr and last["text_file"][:-4] in looked.stderr
+
+
+def test_a_shared_text_keeps_its_surviving_url_and_its_sidecar_names_that_record(
+    tmp_path: Path,
+) -> None:
+    layout = ArchiveLayout(tmp_path).ensure()
+    writer = WarcFileWriter(layout, "test", 1 << 30, {"isPartOf": "run-1"}, "host")
+    when = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+    refs = {}
+    for url in ("http://news.example/a", "http://news.example/b"):
+        refs[url] = writer.write_exchange(Exchange(
+            url=url, method="GET", request_headers=[], request_body=b"", status=200,
+            response_headers=[("Content-Type", "text/html")],
+            response_body=f"<p>{url}</p>".encode(), fetched_at=when,
+        ))  # fmt: skip
+    writer.close()
+    (warc,) = layout.closed_warcs()
+    manifest = Manifest(layout.manifest_path)
+    manifest.add_captures([
+        capture_row(ref, run_id="run-1", url=url, method="GET", status=200,
+                    fetched_at="2026-05-01T12:00:00Z", headers={})
+        for url, ref in refs.items()
+    ])  # fmt: skip
+    # b's extraction finished first: the text names b; a, the same words, is its duplicate
+    row = manifest.reserve_text("f" * 64, lambda n: text_stem(n, "f" * 64), "T", "now", "run-1")
+    for url in ("http://news.example/b", "http://news.example/a"):
+        manifest.add_article({
+            "url": url, "final_url": url, "outlet": "news", "http_status": 200,
+            "fetched_at": "2026-05-01T12:00:00Z", "warc_file": warc.name,
+            "warc_offset": refs[url].offset, "run_id": "run-1", "text_id": row.id,
+        })  # fmt: skip
+    manifest.mark_text_stored(row.id)
+    layout.text_path(row.stem).write_text("T\n\nwords\n")
+    layout.sidecar_path(row.stem).write_text(json.dumps({
+        "url": "http://news.example/b", "warc_file": warc.name,
+        "warc_record_offset": refs["http://news.example/b"].offset,
+        "warc_record_id": refs["http://news.example/b"].record_id,
+        "other_urls": ["http://news.example/a"],
+    }))  # fmt: skip
+    # a power cut took b's exchange, the last in the file
+    os.truncate(warc, refs["http://news.example/b"].offset)
+    os.replace(warc, warc.with_name(warc.name + OPEN_SUFFIX))
+
+    done: list[Any] = []
+    repair_open_warcs(layout, lambda r: done.append(reconcile(layout, manifest, r, "run-2")))
+    assert done[0].articles_dropped == 1 and done[0].texts_dropped == []
+    sidecar = json.loads(layout.sidecar_path(row.stem).read_text())
+    assert sidecar["url"] == "http://news.example/a" and sidecar["other_urls"] == []
+    assert sidecar["warc_record_id"] == refs["http://news.example/a"].record_id
+    assert layout.text_path(row.stem).exists()
+    assert audit(tmp_path, {"http://news.example/a"}).texts_without_record == 0
+    assert manifest.failure("http://news.example/b")["reason"] == "warc_record_lost"
+    manifest.close()
+
+
+def test_a_batch_of_rows_that_failed_to_commit_is_kept_and_the_file_left_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_warc_capture import make_capture, response
+
+    ext = make_capture(tmp_path)
+    monkeypatch.setattr(warc_capture, "CAPTURE_BATCH", 2)
+    assert ext.manifest is not None
+    calls = []
+
+    def disk_full(rows: Any) -> None:  # the disk stays full until this crawl has ended
+        calls.append(len(rows))
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ext.manifest, "add_captures", disk_full)
+    for i in range(2):
+        r = response(f"http://127.0.0.1:1/{i}", 200, os.urandom(500))
+        with contextlib.suppress(sqlite3.OperationalError):
+            ext._write(to_exchange(r.request, r))
+    assert len(ext._rows) == 2  # not thrown away: tried again at close
+    ext._close()
+    assert calls == [2, 2]
+    # rows not committed: the file is not closed as if whole, but left for the next repair
+    assert len(list((tmp_path / "warc").glob("*.open"))) == 1
+    again = make_capture(tmp_path)  # the next crawl: repair, rows re-derived, file closed
+    again._close()
+    manifest = Manifest(tmp_path / "manifest.sqlite")
+    urls = sorted(r["url"] for r in manifest.query("SELECT url FROM captures"))
+    manifest.close()
+    assert urls == ["http://127.0.0.1:1/0", "http://127.0.0.1:1/1"]
+    assert not list((tmp_path / "warc").glob("*.open"))

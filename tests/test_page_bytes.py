@@ -1,11 +1,11 @@
-"""What a page's bytes are (crawler.page_bytes): HTML or not, and the charset they fit."""
+"""What a page's bytes are (pipelines.page_bytes): HTML or not, and the charset they fit."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawler.page_bytes import choose_charset, page_type
 from pipelines.article import NoArticle, extract_article
+from pipelines.page_bytes import choose_charset, page_type
 
 PAGE = (
     "<!DOCTYPE html><html><head><title>Grüße aus Årøsund</title></head><body><article>"

@@ -191,7 +191,24 @@ def test_a_rotated_file_has_every_capture_row_before_it_is_renamed(tmp_path: Pat
     ext._close()
 
 
-def test_warc_fsync_names_its_choices(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("policy", "per_exchange"), [("close", 0), ("record", 1)])
+def test_warc_fsync_record_fsyncs_each_exchange(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, per_exchange: int
+) -> None:
+    ext = make_capture(tmp_path, WARC_FSYNC=policy)
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    for i in range(3):
+        r = response(f"http://127.0.0.1:1/{i}", 200, os.urandom(1000))
+        ext._write(to_exchange(r.request, r))
+    # "record": the WARC file once per exchange, and the directory once for the new file
+    assert len(synced) == 3 * per_exchange + per_exchange
+    ext._close()
     with pytest.raises(SettingsError, match=r"WARC_FSYNC must be one of close, record"):
-        make_capture(tmp_path, WARC_FSYNC="sometimes")
-    make_capture(tmp_path / "ok", WARC_FSYNC="record")._close()
+        make_capture(tmp_path / "bad", WARC_FSYNC="sometimes")

@@ -157,6 +157,13 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[2], ARGV[1])
 """
 
+# A text dropped because its WARC record did not survive: its number stays taken (text_seq only
+# grows) but its hash is free again, if it still names that number; its URLs are not archived.
+FORGET_TEXT = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+for i = 3, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
+"""
+
 RAISE_SEQ = """
 local now = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > now then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end

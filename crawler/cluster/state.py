@@ -113,6 +113,7 @@ class ClusterState:
         self._leave = r.register_script(lua.LEAVE)
         self._claim_text = r.register_script(lua.CLAIM_TEXT)
         self._text_stored = r.register_script(lua.TEXT_STORED)
+        self._forget_text = r.register_script(lua.FORGET_TEXT)
         self._seen = r.register_script(lua.SEEN)
         self._raise_seq = r.register_script(lua.RAISE_SEQ)
 
@@ -233,6 +234,12 @@ class ClusterState:
 
     def text_stored(self, sha256: str, seq: int) -> None:
         self._text_stored(keys=[self.keys["texts"], self.keys["claims"]], args=[sha256, seq])
+
+    def forget_text(self, sha256: str, seq: int, urls: Iterable[str]) -> None:
+        """Undo text_stored and mark_archived for a text this worker dropped (its WARC record
+        did not survive a crash): the URLs are fetched and the text written again."""
+        self._forget_text(keys=[self.keys["texts"], self.keys["archived"]],
+                          args=[sha256, seq, *dict.fromkeys(urls)])  # fmt: skip
 
     def sync_texts(self, stored: Iterable[tuple[str, int]]) -> int:
         """Tell Redis of texts this worker stored (after Redis lost its data, or a worker's first

@@ -17,9 +17,11 @@ Stats: ``disk/full/<source>`` (warc, text, …), ``disk/free_mb_at_stop``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler import signals as na_signals
@@ -32,17 +34,27 @@ FINISH_REASON = "disk_full"
 
 
 class DiskGuard:
-    def __init__(self, layout: ArchiveLayout, min_free_bytes: int, crawler: Crawler) -> None:
+    def __init__(
+        self, layout: ArchiveLayout, min_free_bytes: int, stats: StatsCollector,
+        stop: Callable[[str], None],
+    ) -> None:  # fmt: skip
         self.layout = layout
         self.min_free_bytes = min_free_bytes
-        self.crawler = crawler
+        self.stats = stats
+        self.stop = stop  # closes the spider with a finish reason
         self.error: DiskFull | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DiskGuard:
         s = crawler.settings
+        assert crawler.stats is not None
+
+        def stop(reason: str) -> None:
+            if crawler.engine is not None:
+                deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
+
         ext = cls(ArchiveLayout(s["ARCHIVE_DIR"]), int(s.getfloat("ARCHIVE_MIN_FREE_MB") * 1e6),
-                  crawler)  # fmt: skip
+                  crawler.stats, stop)  # fmt: skip
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.disk_full, signal=na_signals.disk_full)
         return ext
@@ -54,13 +66,11 @@ class DiskGuard:
             self.disk_full(exc, "start")
 
     def disk_full(self, error: DiskFull, source: str) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(f"disk/full/{source}")
+        self.stats.inc_value(f"disk/full/{source}")
         if self.error is not None:
             return
         self.error = error
-        self.crawler.stats.set_value("disk/free_mb_at_stop", round(error.free / 1e6, 1))
-        self.crawler.stats.set_value("disk/error", str(error))
+        self.stats.set_value("disk/free_mb_at_stop", round(error.free / 1e6, 1))
+        self.stats.set_value("disk/error", str(error))
         logger.critical("stopping the crawl: %s", error)
-        if self.crawler.engine is not None:
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason=FINISH_REASON))
+        self.stop(FINISH_REASON)

@@ -31,7 +31,7 @@ request record and a metadata record naming the error (``download_failed`` signa
 Stats: ``warc/records/{response,request,metadata}``,
 ``warc/records/revisit/{identical_payload,server_not_modified}``, ``warc/repaired``,
 ``warc/repaired/captures_rederived``, ``warc/repaired/captures_removed``,
-``warc/repaired/texts_dropped``,
+``warc/repaired/articles_dropped``, ``warc/repaired/texts_dropped``,
 ``warc/files``, ``warc/bytes``,
 ``warc/skipped/dont_archive``, ``warc/errors``, ``warc/backpressure/paused`` (times the crawl
 waited for the writer).
@@ -43,7 +43,6 @@ import contextlib
 import json
 import logging
 import platform
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import Any
@@ -58,6 +57,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
 from crawler import __version__
 from crawler import signals as na_signals
+from crawler.cluster.state import ClusterState
 from crawler.run import run_id_for
 from crawler.settings_check import check_settings
 from crawler.twisted_util import Pending, deferred_from_future, nudge_engine
@@ -71,6 +71,7 @@ from storage.warc import (
     Exchange,
     WarcFileWriter,
     WarcRef,
+    capture_row,
     payload_digest,
 )
 from storage.warc_repair import RepairResult, repair_open_warcs
@@ -118,7 +119,9 @@ class WarcCapture:
         max_pending_bytes: int = 64 * 1024 * 1024,
         fsync_each: bool = False,
         min_free_bytes: int = 0,
+        cluster: ClusterState | None = None,
     ) -> None:
+        self.cluster = cluster  # a distributed crawl's shared state, to square after a repair
         self.fsync_each = fsync_each
         self.min_free_bytes = min_free_bytes
         self.layout = layout
@@ -154,7 +157,9 @@ class WarcCapture:
             max_pending_bytes=settings.getint("WARC_MAX_PENDING_BYTES"),
             fsync_each=settings.get("WARC_FSYNC") == "record",
             min_free_bytes=int(settings.getfloat("ARCHIVE_MIN_FREE_MB") * 1e6),
-        )
+            cluster=(ClusterState.for_crawler(crawler)
+                     if settings.getbool("CLUSTER_ENABLED") else None),
+        )  # fmt: skip
         ext.crawler = crawler
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -204,7 +209,11 @@ class WarcCapture:
         done = reconcile(self.layout, self.manifest, result, self.run_id)
         self.stats.inc_value("warc/repaired/captures_rederived", done.captures_added)
         self.stats.inc_value("warc/repaired/captures_removed", done.captures_removed)
+        self.stats.inc_value("warc/repaired/articles_dropped", done.articles_dropped)
         self.stats.inc_value("warc/repaired/texts_dropped", len(done.texts_dropped))
+        if self.cluster is not None:  # the shared state must not call them stored any more
+            for dropped in done.texts_dropped:
+                self.cluster.forget_text(dropped.sha256, dropped.seq, dropped.urls)
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         if request.meta.get("dont_archive"):
@@ -287,15 +296,10 @@ class WarcCapture:
         self.stats.inc_value("warc/files", len(self.writer.files_written) - files_before)
         self.stats.inc_value("warc/bytes", ref.length + len(exchange.request_body))
         headers = dict((k.lower(), v) for k, v in exchange.response_headers)
-        self._rows.append({
-            "run_id": self.run_id, "url": exchange.url, "method": exchange.method,
-            "status": exchange.status, "fetched_at": iso(exchange.fetched_at),
-            "warc_file": ref.warc_file, "warc_offset": ref.offset, "warc_length": ref.length,
-            "record_id": ref.record_id, "record_type": ref.record_type,
-            "warc_date": ref.warc_date, "payload_digest": ref.payload_digest,
-            "content_type": headers.get("content-type"), "etag": headers.get("etag"),
-            "last_modified": headers.get("last-modified"),
-        })  # fmt: skip
+        self._rows.append(capture_row(
+            ref, run_id=self.run_id, url=exchange.url, method=exchange.method,
+            status=exchange.status, fetched_at=iso(exchange.fetched_at), headers=headers,
+        ))  # fmt: skip
         if len(self._rows) >= CAPTURE_BATCH:
             self._flush_rows()
         return ref
@@ -314,39 +318,47 @@ class WarcCapture:
 
     def _flush_rows(self) -> None:
         if self._rows and self.manifest is not None:
-            rows, self._rows = self._rows, []
-            self.manifest.add_captures(rows)
+            self.manifest.add_captures(self._rows)
+            self._rows = []  # only once committed: a failed batch is tried again at close
 
     def _write_failed(self, failure: Any, url: str) -> Any:
-        """A crawl whose evidence cannot be written must not go on as if it were."""
+        """A crawl whose evidence cannot be written must not go on as if it were: the first
+        failure stops it (a full disk through the disk guard, which says it once); the
+        exchanges still in flight after it are only counted."""
         self.stats.inc_value("warc/errors")
-        if is_disk_full(failure.value):
-            # one line for the whole crawl, from the disk guard, not one per exchange
-            self._stopping = True
-            if self.crawler is not None:
-                self.crawler.signals.send_catch_log(
-                    na_signals.disk_full, error=full_error(failure.value, self.layout.root),
-                    source="warc",
-                )  # fmt: skip
+        if self._stopping:
+            logger.debug("not written (the crawl is stopping): %s", url)
             return failure
-        logger.error("could not write the WARC records of %s: %s", url, failure.getErrorMessage())
-        if not self._stopping and self.crawler is not None and self.crawler.engine is not None:
-            self._stopping = True
+        self._stopping = True
+        reason = "warc_error"
+        if is_disk_full(failure.value):
+            reason = "disk_full"
+            error = full_error(failure.value, self.layout.root)
+            handled = self.crawler is not None and any(
+                result is None for _, result in self.crawler.signals.send_catch_log(
+                    na_signals.disk_full, error=error, source="warc")
+            )  # fmt: skip
+            if handled:
+                return failure  # the disk guard logs it and stops the crawl
+            logger.critical("stopping the crawl: %s", error)
+        else:
+            logger.error("could not write the WARC records of %s: %s", url,
+                         failure.getErrorMessage())  # fmt: skip
             logger.critical("stopping the crawl: WARC capture failed")
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="warc_error"))
+        if self.crawler is not None and self.crawler.engine is not None:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
         return failure
 
     def _close(self) -> None:
         """Runs in the writer thread, after every write queued before it."""
         try:
-            self._flush_rows()
             if self.writer is not None:
-                self.writer.close()
-        except (OSError, sqlite3.Error) as exc:
-            if not is_disk_full(exc):
-                raise
-            # the file stays .open: the next crawl repairs it and re-derives its rows
-            logger.error("could not close the WARC file: %s", exc)
+                self.writer.close()  # its before_close commits the rows first
+            self._flush_rows()
+        except Exception as exc:  # survivable: the file stays .open and the next crawl repairs it
+            logger.error("could not close the WARC file: %s; the next crawl repairs it", exc)
+            if self.writer is not None:
+                self.writer.close()  # broken now: closed, left .open
         finally:
             if self.manifest is not None:
                 self.manifest.close()

@@ -2,7 +2,7 @@
 
 Scrapy decodes a page in the charset its header declares, however wrong: a UTF-8 page served
 with ``charset=utf-16`` becomes mojibake with no title. Here the charset is chosen by
-:func:`crawler.page_bytes.choose_charset` (BOM, then header, then ``<meta>``, each only if the
+:func:`pipelines.page_bytes.choose_charset` (BOM, then header, then ``<meta>``, each only if the
 bytes fit it, else UTF-8 when they are clean UTF-8) and set on the response, so that everything
 after it reads the same text: the soft-failure check, the spider's links and article signals,
 and extraction (the spider puts the charset on the article item). A page whose declared charset
@@ -27,7 +27,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Request, Response, TextResponse
 from scrapy.statscollectors import StatsCollector
 
-from crawler.page_bytes import choose_charset, page_type
+from pipelines.page_bytes import choose_charset, page_type
 
 logger = logging.getLogger(__name__)
 

@@ -139,6 +139,8 @@ class BackoffRetryMiddleware:
             if soft is None:
                 return response
             reason = request.meta["soft_failure"] = soft
+            if "not_modified" in response.flags:
+                return response  # a stored copy (a 304): asking again gives the same answer
         else:
             return response
         retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -10,7 +10,7 @@ matches the outlet's ``allow`` regexes or, for outlets without ``allow``, when i
 Request meta: ``outlet`` (name), ``kind`` (hub, sitemap, feed, page, feed_entry),
 ``original_capture`` (where the capture a conditional request's validators came from is: a 304
 is read from it, :mod:`crawler.middlewares.not_modified`, and its links followed).
-A page that is not HTML (:func:`crawler.page_bytes.page_type`: a PDF, an image, JSON…) is a
+A page that is not HTML (:func:`pipelines.page_bytes.page_type`: a PDF, an image, JSON…) is a
 failure ``not_html`` at an article URL (``allow`` matches it, or a feed listed it) and only
 counted elsewhere; an article whose bytes fit no charset (``meta["charset_unfit"]`` from
 :class:`~crawler.middlewares.charset.CharsetMiddleware`) is a failure ``charset_mismatch``.
@@ -48,7 +48,7 @@ from crawler.failure_reasons import failure_reason
 from crawler.items import ArticleItem
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
-from crawler.page_bytes import PageType, page_type
+from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
@@ -188,7 +188,8 @@ class OutletsSpider(Spider):
                     headers["If-Modified-Since"] = original["last_modified"]
                 meta["handle_httpstatus_list"] = [304]
                 # a 304 is read from this capture (NotModifiedMiddleware): its links still count
-                meta["original_capture"] = {"warc_file": original["warc_file"],
+                meta["original_capture"] = {"url": original["url"],
+                                            "warc_file": original["warc_file"],
                                             "warc_offset": original["warc_offset"]}  # fmt: skip
                 self._count("spider/conditional")
         return Request(url, callback=callback, errback=self.on_error, meta=meta, headers=headers)
