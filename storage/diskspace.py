@@ -53,12 +53,16 @@ def check_free(path: Path, floor: int) -> None:
         raise DiskFull(_existing(path), free, floor)
 
 
-def is_disk_full(exc: BaseException) -> bool:
+def is_disk_full(exc: BaseException | None) -> bool:
     """A write failed because the disk (or the quota, or the file size limit) is full; sqlite
     says so in words."""
-    if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
-        return True
-    return "database or disk is full" in str(exc)
+    while exc is not None:  # a later error "because of" a full disk is one too
+        if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+            return True
+        if "database or disk is full" in str(exc):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def full_error(exc: BaseException, path: Path) -> DiskFull:

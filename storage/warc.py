@@ -96,6 +96,7 @@ class WarcFileWriter:
         self.hostname = hostname or safe_hostname()
         self.files_written: list[str] = []
         self.broken: str | None = None  # why the open file may not be written to or renamed
+        self._broken_by: BaseException | None = None
         self._serial = 0
         self._fh: BinaryIO | None = None
         self._writer: WARCWriter | None = None
@@ -186,6 +187,7 @@ class WarcFileWriter:
             # part of a record may be in the file and the rest in the buffer: nothing more may
             # go after it, and the file must stay .open for the next crawl's repair to cut
             self.broken = f"{type(exc).__name__}: {exc}"
+            self._broken_by = exc
             raise
         headers = first.rec_headers
         ref = WarcRef(
@@ -231,6 +233,7 @@ class WarcFileWriter:
                 self.before_close()
             except BaseException as exc:
                 self.broken = f"recording its records failed: {type(exc).__name__}: {exc}"
+                self._broken_by = exc
                 raise
         fh, self._fh, self._writer = self._fh, None, None
         if self.broken is not None:
@@ -249,7 +252,8 @@ class WarcFileWriter:
 
     def _ensure_open(self) -> WARCWriter:
         if self.broken is not None:
-            raise WarcWriterBroken(f"no more WARC records after a failed write ({self.broken})")
+            raise WarcWriterBroken(f"no more WARC records after a failed write ({self.broken})"
+                                   ) from self._broken_by  # fmt: skip
         if self._fh is not None and self._fh.tell() >= self.max_size:
             self.close()  # rotation: the file is full; everything written to it is recorded
         if self._writer is not None and self._fh is not None:

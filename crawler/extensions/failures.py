@@ -28,6 +28,7 @@ from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
+from storage.diskspace import is_disk_full
 from storage.failures import FailureLog, RetryPolicy
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
@@ -125,6 +126,11 @@ class FailureRecorder:
     def _write_failed(self, failure: Any) -> None:
         # counted, so that the run summary and the tests see it: never a silent loss
         self.stats.inc_value("failure_records/errors")
+        if is_disk_full(failure.value):
+            # the disk guard says it once for the crawl; the URL, never archived, comes again
+            self.stats.inc_value("failure_records/errors/disk_full")
+            logger.debug("could not write a failure record: %s", failure.value)
+            return
         logger.error("could not write a failure record: %s", failure.value)
 
     async def engine_stopped(self) -> None:
