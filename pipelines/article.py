@@ -25,20 +25,17 @@ from cssselect import SelectorError
 from lxml import etree
 from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
-from trafilatura.metadata import extract_metadata
-from trafilatura.settings import Document
+from trafilatura.settings import Document, Extractor
 from w3lib.encoding import html_to_unicode
 
 from pipelines import cleaning
+from pipelines.metadata import page_metadata
 from pipelines.page_bytes import MAX_BAD_SHARE, choose_charset, page_type
 
 logger = logging.getLogger(__name__)
 
 _HEAD_TAGS = frozenset({"title", "meta", "link", "script", "style", "base", "noscript", "template"})
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_ISO_DATE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
-)
 _LANG = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$")
 _ERROR_TITLE = re.compile(
     r"\b(?:page|file|article|url) (?:was )?not found\b|^\W*(?:error\W*)?[45]\d\d\W*"
@@ -385,6 +382,31 @@ def _with_standfirst(
     return paragraphs
 
 
+# The project's own rules around trafilatura, by name: `make eval-extraction` measures each
+# one switched off (`disabled`), and a rule stays only where that measurement says it helps.
+RULES = (
+    "head_content", "prune_tree", "layout_tables", "loose_text", "captions", "standfirst",
+    "boilerplate_lines", "error_banner", "dedupe", "link_lists", "headline", "title_copies",
+)  # fmt: skip
+
+_OPTIONS: dict[str, Extractor] = {}
+
+
+def _options(url: str, favor: str) -> Extractor:
+    """trafilatura's options, built once per process and bias (comments, tables, links and
+    images off: the text file is the article's prose; metadata from :mod:`pipelines.metadata`,
+    not trafilatura's slower pass); only the page's URL changes."""
+    options = _OPTIONS.get(favor)
+    if options is None:
+        options = _OPTIONS[favor] = Extractor(
+            output_format="python", comments=False, tables=False, links=False, images=False,
+            formatting=False, with_metadata=False, precision=favor == "precision",
+            recall=favor == "recall",
+        )  # fmt: skip
+    options.url = url
+    return options
+
+
 # ------------------------------------------------------------------------ API
 def extract_article(
     body: bytes,
@@ -395,6 +417,8 @@ def extract_article(
     keep: Sequence[str] = (),
     min_chars: int = 200,
     encoding: str | None = None,
+    favor: str = "",
+    disabled: frozenset[str] = frozenset(),
 ) -> ArticleText:
     """Extract the clean article text of one HTML page.
 
@@ -403,22 +427,30 @@ def extract_article(
     whole page). `min_chars`: fewer characters of paragraphs than this is no article.
     `encoding`: the charset the crawl decoded the page in (ArticleItem.encoding); None: chosen
     by the same rules (:func:`pipelines.page_bytes.choose_charset`).
+    `favor`: trafilatura's "precision" or "recall" bias, or "" (its balance); `disabled`: names
+    of the project's own RULES to leave out (the ablation of ``make eval-extraction``).
     Raises NoArticle (reasons: empty_body, not_html, charset_mismatch, decode_error, parse_error,
     keep_no_match, no_text, error_page, too_short), and ValueError for an invalid CSS
     selector in `drop`/`keep` (a configuration error, not a property of the page).
     """
     started = time.perf_counter()
+    off = disabled
     root = _decode_and_parse(body, content_type, encoding)
-    _move_content_out_of_head(root)
+    if "head_content" not in off:
+        _move_content_out_of_head(root)
     for el in _select(root, drop) if drop else ():
         if el.getparent() is not None:
             el.drop_tree()
-    cleaning.prune_tree(root)
-    unwrap_layout_tables(root)
-    wrap_loose_text(root)
-    show_captions(root)
+    if "prune_tree" not in off:
+        cleaning.prune_tree(root)
+    if "layout_tables" not in off:
+        unwrap_layout_tables(root)
+    if "loose_text" not in off:
+        wrap_loose_text(root)
+    if "captions" not in off:
+        show_captions(root)
     work = _kept_document(root, keep) if keep else root
-    candidates = cleaning.find_standfirst_candidates(work)
+    candidates = cleaning.find_standfirst_candidates(work) if "standfirst" not in off else []
     anchors = {cleaning.match_key(a.text_content()) for a in work.iter("a")} - {""}
     code = {
         cleaning.match_key(line)
@@ -426,36 +458,27 @@ def extract_article(
         for line in pre.text_content().splitlines()
     }
 
-    doc = trafilatura.bare_extraction(
-        work,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        include_links=False,
-        include_images=False,
-        include_formatting=False,
-    )
+    doc = trafilatura.bare_extraction(work, options=_options(url, favor))
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise NoArticle("no_text", "trafilatura found no main text")
 
     paragraphs = cleaning.normalize_paragraphs((doc.text or "").splitlines())
-    paragraphs = cleaning.drop_boilerplate(paragraphs)
-    paragraphs, banner = cleaning.drop_error_banner(paragraphs)
-    paragraphs = cleaning.dedupe_paragraphs(paragraphs, code)
-    paragraphs = cleaning.drop_link_lists(paragraphs, anchors)
-    # with `keep`, the page's own metadata (an <h1> outside the kept part) still counts
-    meta = None
-    if keep and not (doc.title and doc.date):
-        meta = extract_metadata(root, default_url=url)
-    title = cleaning.normalize_text(
-        doc.title
-        or (meta.title if meta else None)
-        or _first_text(root, ".//h1")
-        or _first_text(root, ".//title")
-    )
-    title = _headline(title, paragraphs, work, _first_text(root, ".//title"))
-    title, paragraphs = cleaning.strip_title_copies(paragraphs, title)
+    if "boilerplate_lines" not in off:
+        paragraphs = cleaning.drop_boilerplate(paragraphs)
+    banner = False
+    if "error_banner" not in off:
+        paragraphs, banner = cleaning.drop_error_banner(paragraphs)
+    if "dedupe" not in off:
+        paragraphs = cleaning.dedupe_paragraphs(paragraphs, code)
+    if "link_lists" not in off:
+        paragraphs = cleaning.drop_link_lists(paragraphs, anchors)
+    # the whole page's metadata, with `keep` too (an <h1> outside the kept part still counts)
+    meta = page_metadata(root)
+    title = cleaning.normalize_text(meta.headline or _first_text(root, ".//h1") or meta.page_title)
+    if "headline" not in off:
+        title = _headline(title, paragraphs, work, _first_text(root, ".//title"))
+    if "title_copies" not in off:
+        title, paragraphs = cleaning.strip_title_copies(paragraphs, title)
     paragraphs = _with_standfirst(paragraphs, candidates, title, work)
 
     chars = sum(len(p) for p in paragraphs)
@@ -468,13 +491,12 @@ def extract_article(
     if chars < min_chars:
         raise NoArticle("too_short", f"{chars} < {min_chars} chars")
 
-    author = cleaning.normalize_text(doc.author or (meta.author if meta else None) or "")
-    date = doc.date or (meta.date if meta else None)
+    author = cleaning.normalize_text(meta.author)
     article = ArticleText(
         title=title,
         paragraphs=tuple(paragraphs),
         author=author or None,
-        published=date if date and _ISO_DATE.match(date) else None,
+        published=meta.published or None,
         language=_language(root),
     )
     logger.debug(
