@@ -5,8 +5,20 @@
     newsarchiver index     --archive DIR                 # bring indexes/index.cdxj up to date
     newsarchiver lookup    URL --archive DIR [--json]    # the captures of a URL
     newsarchiver export    --archive DIR --wacz OUT.wacz [--outlet NAME] [--since DATE]
-    newsarchiver extract   PAGE.html|- [--url URL]       # the clean text the pipeline would store
+    newsarchiver extract   FILE...|- [--jsonl] [--url URL] [--content-type CT]  # clean text
     newsarchiver reextract --archive DIR                 # rebuild texts from the WARCs
+
+``extract`` prints the clean text the pipeline would store for each saved page, one page read
+at a time in one process (the extractor is imported once). A FILE may be a directory: its
+``*.html``, ``*.htm`` and ``*.html.gz`` (gunzipped) files below it, sorted by path. One file
+prints as ``article.render()``; several (or a directory) print each text after a
+``==> FILE <==`` header, a page without text a ``newsarchiver: FILE: no article text (reason)``
+line on stderr, and exit 1 if any page had none. ``--jsonl`` prints one JSON object a page
+(``file``, ``url``, ``title``, ``text`` — the paragraphs without the title —, ``published``,
+``language``, ``error``: the NoArticle reason or null) and exits 0: there a page without text is
+data. A page's URL is ``--url`` (one page only), else its own canonical or ``og:url``, else its
+``file://`` URI. A missing or unreadable FILE, or a directory without pages, is exit 2 before
+any page is extracted.
 
 ``reextract`` reads each archived article's response back from its WARC record (a revisit
 record is followed to the capture it refers to), extracts it with the current extractor and the
