@@ -197,3 +197,28 @@ def test_the_url_a_page_names(head: str, url: str | None) -> None:
     # only the head counts: a link in the body is some other page's
     body_link = page.replace("<main>", f'<main><link rel="canonical" href="{CANONICAL}x">')
     assert page_url(body_link.encode("utf-8")) == url
+
+
+def test_an_extractor_crash_is_one_pages_error_in_a_batch(
+    pages: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In process (the extractor patched): a batch goes on past a page the extractor raises on;
+    one page alone still shows the traceback a developer wants."""
+    from crawler import archive_commands
+    from crawler.cli import main
+
+    real = archive_commands.extract_article
+
+    def fragile(body: bytes, url: str, content_type: str | None = None) -> object:
+        if b"Harbour" in body:
+            raise TypeError("odd page")
+        return real(body, url, content_type)
+
+    monkeypatch.setattr(archive_commands, "extract_article", fragile)
+    assert main(["extract", str(pages), "--jsonl"]) == 0
+    errors = [json.loads(line)["error"] for line in capsys.readouterr().out.splitlines()]
+    assert errors == ["extraction_failed", "error_page", None]
+    assert main(["extract", str(pages)]) == 1
+    assert "extraction_failed: TypeError('odd page')" in capsys.readouterr().err
+    with pytest.raises(TypeError):
+        main(["extract", str(pages / "a-harbour.html")])
