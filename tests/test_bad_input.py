@@ -237,12 +237,26 @@ def test_a_read_only_command_still_says_no_archive(tmp_path: Path) -> None:
 # --- extract ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "why"), [("missing", "No such file or directory"),
-                                           ("directory", "Is a directory")])  # fmt: skip
-def test_extract_of_a_missing_file_or_a_directory(tmp_path: Path, kind: str, why: str) -> None:
-    page = tmp_path / ("nope.html" if kind == "missing" else "")
+def test_extract_of_a_missing_file(tmp_path: Path) -> None:
+    page = tmp_path / "nope.html"
     line = assert_one_line(cli("extract", str(page), timeout=60))
-    assert line == f"newsarchiver: extract: cannot read {page}: {why}"
+    assert line == f"newsarchiver: extract: cannot read {page}: No such file or directory"
+
+
+def test_extract_of_a_directory_without_pages(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a page", encoding="utf-8")
+    line = assert_one_line(cli("extract", str(tmp_path), timeout=60))
+    assert line == (f"newsarchiver: extract: no pages in {tmp_path} "
+                    "(no .html, .htm, .html.gz, .htm.gz files)")  # fmt: skip
+
+
+def test_extract_of_a_missing_file_among_pages(tmp_path: Path) -> None:
+    """Every argument is checked before the first page's text is printed."""
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>x</p></body></html>", encoding="utf-8")
+    result = cli("extract", str(page), str(tmp_path / "nope.html"), timeout=60)
+    assert result.stdout == ""
+    assert assert_one_line(result).endswith("nope.html: No such file or directory")
 
 
 # --- telnet console and remote control: off ------------------------------------------------------
