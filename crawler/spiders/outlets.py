@@ -104,6 +104,7 @@ class OutletsSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider: OutletsSpider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.probe_answered, signal=signals.response_received)
         # Under `scrapy crawl -a config=…` the config was loaded before the settings were known.
         spider.crawl_config.check_url_length(crawler.settings.getint("URLLENGTH_LIMIT"))
         if spider.crawl_config.user_agent:
@@ -178,28 +179,30 @@ class OutletsSpider(Spider):
         return Request(url, callback=self.parse_probe, errback=self.on_probe_error, meta=meta,
                        priority=PROBE_PRIORITY, dont_filter=True)  # fmt: skip
 
-    def parse_probe(self, response: Response) -> Iterator[Any]:
-        """Keep the probe's answer as the outlet's fingerprint; a 404 or 410 needs none."""
+    def probe_answered(self, response: Response, request: Request, **_: Any) -> None:
+        """Keep the probe's answer as the outlet's fingerprint (a 404 or 410 needs none). On
+        ``response_received``, as soon as it is downloaded, not when its callback comes round:
+        every page downloaded after it is judged by it."""
+        if request.meta.get("kind") != "probe":
+            return
         status = response.status
-        outlet = response.meta["outlet"]
         if 200 <= status < 300:
             self._count("soft_failures/probe/answered_200")
         elif status in (404, 410):
             self._count("soft_failures/probe/answered_404")
         else:
             self._count("soft_failures/probe/answered_other")
-        urls = [*response.meta.get("redirect_urls", ()), response.url]
+        urls = [*request.meta.get("redirect_urls", ()), response.url]
         page = response.selector.root if isinstance(response, HtmlResponse) else None
         fingerprint = NotFoundFingerprint.from_page(page, status, urls)
         if fingerprint.usable:
-            self._fingerprints[outlet] = fingerprint
-        logger.info(
-            "probe %s: %d, %s",
-            response.url,
-            status,
-            "a soft 404 to compare pages with" if fingerprint.usable else "not used",
-        )
-        yield from ()
+            self._fingerprints[request.meta["outlet"]] = fingerprint
+        use = "a soft 404 to compare pages with" if fingerprint.usable else "not used"
+        logger.info("probe %s: %d, %s", response.url, status, use)
+
+    def parse_probe(self, response: Response) -> list[Any]:
+        """The probe's answer was read on arrival (:meth:`probe_answered`): nothing to follow."""
+        return []
 
     def on_probe_error(self, failure: Failure) -> None:
         """No answer (robots.txt, a timeout): pages are judged by the pattern rules alone."""
