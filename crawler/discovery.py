@@ -92,16 +92,33 @@ def _jsonld_types(node: Any) -> Iterator[str]:
         yield from _jsonld_types(node.get("mainEntity", []))
 
 
-def article_signal(selector: Selector) -> str | None:
-    """Why the page is an article ('og:type', 'json-ld'), or None when it does not say so."""
-    og_type = selector.xpath("//meta[@property='og:type']/@content").get("")
-    if og_type.strip().lower() == "article":
-        return "og:type"
-    for script in selector.xpath("//script[@type='application/ld+json']/text()").getall():
+OG_TYPE = etree.XPath("//meta[@property='og:type']/@content")
+JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()")
+
+
+def article_signal(page: Selector | etree._Element) -> str | None:
+    """Why the page is an article ('og:type', 'json-ld'), or None when it does not say so.
+
+    `page` is a parsel selector or the lxml tree it wraps (``response.selector.root``, as the
+    retry middleware reads it): one or two XPath queries, JSON-LD parsed only when there is some.
+    """
+    return next(_article_signals(page), None)
+
+
+def article_signals(page: Selector | etree._Element) -> list[str]:
+    """Every way the page says it is an article: 'og:type', 'json-ld', in that order."""
+    return list(_article_signals(page))
+
+
+def _article_signals(page: Selector | etree._Element) -> Iterator[str]:
+    root = page.root if isinstance(page, Selector) else page
+    if any(str(value).strip().lower() == "article" for value in OG_TYPE(root)[:1]):
+        yield "og:type"
+    for script in JSON_LD(root):
         try:
-            data = json.loads(script)
+            data = json.loads(str(script))
         except ValueError:
             continue
         if any(t in ARTICLE_TYPES for t in _jsonld_types(data)):
-            return "json-ld"
-    return None
+            yield "json-ld"
+            return

@@ -47,6 +47,8 @@ RETRY_MAX_DELAY = 60.0  # cap of the backoff
 RETRY_JITTER = True  # wait between half and all of the backoff
 RETRY_AFTER_MAX = 120.0  # a longer Retry-After is not waited for: the URL is due in a later run
 RETRY_SOFT_FAILURES = True  # error/block/challenge pages with status 200 are retried like a 403
+# once per outlet per run, a URL that cannot exist: its answer tells the outlet's soft 404s
+SOFT_FAILURE_PROBE = True
 # --- retries across runs: a URL that failed is due again 1 h, 4 h, 16 h… later ------------------
 RETRY_RUN_BACKOFF = 3600.0
 RETRY_RUN_BACKOFF_FACTOR = 4.0

@@ -2,13 +2,24 @@
 
 Outlets answer crawlers with "page not found" pages, "access denied" walls, "Just a moment…
 checking your browser" challenges and login or paywall interstitials, all with status 200.
-:func:`soft_failure` names such a page ``soft_404`` or ``blocked`` (None for a real page), so
-that it is retried like a 403 and never written as article text.
+:func:`judge` names such a page ``soft_404`` or ``blocked`` (a :class:`Verdict` without a reason
+for a real page), so that it is retried like a 403 and never written as article text.
 
-A real article whose template carries an error banner is not a soft failure: the banner must be
-visible (hidden elements are not read) and the page must not have article-sized text besides.
-Patterns are looked for in the title and first heading of a page with little paragraph text, or
-anywhere in the visible text of a page with almost none.
+Two rules, general to any outlet:
+
+- **A page with article signals is an article, whatever its headline says.** The signals are the
+  page's own metadata (:func:`crawler.discovery.article_signal`: JSON-LD ``NewsArticle``…,
+  ``og:type`` article) and its prose: three paragraphs of a sentence or more
+  (``paragraphs``), or a brief's worth of paragraph text under ``<article>`` or after the page's
+  ``<h1>`` (``brief``). "Fire at 404 Main Street…" or "Access denied: council refuses permit" is
+  a headline, not an error. Metadata alone does not outweigh a wall in the body of a page with
+  almost no prose (a paywall interstitial carries its article's og:type and JSON-LD).
+- **An error page is judged by the absence of those signals**: by the patterns below in its
+  title, first heading or (with almost no prose) its visible text, and by its likeness to the
+  outlet's own answer for a URL that cannot exist (a :class:`NotFoundFingerprint`, from the
+  spider's probe): word-shingle Jaccard similarity of the visible text, digits and the echoed
+  URL left out, at least ``FINGERPRINT_SIMILARITY``. Signals the not-found page itself carries
+  (a template that says og:type=article everywhere) are no evidence against it.
 
 The page is read from the tree the spider parses anyway (``response.selector.root``), without
 changing it: XPath leaves scripts, hidden elements and page furniture out. Paragraph text is
@@ -18,11 +29,23 @@ measured first, so an article (the common case) costs one XPath query and no pat
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
+from crawler.discovery import article_signals
+
 ARTICLE_PROSE_CHARS = 1500  # an error page titled as such has less paragraph text than this
 SHORT_PROSE_CHARS = 400  # a page with less is short enough to be judged by any visible text
+PARAGRAPH_CHARS = 60  # a sentence or more: prose, not a caption, a button or a byline
+PARAGRAPHS = 3  # error, block and challenge pages say what they say in one or two
+BRIEF_CHARS = 400  # a brief: about 70 words of paragraph text where a story's body goes
+SHINGLE_WORDS = 3
+FINGERPRINT_MIN_WORDS = 5  # fewer visible words than this: nothing to tell pages apart by
+FINGERPRINT_SIMILARITY = 0.8
 
 NOT_FOUND = re.compile(
     r"page not found|\b404\b|not be found|cannot be found|can['\u2019]t be found|"
@@ -48,28 +71,196 @@ JUNK = (
 )
 # Links and page furniture are not the page's message: a hub may link "/errors/404".
 FURNITURE = "self::a or self::nav or self::header or self::footer or self::select"
-PROSE = etree.XPath(f"//p//text()[not(ancestor::*[{JUNK} or {FURNITURE}])]")
-PAGE_TEXT = etree.XPath(f"//body//text()[not(ancestor::*[{JUNK} or {FURNITURE}])]")
-FIRST_H1 = etree.XPath(f"(//h1[not(ancestor-or-self::*[{JUNK}])])[1]")
+# Not prose either: sidebars, teaser lists ("Most read" on a 404 page) and forms (a login wall).
+NOT_PROSE = f"{JUNK} or {FURNITURE} or self::aside or self::li or self::form"
+PROSE = etree.XPath(f"//p//text()[not(ancestor::*[{NOT_PROSE}])]")
+BODY_TEXT = etree.XPath(f"//body//text()[not(ancestor::*[{JUNK} or {FURNITURE} or self::h1])]")
+H1 = f"(//h1[not(ancestor-or-self::*[{JUNK}])])[1]"
+FIRST_H1 = etree.XPath(H1)
 VISIBLE = etree.XPath(f"descendant-or-self::text()[not(ancestor::*[{JUNK}])]")
+# Where a story's body goes: inside <article>, or after the headline.
+BRIEF = etree.XPath(
+    f"//article//p//text()[not(ancestor::*[{NOT_PROSE}])]"
+    f" | {H1}/following::p//text()[not(ancestor::*[{NOT_PROSE}])]"
+)
+WORD = re.compile(r"[^\W\d_]+")  # letters only: digits (dates, counters, request ids) left out
 
 
-def _words(texts: list[str]) -> str:
+def _words(texts: Iterable[str]) -> str:
     return " ".join(" ".join(texts).split())
 
 
-def soft_failure(page: etree._Element) -> str | None:
-    """'soft_404', 'blocked' or None for an HTML page, given its parsed tree (not changed)."""
+@dataclass(frozen=True)
+class NotFoundFingerprint:
+    """An outlet's answer for a URL that cannot exist: its status, where it ended up (after
+    redirects), its visible text as word shingles, and the article signals it carries."""
+
+    status: int
+    url: str
+    shingles: frozenset[str]
+    words: int
+    signals: frozenset[str]
+
+    @classmethod
+    def from_page(
+        cls, page: etree._Element | None, status: int, urls: Iterable[str]
+    ) -> NotFoundFingerprint:
+        """From the probe's answer (`page` None when it is not HTML) and the URLs asked for
+        and answered (the text may echo them)."""
+        if page is None:
+            return cls(status, "", frozenset(), 0, frozenset())
+        urls = list(urls)
+        root = page.getroottree().getroot()
+        words = _shingle_words(_message(root), urls)
+        signals = frozenset(_signals(root, PROSE(root)))
+        return cls(status, urls[-1] if urls else "", _shingles(words), len(words), signals)
+
+    @property
+    def usable(self) -> bool:
+        """Only a success status is a soft 404 to compare with: an honest 404 needs none."""
+        return 200 <= self.status < 300 and self.words >= FINGERPRINT_MIN_WORDS
+
+    def similarity(self, shingles: frozenset[str]) -> float:
+        if not shingles or not self.shingles:
+            return 0.0
+        return len(shingles & self.shingles) / len(shingles | self.shingles)
+
+
+class FingerprintSource(Protocol):
+    """What the retry middleware asks the spider for (``OutletsSpider`` is one)."""
+
+    def not_found_fingerprint(self, outlet: str) -> NotFoundFingerprint | None: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``reason``: 'soft_404', 'blocked' or None (a page to keep). ``kept``: the article signal
+    that outweighed a pattern match. ``fingerprint``: judged by its likeness to the outlet's
+    not-found answer."""
+
+    reason: str | None = None
+    kept: str | None = None
+    fingerprint: bool = False
+
+
+KEEP = Verdict()
+
+
+def judge(
+    page: etree._Element,
+    fingerprint: NotFoundFingerprint | None = None,
+    urls: Iterable[str] = (),
+) -> Verdict:
+    """Judge an HTML page with a success status, given its parsed tree (not changed), the
+    outlet's not-found fingerprint if known and the URLs asked for and answered, first to last
+    (a page that is where the probe itself landed, not redirected, is never its copy)."""
     root = page.getroottree().getroot()
+    prose_nodes = PROSE(root)
     # Paragraph text measures the article, not the menus and footers every template has.
-    prose = len(_words(PROSE(root)))
+    prose = len(_words(prose_nodes))
     if prose >= ARTICLE_PROSE_CHARS:
-        return None
+        return KEEP
+    urls = list(urls)
     title = " ".join((root.findtext(".//title") or "").split())
     h1 = FIRST_H1(root)
     heading = _words(VISIBLE(h1[0])) if h1 else ""
-    text = _words(PAGE_TEXT(root)) if prose < SHORT_PROSE_CHARS else ""
+    compare = (
+        fingerprint is not None
+        and fingerprint.usable
+        and not (len(urls) == 1 and urls[0] == fingerprint.url)
+    )
+    text = _words(BODY_TEXT(root)) if prose < SHORT_PROSE_CHARS or compare else ""
+    signals: list[str] | None = None
+
+    def article_signals() -> list[str]:
+        nonlocal signals
+        if signals is None:
+            signals = _signals(root, prose_nodes)
+        return signals
+
+    if compare:
+        assert fingerprint is not None
+        words = _shingle_words(f"{heading} {text}", urls)
+        if fingerprint.similarity(_shingles(words)) >= FINGERPRINT_SIMILARITY and not (
+            set(article_signals()) - fingerprint.signals
+        ):
+            return Verdict("soft_404", fingerprint=True)
+    in_text = _match(text) if prose < SHORT_PROSE_CHARS else None
+    in_heading = _match(title) or _match(heading)
+    if not in_text and not in_heading:
+        return KEEP
+    found = article_signals()
+    prose_signal = next((s for s in found if s in ("paragraphs", "brief")), None)
+    if in_text and not prose_signal:
+        return Verdict(in_text)  # a wall in the body: metadata alone does not outweigh it
+    if found:
+        return Verdict(kept=prose_signal or found[0])
+    return Verdict(in_heading or in_text)
+
+
+def soft_failure(page: etree._Element) -> str | None:
+    """'soft_404', 'blocked' or None for an HTML page by the pattern and signal rules alone."""
+    return judge(page).reason
+
+
+def _match(text: str) -> str | None:
     for pattern, reason in ((BLOCKED, "blocked"), (NOT_FOUND, "soft_404")):
-        if pattern.search(title) or pattern.search(heading) or pattern.search(text):
+        if text and pattern.search(text):
             return reason
     return None
+
+
+def _signals(root: etree._Element, prose_nodes: list[str]) -> list[str]:
+    """Every article signal of the page: its metadata's, then its prose's."""
+    prose = _prose_signal(root, prose_nodes)
+    return [*article_signals(root), *([prose] if prose else [])]
+
+
+def _prose_signal(root: etree._Element, prose_nodes: list[str]) -> str | None:
+    """'paragraphs' (PARAGRAPHS paragraphs of PARAGRAPH_CHARS or more), 'brief' (BRIEF_CHARS
+    of paragraph text under <article> or after the <h1>) or None."""
+    texts: dict[etree._Element, list[str]] = {}
+    for node in prose_nodes:
+        paragraph = _paragraph(node)
+        if paragraph is not None:
+            texts.setdefault(paragraph, []).append(node)
+    lengths = [len(_words(parts)) for parts in texts.values()]
+    if sum(n >= PARAGRAPH_CHARS for n in lengths) >= PARAGRAPHS:
+        return "paragraphs"
+    if sum(lengths) >= BRIEF_CHARS and len(_words(BRIEF(root))) >= BRIEF_CHARS:
+        return "brief"
+    return None
+
+
+def _paragraph(node: object) -> etree._Element | None:
+    """The <p> a text node (an lxml "smart string") is read in."""
+    parent = getattr(node, "getparent", lambda: None)()
+    if parent is not None and getattr(node, "is_tail", False):
+        parent = parent.getparent()
+    while parent is not None and parent.tag != "p":
+        parent = parent.getparent()
+    return parent
+
+
+def _message(root: etree._Element) -> str:
+    h1 = FIRST_H1(root)
+    heading = _words(VISIBLE(h1[0])) if h1 else ""
+    return f"{heading} {_words(BODY_TEXT(root))}"
+
+
+def _shingle_words(text: str, urls: Iterable[str]) -> list[str]:
+    """Lower-case words of `text`, without digits and without the URLs it echoes ("we could
+    not find /news/x"): what two answers of one template have in common."""
+    for url in urls:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        for echo in {url, unquote(url), path, unquote(path)} - {"", "/"}:
+            text = text.replace(echo, " ")
+    return WORD.findall(text.casefold())
+
+
+def _shingles(words: list[str]) -> frozenset[str]:
+    if not words:
+        return frozenset()
+    k = min(SHINGLE_WORDS, len(words))
+    return frozenset(" ".join(words[i : i + k]) for i in range(len(words) - k + 1))

@@ -15,9 +15,13 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo.faults import (
+    BRIEF,
+    BRIEF_PARAGRAPHS,
+    BRIEF_TITLE,
     FAULTS,
     LINKED_ARTICLE,
     PDF,
+    PROBE_PREFIX,
     UTF16_PARAGRAPHS,
     UTF16_TITLE,
     FaultSite,
@@ -102,7 +106,7 @@ def statuses(f: Faulty, path: str) -> list[str | None]:
 
 ARCHIVED = {"/f/ok": ["200"], "/f/bad-charset": ["200"], "/f/403-twice": ["403", "403", "200"],
             "/f/429-retry-after": ["429", "200"], "/f/503-once": ["503", "200"],
-            "/f/utf16-header": ["200"], LINKED_ARTICLE: ["200"]}  # fmt: skip
+            "/f/utf16-header": ["200"], LINKED_ARTICLE: ["200"], BRIEF: ["200"]}  # fmt: skip
 
 
 @pytest.mark.parametrize("path", sorted(ARCHIVED))
@@ -120,6 +124,31 @@ def test_bad_charset_page_is_archived_with_its_bad_bytes_replaced(faulty: Faulty
                   if json.loads(p.read_text())["title"] == title]  # fmt: skip
     text = sidecar.with_suffix(".txt").read_text(encoding="utf-8")
     assert "Bad bytes \ufffd\ufffd here" in text and "This is paragraph 4" in text
+
+
+def test_a_brief_headlined_with_an_error_code_is_archived_as_text(faulty: Faulty) -> None:
+    (sidecar,) = [p for p in (faulty.archive / "text").glob("*.json")
+                  if json.loads(p.read_text())["title"] == BRIEF_TITLE]  # fmt: skip
+    text = sidecar.with_suffix(".txt").read_text(encoding="utf-8")
+    assert all(p in text for p in BRIEF_PARAGRAPHS)
+    stats = first_run_stats(faulty)
+    assert stats["soft_failures/kept_article/brief"] == 1  # "404" matched, its text won
+    assert [r.status for r in faulty.first.served if r.path == BRIEF] == [200]  # fetched once
+
+
+def test_the_probe_is_asked_once_and_tells_the_sites_soft_404s(faulty: Faulty) -> None:
+    probes = [r for r in faulty.first.served if r.path.startswith(PROBE_PREFIX)]
+    assert [r.status for r in probes] == [200]  # the site answers "missing" pages with 200
+    first_page = min(r.at for r in faulty.first.served if r.path == "/")
+    assert probes[0].at <= first_page + 0.5  # asked with the first seeds
+    assert statuses(faulty, probes[0].path) == ["200"]  # in the WARC like any exchange
+    assert not [u for u in faulty.failures() if u.startswith(PROBE_PREFIX)]  # no failure
+    stats = first_run_stats(faulty)
+    assert stats["soft_failures/probe/sent"] == 1
+    assert stats["soft_failures/probe/answered_200"] == 1
+    assert stats["soft_failures/fingerprint_match"] == 4  # /f/missing, each of its attempts
+    row = faulty.failures()["/f/missing"]
+    assert row["detail"] == "an error, block or challenge page served with a success status"
 
 
 def test_retry_after_is_honoured(faulty: Faulty) -> None:
@@ -141,6 +170,7 @@ FAILED = {  # path: (reason, attempts, status, what the WARC holds for it)
     "/f/challenge": ("http_403", 4, 403, ["403"] * 4),
     "/f/challenge-200": ("blocked", 4, 200, ["200"] * 4),
     "/f/soft-404": ("soft_404", 4, 200, ["200"] * 4),
+    "/f/missing": ("soft_404", 4, 200, ["200"] * 4),  # no error word: like the probe's answer
     "/f/gone": ("http_404", 1, 404, ["404"]),
     "/f/hang": ("timeout", 4, None, []),
     "/f/reset": ("connection", 4, None, []),
@@ -333,8 +363,11 @@ def test_retry_command_retries_pending_now_and_all_includes_gave_up(faulty: Faul
     assert "/f/truncated" not in faulty.failures()
     run = faulty.crawl("--all", command="retry")
     assert "/f/soft-404" in {r.path for r in run.served}
-    served = {r.path for r in run.served if not r.path.startswith(("/f/chain/", "/f/loop-b"))}
+    served = {r.path for r in run.served
+              if not r.path.startswith(("/f/chain/", "/f/loop-b", PROBE_PREFIX))}  # fmt: skip
     assert served - {"/robots.txt"} <= set(FAULTS)  # failures only: no discovery
+    # and the outlet's probe, once: the soft 404s retried are judged by its answer
+    assert len([r for r in run.served if r.path.startswith(PROBE_PREFIX)]) == 1
 
 
 def test_sigterm_while_a_retry_waits_records_it_due_for_the_next_run(tmp_path: Path) -> None:
@@ -395,7 +428,7 @@ def test_a_crashing_or_hanging_extraction_worker_costs_one_page(tmp_path: Path) 
     # the pages in flight when the workers died were extracted again in a new pool
     assert titles == {article_title(p) for p in ("/f/403-twice", "/f/429-retry-after",
                                                    "/f/503-once", "/f/utf16-header",
-                                                   LINKED_ARTICLE)}  # fmt: skip
+                                                   LINKED_ARTICLE, BRIEF)}  # fmt: skip
     (summary,) = [json.loads(p.read_text()) for p in (archive / "runs").glob("*.json")]
     assert summary["finish_reason"] == "finished"
     assert summary["stats"]["extract/worker_died"] >= 1

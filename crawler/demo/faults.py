@@ -33,6 +33,31 @@ NOT_FOUND = (
     "</h1><p>It may have been moved or deleted.</p></body></html>"
 )
 
+# The site's answer for a URL it has no page for: status 200 and no word of an error in it, the
+# path echoed and a reference that changes each time, as many CMSs answer. Only its likeness to
+# the answer for a URL that cannot exist (the crawler's probe) tells it from a page.
+MISSING = (
+    "<!DOCTYPE html><html><head><title>Faulty Gazette</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/'>News</a> <a href='/'>Sport</a></nav>"
+    "<main><h1>Nothing to read here</h1><p>We looked for {path} and came back empty-handed."
+    "</p><p>Try the front page, or one of the sections above.</p><p>Reference {ref}</p></main>"
+    "<footer><p>Faulty Gazette, printed on loopback since 2026</p></footer></body></html>"
+)
+BRIEF_TITLE = "Fire at 404 Main Street forces evacuation of three homes"
+BRIEF_PARAGRAPHS = (  # about 150 words: a real brief, not an error page
+    "Firefighters were called to 404 Main Street shortly after six on Tuesday evening, when "
+    "smoke was seen rising from the roof of a terraced house near the junction with Bridge "
+    "Road. Three neighbouring homes were evacuated as a precaution while two crews brought "
+    "the blaze under control within forty minutes.",
+    "Nobody was hurt. A spokesperson for the fire service said the fire is believed to have "
+    "started in a kitchen on the ground floor and spread to the loft through a gap in the "
+    "party wall. Residents of the evacuated homes spent the night with relatives and were "
+    "allowed back on Wednesday morning once the structure had been checked. Main Street "
+    "stayed closed between Bridge Road and the market square until late on Tuesday.",
+)
+BRIEF = "/f/brief-404"
+PROBE_PREFIX = "/newsarchiver-probe-"  # what the crawler asks for once per run
+
 LONG_LINK_CHARS = 10_000  # past Scrapy's URLLENGTH_LIMIT (2083), as a tracking link can be
 # a PDF's first bytes: enough for a reader to know it ("%PDF-"), not a real document
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
@@ -61,6 +86,11 @@ FAULTS: dict[str, tuple[str, str]] = {
     "/f/challenge": ("always 403 with a bot-challenge page", "failed http_403"),
     "/f/challenge-200": ("always 200 with a bot-challenge page", "failed blocked"),
     "/f/soft-404": ("always 200 with a 'page not found' page", "failed soft_404"),
+    "/f/missing": (
+        "200 with the site's answer for a URL it has no page for (no error word in it)",
+        "failed soft_404 (like the answer to the crawler's probe)",
+    ),
+    BRIEF: (f"a 150-word brief headlined {BRIEF_TITLE!r}", "archived"),
     "/f/gone": ("404", "failed http_404, not retried"),
     "/f/hang": ("answers nothing until long past the timeout", "failed timeout"),
     "/f/reset": ("headers, part of the body, then a TCP reset", "failed connection"),
@@ -109,6 +139,8 @@ def article_html(path: str) -> str:
 def article_title(path: str) -> str:
     if path == "/f/utf16-header":
         return UTF16_TITLE
+    if path == BRIEF:
+        return BRIEF_TITLE
     return f"Reading room reopens ({path.rsplit('/', 1)[-1]})"
 
 
@@ -119,6 +151,20 @@ def utf16_header_html() -> str:
         f"<meta property='og:type' content='article'></head><body><article><h1>{UTF16_TITLE}"
         f"</h1>{paragraphs}</article></body></html>"
     )
+
+
+def brief_html() -> str:
+    """A short article without og:type: only its text says it is one."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in BRIEF_PARAGRAPHS)
+    return (
+        f"<!DOCTYPE html><html><head><title>{BRIEF_TITLE} | Faulty Gazette</title></head><body>"
+        f"<nav><a href='/'>Home</a></nav><article><h1>{BRIEF_TITLE}</h1>{paragraphs}</article>"
+        "</body></html>"
+    )
+
+
+def missing_html(path: str, ref: int) -> str:
+    return MISSING.replace("{path}", path).replace("{ref}", str(ref))
 
 
 def long_link_path() -> str:
@@ -189,6 +235,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, CHALLENGE.encode(), "text/html; charset=utf-8")
         if path == "/f/soft-404":
             return self._send(200, NOT_FOUND.encode(), "text/html; charset=utf-8")
+        if path == BRIEF:
+            return self._send(200, brief_html().encode(), "text/html; charset=utf-8")
+        if path == "/f/gone":
+            return self._send(404, b"<html><title>404</title><h1>Not Found</h1></html>",
+                              "text/html")  # fmt: skip
         if path == "/f/hang":
             site._log(path, None)
             site._stopping.wait(site.hang_seconds)  # returns at once when the site stops
@@ -234,7 +285,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"<html>" + b"z" * (3 * 1024 * 1024), "text/html")
         if path == "/f/gzip-bomb":
             return self._send(200, site.bomb, "text/html", ("Content-Encoding", "gzip"))
-        return self._send(404, b"<html><title>404</title><h1>Not Found</h1></html>", "text/html")
+        # any other URL (/f/missing, the crawler's probe): the "missing" page, status 200
+        ref = 1000 + len(site.requests)
+        return self._send(200, missing_html(path, ref).encode(), "text/html; charset=utf-8")
 
     def _article_after(self, path: str, seen: int, failures: int, status: int) -> None:
         if seen <= failures:

@@ -31,7 +31,8 @@ from pipelines.page_bytes import choose_charset, page_type
 
 logger = logging.getLogger(__name__)
 
-PAGE_KINDS = frozenset({"hub", "page", "feed_entry"})
+# the probe too: its answer is compared with pages, so it is read as they are
+PAGE_KINDS = frozenset({"hub", "page", "feed_entry", "probe"})
 
 
 class CharsetMiddleware:

@@ -10,7 +10,10 @@ spider's own (robots.txt) are retried at once, as Scrapy does.
 Besides ``RETRY_HTTP_CODES`` and ``RETRY_EXCEPTIONS``, an HTML page with a success status that is
 an error, block or challenge page (:mod:`crawler.soft_failures`) is retried like a 403; when its
 retries run out it reaches the spider with ``meta["soft_failure"]`` set, to be recorded, not
-archived as text. A ``Retry-After`` longer than ``RETRY_AFTER_MAX`` is not waited for in this run:
+archived as text. The page is judged with the outlet's "not found" fingerprint, which the spider
+keeps from its probe (``spider.not_found_fingerprint(outlet)``, :class:`~crawler.soft_failures.
+FingerprintSource`); pages judged before the probe's answer is in go by the patterns alone.
+A ``Retry-After`` longer than ``RETRY_AFTER_MAX`` is not waited for in this run:
 the failure is recorded and the URL is due again in a later run.
 
 Settings: ``RETRY_ENABLED``, ``RETRY_TIMES``, ``RETRY_HTTP_CODES``, ``RETRY_EXCEPTIONS``,
@@ -18,7 +21,8 @@ Settings: ``RETRY_ENABLED``, ``RETRY_TIMES``, ``RETRY_HTTP_CODES``, ``RETRY_EXCE
 ``RETRY_AFTER_MAX``, ``RETRY_SOFT_FAILURES``. Meta keys: ``dont_retry``, ``max_retry_times``.
 Stats: Scrapy's ``retry/count``, ``retry/reason_count/<reason>``, ``retry/max_reached``, and
 ``retry/delayed``, ``retry/retry_after_honoured``, ``retry/retry_after_too_long``,
-``retry/abandoned_at_close``.
+``retry/abandoned_at_close``; ``soft_failures/kept_article/<signal>`` (a pattern matched, the
+page's article signals won) and ``soft_failures/fingerprint_match``, per answer judged.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import logging
 import random
 from email.utils import parsedate_to_datetime
+from typing import cast
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -37,7 +42,7 @@ from scrapy.utils.misc import load_object
 
 from crawler import signals as na_signals
 from crawler.failure_reasons import exception_reason, http_reason
-from crawler.soft_failures import soft_failure
+from crawler.soft_failures import FingerprintSource, judge
 from storage.layout import utc_now
 
 logger = logging.getLogger(__name__)
@@ -125,6 +130,8 @@ class BackoffRetryMiddleware:
 
     # --- downloader middleware ----------------------------------------------------------------
     def process_response(self, request: Request, response: Response) -> Request | Response:
+        # a retry copies the meta of the attempt before: every answer is judged afresh
+        request.meta.pop("soft_failure", None)
         if request.meta.get("dont_retry"):
             return response
         if response.status in self.http_codes:
@@ -135,7 +142,7 @@ class BackoffRetryMiddleware:
             and isinstance(response, HtmlResponse)
         ):
             # the spider's own parse: read here first, cached on the response for the spider
-            soft = soft_failure(response.selector.root)
+            soft = self._judge(request, response)
             if soft is None:
                 return response
             reason = request.meta["soft_failure"] = soft
@@ -145,6 +152,24 @@ class BackoffRetryMiddleware:
             return response
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return self._retry(request, reason, retry_after) or response
+
+    def _judge(self, request: Request, response: HtmlResponse) -> str | None:
+        """The page's soft failure, if any, by the rules of :func:`judge` and the outlet's
+        not-found fingerprint, which the spider keeps (``not_found_fingerprint``)."""
+        outlet = request.meta.get("outlet")
+        fingerprint = None
+        if outlet and hasattr(self.crawler.spider, "not_found_fingerprint"):
+            source = cast(FingerprintSource, self.crawler.spider)
+            fingerprint = source.not_found_fingerprint(outlet)
+        urls = [*request.meta.get("redirect_urls", ()), response.url]
+        verdict = judge(response.selector.root, fingerprint, urls)
+        stats = self.crawler.stats
+        assert stats is not None
+        if verdict.kept:
+            stats.inc_value(f"soft_failures/kept_article/{verdict.kept}")
+        if verdict.fingerprint:
+            stats.inc_value("soft_failures/fingerprint_match")
+        return verdict.reason
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
         if isinstance(exception, IgnoreRequest):

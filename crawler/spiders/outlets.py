@@ -7,7 +7,12 @@ gzipped and news sitemaps too) and its feeds (RSS and Atom). A page is an articl
 matches the outlet's ``allow`` regexes or, for outlets without ``allow``, when it says so itself
 (og:type=article, JSON-LD NewsArticle…) or was listed in a feed.
 
-Request meta: ``outlet`` (name), ``kind`` (hub, sitemap, feed, page, feed_entry),
+Once per run per outlet, before its seeds, a probe (``kind="probe"``) asks the outlet's first
+host for a URL that cannot exist; its answer is the outlet's "not found" fingerprint, by which
+the retry middleware tells soft 404s (:mod:`crawler.soft_failures`). Setting:
+``SOFT_FAILURE_PROBE``.
+
+Request meta: ``outlet`` (name), ``kind`` (hub, sitemap, feed, page, feed_entry, probe),
 ``original_capture`` (where the capture a conditional request's validators came from is: a 304
 is read from it, :mod:`crawler.middlewares.not_modified`, and its links followed).
 A page that is not HTML (:func:`pipelines.page_bytes.page_type`: a PDF, an image, JSON…) is a
@@ -18,20 +23,23 @@ counted elsewhere; an article whose bytes fit no charset (``meta["charset_unfit"
 Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spider/not_html``
 (every page that is not HTML), ``spider/failed/<reason>``,
 ``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, per outlet
-``outlet/<name>/articles``.
+``outlet/<name>/articles``, ``soft_failures/probe/{sent,answered_200,answered_404,
+answered_other,failed}``.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
@@ -48,6 +56,7 @@ from crawler.failure_reasons import failure_reason
 from crawler.items import ArticleItem
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
+from crawler.soft_failures import NotFoundFingerprint
 from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
 from storage.layout import ArchiveLayout, iso, utc_now
@@ -56,6 +65,7 @@ from storage.manifest import Manifest
 logger = logging.getLogger(__name__)
 
 ARTICLE_KINDS = {"page", "feed_entry"}  # what may be an article; hubs, sitemaps, feeds are not
+PROBE_PRIORITY = 100  # ahead of every seed: pages are judged by its answer once it is in
 
 
 class OutletsSpider(Spider):
@@ -81,6 +91,7 @@ class OutletsSpider(Spider):
         self._manifest: Manifest | None = None
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
         self._archived_seen: dict[str, str] = {}
+        self._fingerprints: dict[str, NotFoundFingerprint] = {}  # outlet: its probe's answer
         if crawl_config is None:
             if not config:
                 raise ConfigError("no outlet config given: pass -a config=PATH")
@@ -93,6 +104,7 @@ class OutletsSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider: OutletsSpider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.probe_answered, signal=signals.response_received)
         # Under `scrapy crawl -a config=…` the config was loaded before the settings were known.
         spider.crawl_config.check_url_length(crawler.settings.getint("URLLENGTH_LIMIT"))
         if spider.crawl_config.user_agent:
@@ -124,7 +136,13 @@ class OutletsSpider(Spider):
         self._cluster.seeded()  # the other workers may now close once the queue is empty
 
     async def _seeds(self) -> AsyncIterator[Any]:
-        for failure in self._failures_to_retry():
+        failures = self._failures_to_retry()
+        # the probes first: the pages after them are judged by their answers
+        probed = {f["outlet"] for f in failures} if self.retry_mode else None
+        for outlet in self.crawl_config.outlets:
+            if (probed is None or outlet.name in probed) and (probe := self._probe(outlet)):
+                yield probe
+        for failure in failures:
             outlet = self.crawl_config.outlet(failure["outlet"])
             kind = failure["kind"] or "page"
             self._count("spider/requeued")
@@ -138,6 +156,65 @@ class OutletsSpider(Spider):
                 for url in urls:
                     if request := self._request(url, outlet, kind, self._callbacks[kind]):
                         yield request
+
+    def _probe(self, outlet: OutletConfig) -> Request | None:
+        """The request for a URL that cannot exist on the outlet's first host: its answer is
+        the outlet's "not found" fingerprint (:class:`NotFoundFingerprint`). One per outlet per
+        run, never retried, never followed, never a failure; robots.txt applies and the WARC
+        keeps it. Settings: ``SOFT_FAILURE_PROBE``, ``RETRY_SOFT_FAILURES``."""
+        if not (
+            self.settings.getbool("SOFT_FAILURE_PROBE")
+            and self.settings.getbool("RETRY_SOFT_FAILURES")
+        ):
+            return None
+        first = next(iter([*outlet.start_urls, *outlet.sitemaps, *outlet.feeds]), None)
+        if first is None:
+            return None
+        parts = urlsplit(first)
+        url = f"{parts.scheme}://{parts.netloc}/newsarchiver-probe-{secrets.token_hex(8)}"
+        self._count("soft_failures/probe/sent")
+        meta = {"outlet": outlet.name, "kind": "probe", "dont_retry": True,
+                # every answer reaches parse_probe; redirects (3xx) are still followed
+                "handle_httpstatus_list": list(range(400, 600))}  # fmt: skip
+        return Request(url, callback=self.parse_probe, errback=self.on_probe_error, meta=meta,
+                       priority=PROBE_PRIORITY, dont_filter=True)  # fmt: skip
+
+    def probe_answered(self, response: Response, request: Request, **_: Any) -> None:
+        """Keep the probe's answer as the outlet's fingerprint (a 404 or 410 needs none). On
+        ``response_received``, as soon as it is downloaded, not when its callback comes round:
+        every page downloaded after it is judged by it."""
+        if request.meta.get("kind") != "probe":
+            return
+        status = response.status
+        if 200 <= status < 300:
+            self._count("soft_failures/probe/answered_200")
+        elif status in (404, 410):
+            self._count("soft_failures/probe/answered_404")
+        else:
+            self._count("soft_failures/probe/answered_other")
+        urls = [*request.meta.get("redirect_urls", ()), response.url]
+        page = response.selector.root if isinstance(response, HtmlResponse) else None
+        fingerprint = NotFoundFingerprint.from_page(page, status, urls)
+        if fingerprint.usable:
+            self._fingerprints[request.meta["outlet"]] = fingerprint
+        use = "a soft 404 to compare pages with" if fingerprint.usable else "not used"
+        logger.info("probe %s: %d, %s", response.url, status, use)
+
+    def parse_probe(self, response: Response) -> list[Any]:
+        """The probe's answer was read on arrival (:meth:`probe_answered`): nothing to follow."""
+        return []
+
+    def on_probe_error(self, failure: Failure) -> None:
+        """No answer (robots.txt, a timeout): pages are judged by the pattern rules alone."""
+        self._count("soft_failures/probe/failed")
+        request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
+        if request is not None:
+            self._signal(na_signals.request_done, request=request)
+
+    def not_found_fingerprint(self, outlet: str) -> NotFoundFingerprint | None:
+        """The outlet's answer for a URL that cannot exist, once its probe came back with a
+        success status (:class:`~crawler.soft_failures.FingerprintSource`)."""
+        return self._fingerprints.get(outlet)
 
     @property
     def _callbacks(self) -> dict[str, Any]:
