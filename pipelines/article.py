@@ -1,10 +1,11 @@
 """HTML response body -> clean article text (title, paragraphs, metadata).
 
 `extract_article` decodes the body (in the charset the crawl chose, or by the same rules:
-`pipelines.page_bytes`: BOM, HTTP charset, <meta>, each only if the bytes fit), parses it with
-lxml and repairs markup that hides text from extraction, applies the outlet's `drop` /
-`keep` CSS selectors and the tree pruning of `pipelines.cleaning`, runs trafilatura for
-the main text and metadata, then the project's paragraph-level cleaning. Pages without
+`pipelines.page_bytes`: BOM, HTTP charset, <meta>, each only if the bytes fit), parses it once
+with lxml, applies the outlet's `drop` / `keep` CSS selectors and the tree pruning of
+`pipelines.cleaning`, runs trafilatura (its options built once) for the main text, reads the
+page's own metadata (`pipelines.metadata`), then the project's paragraph-level cleaning. Each of
+the project's rules (RULES) stays only while `make eval-extraction` shows it helps. Pages without
 article text raise `NoArticle` with a short reason token. Everything is top-level and
 stateless (apart from a selector cache), so it runs in worker processes and its results
 and exceptions pickle.
@@ -18,7 +19,6 @@ import time
 from collections.abc import Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from functools import lru_cache
 
 import trafilatura
 from cssselect import SelectorError
@@ -42,7 +42,6 @@ _ERROR_TITLE = re.compile(
     r"(?:error|not found|forbidden|gone|internal server error|service unavailable)?\W*$",
     re.I,
 )
-_BANNER_REST_MIN = 300  # after an error banner, this much text must remain to be an article
 
 
 @dataclass(frozen=True)
@@ -131,139 +130,6 @@ def _close_title(text: str) -> str:
     return text[:pos] + "</title>" + text[pos:]
 
 
-def _move_content_out_of_head(root: lxml_html.HtmlElement) -> None:
-    """libxml2 keeps everything after an unknown tag in <head> inside <head>, where an
-    HTML5 browser starts the body; do the same, or extraction sees no content at all."""
-    head = root.find("head")
-    first = (
-        None
-        if head is None
-        else next((el for el in head if isinstance(el.tag, str) and el.tag not in _HEAD_TAGS), None)
-    )
-    if first is None:
-        return
-    body = root.find("body")
-    if body is None:
-        body = etree.SubElement(root, "body")
-    for offset, el in enumerate([first, *first.itersiblings()]):
-        body.insert(offset, el)
-
-
-_TABLE_PARTS = ("thead", "tbody", "tfoot", "tr", "td", "th", "caption")
-_LAYOUT_CELL_CHARS = 200  # data-table cells are short; a cell with this much text is layout
-
-
-def unwrap_layout_tables(root: lxml_html.HtmlElement) -> int:
-    """Turn layout tables (a cell holding a nested table or a long run of text) and
-    one-cell boxes into <div>s: extraction runs with tables off (data tables are not
-    prose), and old templates put the whole article in a layout table."""
-    unwrapped = 0
-    for table in list(root.iter("table")):
-        own = [
-            el for el in table.iter(*_TABLE_PARTS) if next(el.iterancestors("table"), None) is table
-        ]
-        cells = [c for c in own if c.tag in ("td", "th")]
-        box = len(cells) == 1 and not cells[0].xpath(".//*[self::h1 or self::h2 or self::h3]")
-        if not box and not any(  # one cell of text is a box around a note or code, not data
-            c.find(".//table") is not None or cleaning.text_len(c) >= _LAYOUT_CELL_CHARS
-            for c in cells
-        ):
-            continue
-        for el in (table, *own):  # collected first: renaming changes what iterancestors finds
-            el.tag = "div"
-            for attr in ("colspan", "rowspan", "cellpadding", "cellspacing", "valign"):
-                el.attrib.pop(attr, None)
-        unwrapped += 1
-    return unwrapped
-
-
-_INLINE_TAGS = frozenset(
-    re.split(
-        " ",
-        "a abbr b bdi bdo big br cite code dfn em font i kbd mark nobr q s samp small span strike "
-        "strong sub sup time tt u var wbr",
-    )
-)
-# span/font count when they hold blocks: old templates wrap whole stories in them
-_MIXED_CONTAINERS = tuple(
-    re.split(" ", "div section article main center td th blockquote span font")
-)
-
-
-def _is_inline(node: lxml_html.HtmlElement | str) -> bool:
-    if isinstance(node, str):
-        return True  # a text run
-    return node.tag in _INLINE_TAGS and not any(
-        isinstance(d.tag, str) and d.tag not in _INLINE_TAGS for d in node.iterdescendants()
-    )
-
-
-def _wrap_runs(container: lxml_html.HtmlElement) -> None:
-    nodes: list[lxml_html.HtmlElement | str] = [container.text or ""]
-    for child in list(container):
-        tail, child.tail = child.tail, None
-        container.remove(child)
-        nodes += [child, tail or ""]
-    container.text = None
-    run: list[lxml_html.HtmlElement | str] = []
-
-    def flush() -> None:
-        has_text = any((n if isinstance(n, str) else n.text_content()).strip() for n in run)
-        target = lxml_html.Element("p") if has_text else container
-        if has_text:
-            container.append(target)
-        for node in run:
-            if not isinstance(node, str):
-                target.append(node)
-            elif len(target):
-                target[-1].tail = (target[-1].tail or "") + node
-            else:
-                target.text = (target.text or "") + node
-        run.clear()
-
-    for node in nodes:
-        if _is_inline(node):
-            run.append(node)
-        else:
-            flush()
-            container.append(node)
-    flush()
-
-
-def wrap_loose_text(root: lxml_html.HtmlElement) -> int:
-    """In containers mixing loose text with block children, wrap each run of loose text
-    and inline elements in a <p>, as a browser lays it out (an anonymous block box):
-    trafilatura otherwise skips story text that sits between <br>s next to blocks."""
-    wrapped = 0
-    for el in list(root.iter(*_MIXED_CONTAINERS)):
-        loose = (el.text or "").strip() or any((c.tail or "").strip() for c in el)
-        if (
-            loose
-            and any(not _is_inline(c) for c in el)
-            and (el.tag not in _INLINE_TAGS or next(el.iterancestors("p"), None) is None)
-        ):
-            _wrap_runs(el)
-            wrapped += 1
-    return wrapped
-
-
-def show_captions(root: lxml_html.HtmlElement) -> int:
-    """Make figure captions paragraphs (extraction runs with images off, which drops them):
-    they are text of the article. Not inside a <p>, which a nested <p> would break."""
-    shown = 0
-    for caption in list(root.iter("figcaption")):
-        if next(caption.iterancestors("p"), None) is not None:
-            continue
-        caption.tag = "p"
-        figure = next(caption.iterancestors("figure"), None)
-        if figure is not None:
-            figure.tag = "div"
-        shown += 1
-    return shown
-
-
-# -------------------------------------------------------------- selectors, meta
-@lru_cache(maxsize=512)
 def _selector(css: str) -> CSSSelector:
     try:
         return CSSSelector(css, translator="html")
@@ -318,8 +184,7 @@ def _language(root: lxml_html.HtmlElement) -> str | None:
     return None
 
 
-def _compact(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.casefold())  # robust to markup splitting words/blocks
+_compact = cleaning.compact
 
 
 def _page_text(work: lxml_html.HtmlElement) -> str:
@@ -357,37 +222,9 @@ def _headline(
     return best
 
 
-def _with_standfirst(
-    paragraphs: list[str], candidates: list[str], title: str, work: lxml_html.HtmlElement
-) -> list[str]:
-    """Put the page's standfirst first when trafilatura left it out; it must come
-    before the start of the extracted body in the page's text."""
-    if not candidates or not paragraphs:
-        return paragraphs
-    page = _page_text(work)
-    body_pos = page.find(_compact(paragraphs[0])[:80])
-    # the standfirst sits under the headline: a blog's tagline or an author box above the
-    # headline is not one (when the page prints the headline above the body)
-    head_pos = page.find(_compact(title)[:80], 0, max(body_pos, 0)) if title else -1
-    for text in candidates:
-        if cleaning.match_key(text) == cleaning.match_key(title) or cleaning.is_boilerplate_line(
-            text
-        ):
-            continue
-        if cleaning.text_in_body(text, paragraphs):
-            return paragraphs  # the lead is already there
-        if head_pos <= page.find(_compact(text)[:80]) < body_pos:
-            logger.debug("restoring standfirst %.60r", text)
-            return [text, *paragraphs]
-    return paragraphs
-
-
 # The project's own rules around trafilatura, by name: `make eval-extraction` measures each
 # one switched off (`disabled`), and a rule stays only where that measurement says it helps.
-RULES = (
-    "head_content", "prune_tree", "layout_tables", "loose_text", "captions", "standfirst",
-    "boilerplate_lines", "error_banner", "dedupe", "link_lists", "headline", "title_copies",
-)  # fmt: skip
+RULES = ("prune_tree", "boilerplate_lines", "dedupe", "headline", "title_copies", "lead")
 
 _OPTIONS: dict[str, Extractor] = {}
 
@@ -436,27 +273,12 @@ def extract_article(
     started = time.perf_counter()
     off = disabled
     root = _decode_and_parse(body, content_type, encoding)
-    if "head_content" not in off:
-        _move_content_out_of_head(root)
     for el in _select(root, drop) if drop else ():
         if el.getparent() is not None:
             el.drop_tree()
     if "prune_tree" not in off:
         cleaning.prune_tree(root)
-    if "layout_tables" not in off:
-        unwrap_layout_tables(root)
-    if "loose_text" not in off:
-        wrap_loose_text(root)
-    if "captions" not in off:
-        show_captions(root)
     work = _kept_document(root, keep) if keep else root
-    candidates = cleaning.find_standfirst_candidates(work) if "standfirst" not in off else []
-    anchors = {cleaning.match_key(a.text_content()) for a in work.iter("a")} - {""}
-    code = {
-        cleaning.match_key(line)
-        for pre in work.iter("pre")
-        for line in pre.text_content().splitlines()
-    }
 
     doc = trafilatura.bare_extraction(work, options=_options(url, favor))
     if not isinstance(doc, Document) or not (doc.text or "").strip():
@@ -465,13 +287,8 @@ def extract_article(
     paragraphs = cleaning.normalize_paragraphs((doc.text or "").splitlines())
     if "boilerplate_lines" not in off:
         paragraphs = cleaning.drop_boilerplate(paragraphs)
-    banner = False
-    if "error_banner" not in off:
-        paragraphs, banner = cleaning.drop_error_banner(paragraphs)
     if "dedupe" not in off:
-        paragraphs = cleaning.dedupe_paragraphs(paragraphs, code)
-    if "link_lists" not in off:
-        paragraphs = cleaning.drop_link_lists(paragraphs, anchors)
+        paragraphs = cleaning.dedupe_paragraphs(paragraphs)
     # the whole page's metadata, with `keep` too (an <h1> outside the kept part still counts)
     meta = page_metadata(root)
     title = cleaning.normalize_text(meta.headline or _first_text(root, ".//h1") or meta.page_title)
@@ -479,12 +296,12 @@ def extract_article(
         title = _headline(title, paragraphs, work, _first_text(root, ".//title"))
     if "title_copies" not in off:
         title, paragraphs = cleaning.strip_title_copies(paragraphs, title)
-    paragraphs = _with_standfirst(paragraphs, candidates, title, work)
+    if "lead" not in off:
+        leads = [meta.description, *cleaning.find_standfirst_candidates(work)]
+        paragraphs = cleaning.with_lead(paragraphs, leads, _page_text(work), title)
 
     chars = sum(len(p) for p in paragraphs)
-    if (banner and chars < max(min_chars, _BANNER_REST_MIN)) or (
-        chars < max(min_chars, 1) and _ERROR_TITLE.search(title)
-    ):
+    if chars < max(min_chars, 1) and _ERROR_TITLE.search(title):
         raise NoArticle("error_page", f"{chars} chars besides an error message")
     if not paragraphs:
         raise NoArticle("no_text", "nothing left after cleaning")

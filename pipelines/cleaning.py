@@ -1,9 +1,10 @@
 """Cleaning rules applied on top of trafilatura: pure functions, no Scrapy.
 
 Tree level (before extraction): remove hidden elements and template widgets found by
-class/id/role, find standfirst candidates. Paragraph level (after extraction): Unicode
-normalisation, text rules for the same boilerplate (a safety net), error banners, repeated
-paragraphs and bodies, title copies. Each rule is meant for any outlet, not one template.
+class/id/role. Paragraph level (after extraction): Unicode normalisation, text rules for the
+same boilerplate (a safety net), title copies, repeated paragraphs, the page's own lead. Each
+rule is meant for any outlet, not one template, and stays only while the ablation of ``make
+eval-extraction`` shows it helps (see ``pipelines.article.RULES``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from lxml import html as lxml_html
 
@@ -23,6 +24,7 @@ _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _STRAY_NBSP = re.compile(r"&(?:amp;)?nbsp;?", re.IGNORECASE)  # entities escaped twice upstream
 _SPACES = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[\W_]+")
+_WORD = re.compile(r"[^\W_]")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
@@ -33,8 +35,9 @@ def normalize_text(text: str) -> str:
 
 
 def normalize_paragraphs(paragraphs: Iterable[str]) -> list[str]:
-    """Normalise each paragraph and drop the empty ones."""
-    return [p for p in (normalize_text(p) for p in paragraphs) if p]
+    """Normalise each paragraph and drop the empty ones (a line of punctuation alone, left by
+    markup between two blocks, is empty: it has no word to read)."""
+    return [p for p in (normalize_text(p) for p in paragraphs) if _WORD.search(p)]
 
 
 def match_key(text: str) -> str:
@@ -215,120 +218,6 @@ def drop_boilerplate(paragraphs: Sequence[str]) -> list[str]:
     return out[:tail] if len(out) - tail >= 2 else out
 
 
-_BANNER_WORDS = re.compile(
-    r"^\W*(?:[45]\d\d|error|oops|sorry|whoops)\b|\b(?:not found|page|exist|error|sorry|oops|"
-    r"looking for|requested|no longer available|moved|removed|homepage|home page)\b"
-)
-_BANNER_STRONG = re.compile(
-    _alternatives(
-        r"\bpage not found\b",
-        r"\bnot found\b.*\b(?:page|url)\b",
-        r"\b(?:page|url|article|content)\b[^.]{0,60}\b(?:does ?n[o']t|did ?n[o']t|could ?n[o']t|"
-        r"cannot|can ?not) (?:exist|be found)\b",
-        r"\b(?:page|url)\b[^.]{0,60}\bno longer (?:exists|available)\b",
-        r"^\W*(?:error\W*)?[45]\d\d\W+(?:error|not found|forbidden|sorry|oops)\b",
-        r"\berror\W*[45]\d\d\b",
-    )
-)
-
-
-def find_error_banner(paragraphs: Sequence[str]) -> tuple[int, int] | None:
-    """(start, end) of the first run of short lines that reads as an HTTP-error banner."""
-    i = 0
-    while i < len(paragraphs):
-        j = i
-        while (
-            j < len(paragraphs)
-            and len(paragraphs[j]) <= 160
-            and _BANNER_WORDS.search(_label_form(paragraphs[j]))
-        ):
-            j += 1
-        if j > i and _BANNER_STRONG.search(" ".join(_label_form(p) for p in paragraphs[i:j])):
-            return i, j
-        i = j + 1
-    return None
-
-
-def drop_error_banner(paragraphs: Sequence[str]) -> tuple[list[str], bool]:
-    """Remove error banners; returns (paragraphs, found). The caller judges what is left."""
-    out, found = list(paragraphs), False
-    while (span := find_error_banner(out)) is not None:
-        logger.debug("dropping error banner %r", out[span[0] : span[1]])
-        del out[span[0] : span[1]]
-        found = True
-    return out, found
-
-
-_CONTAINED_MIN = 80  # a later paragraph inside earlier text is a repeat only if this long
-_ECHO_MAX = 40  # a short line (heading, list item, code line) may recur on its own
-_ECHO_TIMES = 3  # ... this many times at most; more often, it is a template label
-
-
-def dedupe_paragraphs(paragraphs: Sequence[str], code: Collection[str] = ()) -> list[str]:
-    """Keep the first copy of each paragraph (compared by match_key); also drop a later
-    paragraph of >= 80 chars contained in the text kept so far (a repeated body re-split).
-    A short line repeated on its own, between new paragraphs, stays: a subheading naming
-    an item of an earlier list. Lines whose key is in `code` (lines of the page's <pre>
-    blocks) are never repeats: code repeats lines such as "} else {"."""
-    keys = [match_key(p) for p in paragraphs]
-    keys = [k if k not in code else f"{k} {i}" for i, k in enumerate(keys)]
-    counts = Counter(keys)
-    first = {k: i for i, k in reversed(list(enumerate(keys)))}
-    repeat = [bool(k) and first[k] < i for i, k in enumerate(keys)]
-    out, kept = [], ""
-    for i, (para, key) in enumerate(zip(paragraphs, keys, strict=True)):
-        if not key:
-            continue
-        if repeat[i]:
-            alone = not (i > 0 and repeat[i - 1]) and not (i + 1 < len(keys) and repeat[i + 1])
-            if alone and len(key) < _ECHO_MAX and counts[key] <= _ECHO_TIMES:
-                out.append(para)
-            continue
-        if len(key) >= _CONTAINED_MIN and key in kept and key not in code:
-            continue
-        out.append(para)
-        kept += " " + key
-    return out
-
-
-_LINK_RUN = 5  # this many link lines in a row are a link list (teasers, archive, menu)
-_EDGE_LINK_RUN = 3  # ... or this many, above or below the story
-
-
-def drop_link_lists(paragraphs: Sequence[str], anchors: Collection[str]) -> list[str]:
-    """Drop runs of >= 5 paragraphs (>= 3 at the start or end) that are mostly the text
-    of a link on the page (`anchors`: match_keys of the page's <a> texts): teaser lists,
-    archives, menus. List items ("- ...") stay: a list in the story may well be links."""
-    is_link = [
-        not para.startswith("- ") and _linked_share(match_key(para), anchors) >= 0.5
-        for para in paragraphs
-    ]
-    out: list[str] = []
-    i = 0
-    while i < len(paragraphs):
-        j = i
-        while j < len(paragraphs) and is_link[j]:
-            j += 1
-        if j - i >= (_EDGE_LINK_RUN if i == 0 or j == len(paragraphs) else _LINK_RUN):
-            logger.debug("dropping link list %r", paragraphs[i:j])
-            i = j
-            continue
-        out.append(paragraphs[i])
-        i += 1
-        out.extend(paragraphs[i:j])
-        i = max(i, j)
-    return out
-
-
-def _linked_share(key: str, anchors: Collection[str]) -> float:
-    if not key:
-        return 0.0
-    if key in anchors:
-        return 1.0
-    linked = max((len(a) for a in anchors if len(a) >= 8 and a in key), default=0)
-    return linked / len(key)
-
-
 _TITLE_SEPARATOR = re.compile("\\s+[|\u2013\u2014:\u00b7\u2022-]\\s+")
 
 
@@ -351,21 +240,6 @@ def strip_title_copies(paragraphs: Sequence[str], title: str) -> tuple[str, list
             continue
         out.append(para)
     return title, out
-
-
-def _shingles(key: str, n: int = 3) -> set[tuple[str, ...]]:
-    words = key.split()
-    return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
-
-
-def text_in_body(text: str, paragraphs: Sequence[str], threshold: float = 0.6) -> bool:
-    """Whether most of `text` (word 3-grams) already occurs in the paragraphs."""
-    key = match_key(text)
-    body = " ".join(match_key(p) for p in paragraphs)
-    if not key or key in body:
-        return bool(key)
-    own = _shingles(key)
-    return len(own & _shingles(body)) / len(own) >= threshold
 
 
 # ----------------------------------------------------------- tree-level rules
@@ -503,6 +377,55 @@ def prune_tree(root: lxml_html.HtmlElement) -> int:
         el.drop_tree()  # keeps the tail text, which belongs to the parent
         removed += 1
     return removed
+
+
+def dedupe_paragraphs(paragraphs: Sequence[str]) -> list[str]:
+    """Each paragraph once: a template that prints the body twice (a print or AMP copy, an
+    app-state block rendered as text) or a repeated pull quote keeps its first printing. Short
+    lines (a subheading, "Advertisement") are left to the other rules: they may recur."""
+    seen: set[str] = set()
+    out = []
+    for para in paragraphs:
+        key = match_key(para)
+        if len(key) >= _REPEAT_MIN and key in seen:
+            continue
+        seen.add(key)
+        out.append(para)
+    return out
+
+
+def with_lead(
+    paragraphs: Sequence[str], candidates: Sequence[str], page_text: str, title: str
+) -> list[str]:
+    """The page's own lead first, when the page prints it between the headline and the body
+    and extraction left it out. `candidates`: what the page marks as its summary (its JSON-LD /
+    og / meta description, its standfirst, lede, dek, summary or intro block), in that order;
+    `page_text`: the page's visible text, compacted as :func:`compact` does."""
+    if not paragraphs:
+        return list(paragraphs)
+    body = compact(" ".join(paragraphs))
+    body_at = page_text.find(compact(paragraphs[0])[:80])
+    # a blog's tagline or an author box above the headline is not the story's lead
+    head_at = page_text.find(compact(title)[:80], 0, max(body_at, 0)) if title else -1
+    for lead in candidates:
+        key = compact(lead)
+        if len(key) < _LEAD_MIN or is_boilerplate_line(lead):
+            continue
+        if key[:200] in body:
+            return list(paragraphs)  # the lead is there already
+        at = page_text.find(key[:200])
+        if at >= 0 and head_at <= at < body_at:  # under the headline, above the body
+            return [normalize_text(lead), *paragraphs]
+    return list(paragraphs)
+
+
+def compact(text: str) -> str:
+    """Letters and digits only, case-folded: robust to markup splitting words and blocks."""
+    return _NON_WORD.sub("", text.casefold())
+
+
+_REPEAT_MIN = 80  # a repeat this long (as a comparison key) is a body or quote printed twice
+_LEAD_MIN = 60  # a description shorter than this is a tagline, not a lead
 
 
 _STANDFIRST_ATTR = _attr_pattern(

@@ -68,28 +68,6 @@ def assert_reader_clean(article: ArticleText, expected: list[str]) -> None:
 
 
 # ------------------------------------------------------------------ page level
-def test_standfirst_outside_body_is_restored_first() -> None:
-    html = page(f"""<div class="article-header"><h1>{TITLE}</h1>
-<div class="standfirst">{STANDFIRST}</div><div class="byline">By Tom Reed</div></div>
-<div class="share"><a href="#">Facebook</a><a href="#">X</a></div>
-<article><div class="article-body">{paras(BODY)}</div></article>""")
-    article = extract(html)
-    assert article.paragraphs[0] == STANDFIRST
-    assert_reader_clean(article, [STANDFIRST, *BODY])
-
-
-def test_teaser_summaries_are_not_taken_for_a_standfirst() -> None:
-    teasers = "".join(
-        f'<div class="card"><a href="/s{i}">Story {i}</a><p class="summary">A short summary of '
-        f"another local story number {i}, placed in a list of teasers.</p></div>"
-        for i in range(4)
-    )
-    article = extract(
-        page(f"<section>{teasers}</section><article><h1>{TITLE}</h1>{paras(BODY)}</article>")
-    )
-    assert article.paragraphs[0] == BODY[0]
-
-
 def test_title_printed_twice_is_kept_once_but_later_quote_stays() -> None:
     quote = f"The council's own newsletter later ran the story as “{TITLE}” on its front page."
     html = page(f"""<article><div class="date">16 May, 2024 13:33</div><h1>{TITLE}</h1>
@@ -100,40 +78,6 @@ def test_title_printed_twice_is_kept_once_but_later_quote_stays() -> None:
     assert TITLE not in article.paragraphs
     assert "16 May, 2024 13:33" not in article.render()
     assert_reader_clean(article, [STANDFIRST, *BODY, quote])
-
-
-def test_whole_body_repeated_is_kept_once() -> None:
-    html = page(
-        f"<article><h1>{TITLE}</h1><div class='story'>{paras(BODY)}"
-        f"{paras(BODY[1:])}</div></article>"
-    )
-    article = extract(html)
-    assert list(article.paragraphs) == BODY
-
-
-def test_repeated_quote_in_different_paragraphs_is_kept() -> None:
-    quote = "“The sea has not waited for us.”"
-    first = f"After the vote Ms Ellery told reporters: {quote}"
-    later = f"Asked whether twelve million pounds was too much, she simply repeated: {quote}"
-    article = extract(
-        page(f"<article><h1>{TITLE}</h1>{paras([*BODY[:2], first, *BODY[2:], later])}</article>")
-    )
-    assert_reader_clean(article, [first, later])
-
-
-def test_template_error_banner_above_article_is_dropped() -> None:
-    html = page(
-        f"""<article><div class="content"><div class="notice"><span>404</span>
-<b>Sorry!!</b><p>Error! The page you requested doesn't exist.</p></div>
-<h1>{TITLE}</h1>{paras(BODY)}</div></article>""",
-        before='<div class="tpl-404" hidden><h2>403</h2><p>Sorry!! Error! We\'re sorry, '
-        "but the page you were looking for doesn't exist.</p></div>",
-    )
-    article = extract(html)
-    text = article.render()
-    for defect in ("404", "403", "Sorry", "doesn't exist"):
-        assert defect not in text
-    assert list(article.paragraphs) == BODY
 
 
 def test_icon_labels_player_and_comment_policy_are_dropped() -> None:
@@ -294,65 +238,12 @@ def test_live_blog_times_stay_player_timecodes_go() -> None:
     ]
 
 
-def test_sentences_with_error_words_are_not_banners() -> None:
-    lines = [
-        "500 people were sorry to see the old pier go.",
-        "The page of the report was moved.",
-        "Sorry, the council said, the cost could not be lower.",
-    ]
-    assert cleaning.find_error_banner(lines) is None
-
-
-def test_error_banner_found_and_removed() -> None:
-    lines = [
-        "403",
-        "Sorry!!",
-        "Error! We're sorry, but the page you were",
-        "looking for doesn't exist.",
-        *BODY,
-    ]
-    assert cleaning.find_error_banner(lines) == (0, 4)
-    assert cleaning.drop_error_banner(lines) == (BODY, True)
-    assert cleaning.drop_error_banner(BODY) == (BODY, False)
-
-
-def test_dedupe_paragraphs() -> None:
-    assert cleaning.dedupe_paragraphs([*BODY, *BODY]) == BODY
-    # a copy with different spacing / a prefix of the first copy is still a copy
-    assert cleaning.dedupe_paragraphs(["(Wire) " + BODY[0], BODY[1], BODY[0].upper()]) == [
-        "(Wire) " + BODY[0],
-        BODY[1],
-    ]
-    # short lines: a repeated run goes, as does a label recurring more than three times
-    assert cleaning.dedupe_paragraphs(["Yes.", "No.", "Yes.", "No."]) == ["Yes.", "No."]
-    label = "Quote | Report this post"
-    assert cleaning.dedupe_paragraphs([x for p in BODY[:4] for x in (label, p)]) == [
-        label,
-        *BODY[:4],
-    ]
-
-
-def test_subheading_echoing_a_list_item_and_repeated_code_lines_stay() -> None:
-    lines = ["Installation", "Usage", BODY[0], "Installation", BODY[1], "Usage", BODY[2]]
-    assert cleaning.dedupe_paragraphs(lines) == lines
-    code = ["if ok:", "    render(page)", "else:", "    retry(page)"]
-    lines = [BODY[0], *code, BODY[1], *code]
-    assert cleaning.dedupe_paragraphs(lines) == [BODY[0], *code, BODY[1]]
-    keys = {cleaning.match_key(line) for line in code}
-    assert cleaning.dedupe_paragraphs(lines, keys) == lines
-
-
 def test_strip_title_copies() -> None:
     lines = [TITLE, STANDFIRST, TITLE.upper(), *BODY, TITLE]
     title, out = cleaning.strip_title_copies(lines, TITLE)
     assert (title, out) == (TITLE, [STANDFIRST, *BODY, TITLE])
     title, out = cleaning.strip_title_copies([TITLE, *BODY], f"{TITLE} | Coastal Herald")
     assert (title, out) == (TITLE, BODY)
-
-
-def test_text_in_body() -> None:
-    assert cleaning.text_in_body(BODY[1].replace(",", ""), BODY)
-    assert not cleaning.text_in_body(STANDFIRST, BODY)
 
 
 # ------------------------------------------------------------- tree functions
@@ -389,23 +280,24 @@ def test_prune_tree_never_removes_the_article() -> None:
     assert "First!" not in root.text_content()
 
 
-def test_find_standfirst_candidates() -> None:
-    root = tree(
-        f'<h1>{TITLE}</h1><p class="article-lead">{STANDFIRST}</p>'
-        '<div class="lead-image"><figcaption>A long caption about the old sea wall at high '
-        f"tide in winter.</figcaption></div>{paras(BODY)}"
-    )
-    assert cleaning.find_standfirst_candidates(root) == [STANDFIRST]
+def test_dedupe_keeps_the_first_printing_of_a_body_printed_twice() -> None:
+    assert cleaning.dedupe_paragraphs([*BODY, *BODY]) == BODY
+    # what it must keep: a short line that recurs (a subheading per section, a speaker label)
+    interview = ["Q:", BODY[0], "A:", BODY[1], "Q:", BODY[2], "A:", BODY[3]]
+    assert cleaning.dedupe_paragraphs(interview) == interview
 
 
-def test_drop_link_lists() -> None:
-    teasers = [f"Council approves {n} new benches for the promenade" for n in range(2, 7)]
-    anchors = {cleaning.match_key(t) for t in teasers} | {"home"}
-    # a run of link lines goes: five or more in the story, three or more at its edges
-    assert cleaning.drop_link_lists([*BODY[:2], *teasers, *BODY[2:]], anchors) == BODY
-    assert cleaning.drop_link_lists([*BODY, *teasers[:3]], anchors) == BODY
-    # fewer, or a list in the story ("- " items), stay
-    lines = [*BODY[:2], *teasers[:4], *BODY[2:]]
-    assert cleaning.drop_link_lists(lines, anchors) == lines
-    items = [f"- {t}" for t in teasers]
-    assert cleaning.drop_link_lists([*BODY, *items], anchors) == [*BODY, *items]
+def test_the_pages_own_lead_is_put_first_only_between_headline_and_body() -> None:
+    title = "Harbour ferry adds two crossings a day"
+    page = cleaning.compact(f"Menu {title} {STANDFIRST} {' '.join(BODY)} Footer")
+    assert cleaning.with_lead(BODY, [STANDFIRST], page, title) == [STANDFIRST, *BODY]
+    # what it must keep out: a description the page prints after the story (a teaser), one it
+    # does not print at all, and one the body already has
+    after = cleaning.compact(f"{title} {' '.join(BODY)} {STANDFIRST}")
+    assert cleaning.with_lead(BODY, [STANDFIRST], after, title) == BODY
+    assert cleaning.with_lead(BODY, [STANDFIRST], cleaning.compact(" ".join(BODY)), title) == BODY
+    assert cleaning.with_lead([STANDFIRST, *BODY], [STANDFIRST], page, title) == [STANDFIRST, *BODY]
+
+
+def test_a_line_of_punctuation_is_no_paragraph() -> None:
+    assert cleaning.normalize_paragraphs([BODY[0], " , ", "–", BODY[1]]) == BODY[:2]
