@@ -30,16 +30,14 @@ answered_other,failed}``.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
@@ -56,6 +54,7 @@ from crawler.failure_reasons import failure_reason
 from crawler.items import ArticleItem
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
+from crawler.probes import NotFoundProbes
 from crawler.soft_failures import NotFoundFingerprint
 from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
@@ -65,7 +64,6 @@ from storage.manifest import Manifest
 logger = logging.getLogger(__name__)
 
 ARTICLE_KINDS = {"page", "feed_entry"}  # what may be an article; hubs, sitemaps, feeds are not
-PROBE_PRIORITY = 100  # ahead of every seed: pages are judged by its answer once it is in
 
 
 class OutletsSpider(Spider):
@@ -91,7 +89,7 @@ class OutletsSpider(Spider):
         self._manifest: Manifest | None = None
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
         self._archived_seen: dict[str, str] = {}
-        self._fingerprints: dict[str, NotFoundFingerprint] = {}  # outlet: its probe's answer
+        self.probes = NotFoundProbes(False, self._count)  # made for the crawl in from_crawler
         if crawl_config is None:
             if not config:
                 raise ConfigError("no outlet config given: pass -a config=PATH")
@@ -104,7 +102,12 @@ class OutletsSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider: OutletsSpider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
-        crawler.signals.connect(spider.probe_answered, signal=signals.response_received)
+        settings = crawler.settings
+        spider.probes = NotFoundProbes(
+            settings.getbool("SOFT_FAILURE_PROBE") and settings.getbool("RETRY_SOFT_FAILURES"),
+            spider._count,
+        )
+        crawler.signals.connect(spider.probes.answered, signal=signals.response_received)
         # Under `scrapy crawl -a config=…` the config was loaded before the settings were known.
         spider.crawl_config.check_url_length(crawler.settings.getint("URLLENGTH_LIMIT"))
         if spider.crawl_config.user_agent:
@@ -140,8 +143,10 @@ class OutletsSpider(Spider):
         # the probes first: the pages after them are judged by their answers
         probed = {f["outlet"] for f in failures} if self.retry_mode else None
         for outlet in self.crawl_config.outlets:
-            if (probed is None or outlet.name in probed) and (probe := self._probe(outlet)):
-                yield probe
+            if probed is None or outlet.name in probed:
+                probe = self.probes.request(outlet, self.parse_probe, self.on_probe_error)
+                if probe is not None:
+                    yield probe
         for failure in failures:
             outlet = self.crawl_config.outlet(failure["outlet"])
             kind = failure["kind"] or "page"
@@ -157,56 +162,12 @@ class OutletsSpider(Spider):
                     if request := self._request(url, outlet, kind, self._callbacks[kind]):
                         yield request
 
-    def _probe(self, outlet: OutletConfig) -> Request | None:
-        """The request for a URL that cannot exist on the outlet's first host: its answer is
-        the outlet's "not found" fingerprint (:class:`NotFoundFingerprint`). One per outlet per
-        run, never retried, never followed, never a failure; robots.txt applies and the WARC
-        keeps it. Settings: ``SOFT_FAILURE_PROBE``, ``RETRY_SOFT_FAILURES``."""
-        if not (
-            self.settings.getbool("SOFT_FAILURE_PROBE")
-            and self.settings.getbool("RETRY_SOFT_FAILURES")
-        ):
-            return None
-        first = next(iter([*outlet.start_urls, *outlet.sitemaps, *outlet.feeds]), None)
-        if first is None:
-            return None
-        parts = urlsplit(first)
-        url = f"{parts.scheme}://{parts.netloc}/newsarchiver-probe-{secrets.token_hex(8)}"
-        self._count("soft_failures/probe/sent")
-        meta = {"outlet": outlet.name, "kind": "probe", "dont_retry": True,
-                # every answer reaches parse_probe; redirects (3xx) are still followed
-                "handle_httpstatus_list": list(range(400, 600))}  # fmt: skip
-        return Request(url, callback=self.parse_probe, errback=self.on_probe_error, meta=meta,
-                       priority=PROBE_PRIORITY, dont_filter=True)  # fmt: skip
-
-    def probe_answered(self, response: Response, request: Request, **_: Any) -> None:
-        """Keep the probe's answer as the outlet's fingerprint (a 404 or 410 needs none). On
-        ``response_received``, as soon as it is downloaded, not when its callback comes round:
-        every page downloaded after it is judged by it."""
-        if request.meta.get("kind") != "probe":
-            return
-        status = response.status
-        if 200 <= status < 300:
-            self._count("soft_failures/probe/answered_200")
-        elif status in (404, 410):
-            self._count("soft_failures/probe/answered_404")
-        else:
-            self._count("soft_failures/probe/answered_other")
-        urls = [*request.meta.get("redirect_urls", ()), response.url]
-        page = response.selector.root if isinstance(response, HtmlResponse) else None
-        fingerprint = NotFoundFingerprint.from_page(page, status, urls)
-        if fingerprint.usable:
-            self._fingerprints[request.meta["outlet"]] = fingerprint
-        use = "a soft 404 to compare pages with" if fingerprint.usable else "not used"
-        logger.info("probe %s: %d, %s", response.url, status, use)
-
     def parse_probe(self, response: Response) -> list[Any]:
-        """The probe's answer was read on arrival (:meth:`probe_answered`): nothing to follow."""
+        """The probe's answer was read on arrival (NotFoundProbes.answered): nothing to follow."""
         return []
 
     def on_probe_error(self, failure: Failure) -> None:
-        """No answer (robots.txt, a timeout): pages are judged by the pattern rules alone."""
-        self._count("soft_failures/probe/failed")
+        self.probes.failed()
         request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
         if request is not None:
             self._signal(na_signals.request_done, request=request)
@@ -214,7 +175,7 @@ class OutletsSpider(Spider):
     def not_found_fingerprint(self, outlet: str) -> NotFoundFingerprint | None:
         """The outlet's answer for a URL that cannot exist, once its probe came back with a
         success status (:class:`~crawler.soft_failures.FingerprintSource`)."""
-        return self._fingerprints.get(outlet)
+        return self.probes.fingerprint(outlet)
 
     @property
     def _callbacks(self) -> dict[str, Any]:

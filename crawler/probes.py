@@ -1,0 +1,80 @@
+"""NotFoundProbes: each outlet's own answer for a URL that cannot exist, asked once per run.
+
+The spider sends :meth:`NotFoundProbes.request` for an outlet before its seeds (priority
+``PROBE_PRIORITY``): ``/newsarchiver-probe-<random hex>`` on the outlet's first host, never
+retried, never followed, never a failure; robots.txt applies and the WARC keeps it. Its answer is
+read on ``response_received`` (:meth:`answered`), as soon as it is downloaded, not when its
+callback comes round, so every page downloaded after it is judged by it: a success answer
+becomes the outlet's :class:`~crawler.soft_failures.NotFoundFingerprint` (an honest 404 or 410
+needs none), which the retry middleware compares pages with.
+
+Settings: ``SOFT_FAILURE_PROBE``, ``RETRY_SOFT_FAILURES`` (both on, or no probe is sent).
+Stats: ``soft_failures/probe/{sent,answered_200,answered_404,answered_other,failed}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.http import HtmlResponse, Response
+
+from crawler.outlets import OutletConfig
+from crawler.soft_failures import NotFoundFingerprint
+
+logger = logging.getLogger(__name__)
+
+PROBE_PRIORITY = 100  # ahead of every seed: pages are judged by its answer once it is in
+KIND = "probe"
+
+
+class NotFoundProbes:
+    def __init__(self, enabled: bool, count: Callable[[str], None]) -> None:
+        self.enabled = enabled
+        self._count = count  # a stats counter (the crawl's stats exist only once it starts)
+        self._fingerprints: dict[str, NotFoundFingerprint] = {}  # outlet: its probe's answer
+
+    def request(self, outlet: OutletConfig, callback: Callable[..., Any],
+                errback: Callable[..., Any]) -> Request | None:  # fmt: skip
+        """The probe of one outlet, or None (off, or an outlet with no URL to take a host from)."""
+        first = next(iter([*outlet.start_urls, *outlet.sitemaps, *outlet.feeds]), None)
+        if not self.enabled or first is None:
+            return None
+        parts = urlsplit(first)
+        url = f"{parts.scheme}://{parts.netloc}/newsarchiver-probe-{secrets.token_hex(8)}"
+        self._count("soft_failures/probe/sent")
+        meta = {"outlet": outlet.name, "kind": KIND, "dont_retry": True,
+                # every answer reaches the callback; redirects (3xx) are still followed
+                "handle_httpstatus_list": list(range(400, 600))}  # fmt: skip
+        return Request(url, callback=callback, errback=errback, meta=meta,
+                       priority=PROBE_PRIORITY, dont_filter=True)  # fmt: skip
+
+    def answered(self, response: Response, request: Request, **_: Any) -> None:
+        """``response_received``: keep a probe's answer as its outlet's fingerprint."""
+        if request.meta.get("kind") != KIND:
+            return
+        status = response.status
+        if 200 <= status < 300:
+            self._count("soft_failures/probe/answered_200")
+        elif status in (404, 410):
+            self._count("soft_failures/probe/answered_404")
+        else:
+            self._count("soft_failures/probe/answered_other")
+        urls = [*request.meta.get("redirect_urls", ()), response.url]
+        page = response.selector.root if isinstance(response, HtmlResponse) else None
+        fingerprint = NotFoundFingerprint.from_page(page, status, urls)
+        if fingerprint.usable:
+            self._fingerprints[request.meta["outlet"]] = fingerprint
+        use = "a soft 404 to compare pages with" if fingerprint.usable else "not used"
+        logger.info("probe %s: %d, %s", response.url, status, use)
+
+    def failed(self) -> None:
+        """No answer (robots.txt, a timeout): pages are judged by the pattern rules alone."""
+        self._count("soft_failures/probe/failed")
+
+    def fingerprint(self, outlet: str) -> NotFoundFingerprint | None:
+        return self._fingerprints.get(outlet)
