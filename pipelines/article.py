@@ -230,13 +230,15 @@ _OPTIONS: dict[str, Extractor] = {}
 
 
 def _options(url: str, favor: str) -> Extractor:
-    """trafilatura's options, built once per process and bias (comments, tables, links and
-    images off: the text file is the article's prose; metadata from :mod:`pipelines.metadata`,
-    not trafilatura's slower pass); only the page's URL changes."""
+    """trafilatura's options, built once per process and bias: its defaults but comments, links
+    and images (the text file is the article's prose) and metadata (:mod:`pipelines.metadata`
+    reads it faster). Tables stay on, as trafilatura has them: many pages still lay their
+    story out in table cells, and with tables off trafilatura loses the whole article there.
+    Only the page's URL changes between pages."""
     options = _OPTIONS.get(favor)
     if options is None:
         options = _OPTIONS[favor] = Extractor(
-            output_format="python", comments=False, tables=False, links=False, images=False,
+            output_format="python", comments=False, tables=True, links=False, images=False,
             formatting=False, with_metadata=False, precision=favor == "precision",
             recall=favor == "recall",
         )  # fmt: skip
