@@ -9,7 +9,10 @@ becomes the outlet's :class:`~crawler.soft_failures.NotFoundFingerprint` (an hon
 needs none), which the retry middleware compares pages with.
 
 Settings: ``SOFT_FAILURE_PROBE``, ``RETRY_SOFT_FAILURES`` (both on, or no probe is sent).
-Stats: ``soft_failures/probe/{sent,answered_200,answered_404,answered_other,failed}``.
+The spider sends an outlet's other seeds once the probes have answered (:meth:`answers`, at
+most ``DOWNLOAD_TIMEOUT`` seconds), so no page is judged before its outlet's fingerprint is in.
+
+Stats: ``soft_failures/probe/{sent,answered_200,answered_404,answered_other,failed,late}``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer
 
 from crawler.outlets import OutletConfig
 from crawler.soft_failures import NotFoundFingerprint
@@ -37,6 +42,7 @@ class NotFoundProbes:
         self.enabled = enabled
         self._count = count  # a stats counter (the crawl's stats exist only once it starts)
         self._fingerprints: dict[str, NotFoundFingerprint] = {}  # outlet: its probe's answer
+        self._waiting: dict[str, defer.Deferred[None]] = {}  # outlet: fired when it is in
 
     def request(self, outlet: OutletConfig, callback: Callable[..., Any],
                 errback: Callable[..., Any]) -> Request | None:  # fmt: skip
@@ -47,6 +53,7 @@ class NotFoundProbes:
         parts = urlsplit(first)
         url = f"{parts.scheme}://{parts.netloc}/newsarchiver-probe-{secrets.token_hex(8)}"
         self._count("soft_failures/probe/sent")
+        self._waiting[outlet.name] = defer.Deferred()
         meta = {"outlet": outlet.name, "kind": KIND, "dont_retry": True,
                 # every answer reaches the callback; redirects (3xx) are still followed
                 "handle_httpstatus_list": list(range(400, 600))}  # fmt: skip
@@ -71,10 +78,34 @@ class NotFoundProbes:
             self._fingerprints[request.meta["outlet"]] = fingerprint
         use = "a soft 404 to compare pages with" if fingerprint.usable else "not used"
         logger.info("probe %s: %d, %s", response.url, status, use)
+        self._settle(request.meta["outlet"])
 
-    def failed(self) -> None:
+    def failed(self, request: Request | None) -> None:
         """No answer (robots.txt, a timeout): pages are judged by the pattern rules alone."""
         self._count("soft_failures/probe/failed")
+        if request is not None:
+            self._settle(request.meta.get("outlet", ""))
+
+    def _settle(self, outlet: str) -> None:
+        d = self._waiting.pop(outlet, None)
+        if d is not None and not d.called:
+            d.callback(None)
+
+    async def answers(self, timeout: float) -> None:
+        """Until every probe sent has its answer (or `timeout` seconds): the seeds that follow
+        are then judged against it, however the downloads happen to finish."""
+        from twisted.internet import reactor
+
+        waiting = [d for d in self._waiting.values() if not d.called]
+        if not waiting:
+            return
+        both = defer.DeferredList(waiting)
+        both.addTimeout(timeout, reactor)
+        try:
+            await maybe_deferred_to_future(both)
+        except defer.TimeoutError:
+            self._count("soft_failures/probe/late")
+            logger.info("a probe did not answer within %g s: its pages start without it", timeout)
 
     def fingerprint(self, outlet: str) -> NotFoundFingerprint | None:
         return self._fingerprints.get(outlet)

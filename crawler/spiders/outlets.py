@@ -147,6 +147,8 @@ class OutletsSpider(Spider):
                 probe = self.probes.request(outlet, self.parse_probe, self.on_probe_error)
                 if probe is not None:
                     yield probe
+        if not self.settings.getbool("CLUSTER_ENABLED"):  # there, any worker may take a probe
+            await self.probes.answers(self.settings.getfloat("DOWNLOAD_TIMEOUT") + 5)
         for failure in failures:
             outlet = self.crawl_config.outlet(failure["outlet"])
             kind = failure["kind"] or "page"
@@ -167,8 +169,8 @@ class OutletsSpider(Spider):
         return []
 
     def on_probe_error(self, failure: Failure) -> None:
-        self.probes.failed()
         request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
+        self.probes.failed(request)
         if request is not None:
             self._signal(na_signals.request_done, request=request)
 
