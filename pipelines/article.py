@@ -199,15 +199,15 @@ def _page_text(work: lxml_html.HtmlElement) -> str:
 
 
 def _headline(
-    title: str, paragraphs: list[str], work: lxml_html.HtmlElement, page_title: str
+    title: str, paragraphs: list[str], work: lxml_html.HtmlElement, page_title: str, page: str
 ) -> str:
     """The page's headline: of the <h1>-<h3> whose words the <title> repeats, the one
     printed last above the article body ("Post title" under a blog's <h1> name, without
-    the " - Site" suffix of the <title>); else `title` unchanged."""
+    the " - Site" suffix of the <title>); else `title` unchanged. `page`: the page's visible
+    text (:func:`_page_text`)."""
     title_key = f" {cleaning.match_key(page_title)} "
     if not paragraphs or title_key == "  ":
         return title
-    page = _page_text(work)
     body_pos = page.find(_compact(paragraphs[0])[:80])
     best, best_pos = title, -1
     for heading in work.iter("h1", "h2", "h3"):
@@ -294,13 +294,15 @@ def extract_article(
     # the whole page's metadata, with `keep` too (an <h1> outside the kept part still counts)
     meta = page_metadata(root)
     title = cleaning.normalize_text(meta.headline or _first_text(root, ".//h1") or meta.page_title)
+    # the page's visible text, walked once for the rules that place things against the body
+    page = _page_text(work) if paragraphs and {"headline", "lead"} - off else ""
     if "headline" not in off:
-        title = _headline(title, paragraphs, work, _first_text(root, ".//title"))
+        title = _headline(title, paragraphs, work, _first_text(root, ".//title"), page)
     if "title_copies" not in off:
         title, paragraphs = cleaning.strip_title_copies(paragraphs, title)
     if "lead" not in off:
         leads = [meta.description, *cleaning.find_standfirst_candidates(work)]
-        paragraphs = cleaning.with_lead(paragraphs, leads, _page_text(work), title)
+        paragraphs = cleaning.with_lead(paragraphs, leads, page, title)
 
     chars = sum(len(p) for p in paragraphs)
     if chars < max(min_chars, 1) and _ERROR_TITLE.search(title):
