@@ -184,11 +184,8 @@ def _language(root: lxml_html.HtmlElement) -> str | None:
     return None
 
 
-_compact = cleaning.compact
-
-
 def _page_text(work: lxml_html.HtmlElement) -> str:
-    return _compact(
+    return cleaning.compact(
         "".join(
             work.xpath(
                 "//text()[not(ancestor::script or ancestor::style or ancestor::noscript "
@@ -208,14 +205,14 @@ def _headline(
     title_key = f" {cleaning.match_key(page_title)} "
     if not paragraphs or title_key == "  ":
         return title
-    body_pos = page.find(_compact(paragraphs[0])[:80])
+    body_pos = page.find(cleaning.compact(paragraphs[0])[:80])
     best, best_pos = title, -1
     for heading in work.iter("h1", "h2", "h3"):
         text = cleaning.normalize_text(heading.text_content())
         key = cleaning.match_key(text)
         if len(key.split()) < 2 or f" {key} " not in title_key:
             continue
-        compact = _compact(text)  # the body may open with the headline itself
+        compact = cleaning.compact(text)  # the body may open with the headline itself
         pos = page.rfind(compact, 0, max(body_pos, 0) + len(compact))
         if pos > best_pos:
             best, best_pos = text, pos

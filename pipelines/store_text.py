@@ -44,7 +44,7 @@ from crawler.cluster.state import ClusterState
 from crawler.items import ArticleItem
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
-from storage.atomic import clean_tmp, write_atomic
+from storage.atomic import clean_tmp, json_bytes, write_atomic
 from storage.diskspace import full_error, is_disk_full
 from storage.layout import ArchiveLayout, iso, text_stem, utc_now
 from storage.manifest import Manifest, TextRow
@@ -230,7 +230,7 @@ class StoreTextPipeline:
         sidecar = self._sidecar(item, sha, row, warc_ref)
         write_atomic(
             self.layout.sidecar_path(row.stem),
-            _json_bytes(sidecar),
+            json_bytes(sidecar),
             self.layout.tmp_dir,
             fsync=self.fsync,
         )
@@ -264,8 +264,4 @@ class StoreTextPipeline:
         others = sorted(u for u in dict.fromkeys(urls) if u != sidecar["url"])
         if others != sidecar.get("other_urls"):
             sidecar["other_urls"] = others
-            write_atomic(path, _json_bytes(sidecar), self.layout.tmp_dir, fsync=self.fsync)
-
-
-def _json_bytes(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+            write_atomic(path, json_bytes(sidecar), self.layout.tmp_dir, fsync=self.fsync)

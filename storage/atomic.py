@@ -6,10 +6,12 @@ what a killed writer left in tmp/ is removed by :func:`clean_tmp` when the next 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, fsync: bool = True) 
         raise
     if fsync:
         fsync_dir(path.parent)
+
+
+def json_bytes(data: dict[str, Any]) -> bytes:
+    """A sidecar's bytes: indented UTF-8 JSON ending in a newline, as every sidecar is written."""
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def clean_tmp(tmp_dir: Path) -> int:

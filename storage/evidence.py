@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.atomic import write_atomic
+from storage.atomic import json_bytes, write_atomic
 from storage.failures import FailureLog
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
@@ -148,7 +148,6 @@ def _residecar(layout: ArchiveLayout, manifest: Manifest, stem: str, others: lis
         warc_record_id=record[0]["record_id"] if record else None,
         other_urls=sorted({a["url"] for a in others[1:]} - {first["url"]}),
     )  # fmt: skip
-    data = (json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    write_atomic(path, data, layout.tmp_dir)
+    write_atomic(path, json_bytes(sidecar), layout.tmp_dir)
     logger.warning("text %s now names %s: the record of its first URL did not survive",
                    stem, first["url"])  # fmt: skip
