@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from copy import deepcopy
+from copy import copy, deepcopy
 from dataclasses import dataclass
 
 import trafilatura
@@ -25,15 +25,18 @@ from cssselect import SelectorError
 from lxml import etree
 from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
+from trafilatura.external import SANITIZED_XPATH
 from trafilatura.settings import Document, Extractor
 from w3lib.encoding import html_to_unicode
 
-from pipelines import cleaning
+from pipelines import cleaning, second_opinion
 from pipelines.metadata import page_metadata
 from pipelines.page_bytes import MAX_BAD_SHARE, choose_charset, page_type
 
 logger = logging.getLogger(__name__)
 
+# never text: removed once the metadata (JSON-LD) is read, as trafilatura and readability would
+_INVISIBLE_TAGS = ("script", "style", "noscript", "template")
 _HEAD_TAGS = frozenset({"title", "meta", "link", "script", "style", "base", "noscript", "template"})
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _LANG = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$")
@@ -185,30 +188,25 @@ def _language(root: lxml_html.HtmlElement) -> str | None:
 
 
 def _page_text(work: lxml_html.HtmlElement) -> str:
-    return cleaning.compact(
-        "".join(
-            work.xpath(
-                "//text()[not(ancestor::script or ancestor::style or ancestor::noscript "
-                "or ancestor::title)]"
-            )
-        )
-    )
+    """The page's visible text, compacted (:func:`cleaning.compact`); scripts and styles are
+    gone by then (:data:`_INVISIBLE_TAGS`)."""
+    body = work.find("body")
+    return cleaning.compact((body if body is not None else work).text_content())
 
 
 def _headline(
-    title: str, paragraphs: list[str], work: lxml_html.HtmlElement, page_title: str, page: str
+    title: str, paragraphs: list[str], headings: list[str], page_title: str, page: str
 ) -> str:
-    """The page's headline: of the <h1>-<h3> whose words the <title> repeats, the one
-    printed last above the article body ("Post title" under a blog's <h1> name, without
-    the " - Site" suffix of the <title>); else `title` unchanged. `page`: the page's visible
-    text (:func:`_page_text`)."""
+    """The page's headline: of the <h1>-<h3> (`headings`, their texts in document order) whose
+    words the <title> repeats, the one printed last above the article body ("Post title" under
+    a blog's <h1> name, without the " - Site" suffix of the <title>); else `title` unchanged.
+    `page`: the page's visible text (:func:`_page_text`)."""
     title_key = f" {cleaning.match_key(page_title)} "
     if not paragraphs or title_key == "  ":
         return title
     body_pos = page.find(cleaning.compact(paragraphs[0])[:80])
     best, best_pos = title, -1
-    for heading in work.iter("h1", "h2", "h3"):
-        text = cleaning.normalize_text(heading.text_content())
+    for text in headings:
         key = cleaning.match_key(text)
         if len(key.split()) < 2 or f" {key} " not in title_key:
             continue
@@ -221,23 +219,43 @@ def _headline(
 
 # The project's own rules around trafilatura, by name: `make eval-extraction` measures each
 # one switched off (`disabled`), and a rule stays only where that measurement says it helps.
-RULES = ("prune_tree", "boilerplate_lines", "dedupe", "headline", "title_copies", "lead")
+RULES = (
+    "prune_tree", "agreement", "boilerplate_lines", "dedupe", "headline", "title_copies", "lead",
+)  # fmt: skip
 
-_OPTIONS: dict[str, Extractor] = {}
+_OPTIONS: dict[tuple[str, bool], Extractor] = {}
+# trafilatura's own measure of a weak result (its "recall escalation"): shorter than this...
+_WEAK_CHARS = 3000
+_WEAK_SHARE = 0.2  # ...and than this share of the page's visible text
+_MIN_CHARS = 250  # trafilatura's MIN_EXTRACTED_SIZE
 
 
-def _options(url: str, favor: str) -> Extractor:
+def _weak(paragraphs: list[str], found: Document | None, page: str) -> bool:
+    """trafilatura's own doubts about a result, which make its cascade look further: short
+    (below its minimum, or covering little of the page), or "unclean" (it kept buttons, forms,
+    navigation or figures)."""
+    chars = sum(map(len, paragraphs))
+    return (
+        chars < _MIN_CHARS
+        or (chars < _WEAK_CHARS and chars < _WEAK_SHARE * len(page))
+        or (found is not None and bool(found.body.xpath(SANITIZED_XPATH)))
+    )
+
+
+def _options(url: str, favor: str, fast: bool = True) -> Extractor:
     """trafilatura's options, built once per process and bias: its defaults but comments, links
     and images (the text file is the article's prose) and metadata (:mod:`pipelines.metadata`
     reads it faster). Tables stay on, as trafilatura has them: many pages still lay their
     story out in table cells, and with tables off trafilatura loses the whole article there.
-    Only the page's URL changes between pages."""
-    options = _OPTIONS.get(favor)
+    ``fast``: without trafilatura's readability/justext cascade, whose readability answer
+    :mod:`pipelines.second_opinion` asks for once and uses twice; the cascade runs only for a
+    weak fast result. Only the URL changes between pages."""
+    options = _OPTIONS.get((favor, fast))
     if options is None:
-        options = _OPTIONS[favor] = Extractor(
+        options = _OPTIONS[favor, fast] = Extractor(
             output_format="python", comments=False, tables=True, links=False, images=False,
             formatting=False, with_metadata=False, precision=favor == "precision",
-            recall=favor == "recall",
+            recall=favor == "recall", fast=fast,
         )  # fmt: skip
     options.url = url
     return options
@@ -275,30 +293,53 @@ def extract_article(
     for el in _select(root, drop) if drop else ():
         if el.getparent() is not None:
             el.drop_tree()
+    # the whole page's metadata, with `keep` too (an <h1> outside the kept part still counts)
+    meta = page_metadata(root)
+    title = cleaning.normalize_text(meta.headline or _first_text(root, ".//h1") or meta.page_title)
+    page_title, language = _first_text(root, ".//title"), _language(root)
+    etree.strip_elements(root, *_INVISIBLE_TAGS, with_tail=False)
     if "prune_tree" not in off:
         cleaning.prune_tree(root)
     work = _kept_document(root, keep) if keep else root
 
     doc = trafilatura.bare_extraction(work, options=_options(url, favor))
-    if not isinstance(doc, Document) or not (doc.text or "").strip():
+    found = doc if isinstance(doc, Document) else None
+    paragraphs = cleaning.normalize_paragraphs(((found and found.text) or "").splitlines())
+    # what the rules below need from the tree, read before readability rewrites it
+    page = _page_text(work)
+    headings = [cleaning.normalize_text(h.text_content()) for h in work.iter("h1", "h2", "h3")]
+    leads = [meta.description, *cleaning.find_standfirst_candidates(work)]
+    full = _weak(paragraphs, found, page)
+    if not full:
+        second = cleaning.normalize_paragraphs(second_opinion.readability_paragraphs(copy(work)))
+        covered, end = second_opinion.agreement(paragraphs, second)
+        if covered >= second_opinion.COVER_MIN:  # the same article
+            if second_opinion.prefer_second(paragraphs, found and found.body, second):
+                paragraphs = second  # readability found much more of it
+            elif "agreement" not in off:
+                paragraphs = paragraphs[:end]  # what follows the shared article is not it
+        elif len(meta.article_body) >= min_chars:  # different articles: the page's own says
+            own = second_opinion.closeness(paragraphs, meta.article_body)
+            if second_opinion.closeness(second, meta.article_body) > own:
+                paragraphs = second
+        else:
+            full = True  # different articles and no word from the page: trafilatura's cascade
+    if full:  # trafilatura's whole cascade (readability, justext, its recall retry)
+        doc = trafilatura.bare_extraction(work, options=_options(url, favor, fast=False))
+        found = doc if isinstance(doc, Document) else None
+        paragraphs = cleaning.normalize_paragraphs(((found and found.text) or "").splitlines())
+    if not paragraphs:
         raise NoArticle("no_text", "trafilatura found no main text")
 
-    paragraphs = cleaning.normalize_paragraphs((doc.text or "").splitlines())
     if "boilerplate_lines" not in off:
         paragraphs = cleaning.drop_boilerplate(paragraphs)
     if "dedupe" not in off:
         paragraphs = cleaning.dedupe_paragraphs(paragraphs)
-    # the whole page's metadata, with `keep` too (an <h1> outside the kept part still counts)
-    meta = page_metadata(root)
-    title = cleaning.normalize_text(meta.headline or _first_text(root, ".//h1") or meta.page_title)
-    # the page's visible text, walked once for the rules that place things against the body
-    page = _page_text(work) if paragraphs and {"headline", "lead"} - off else ""
     if "headline" not in off:
-        title = _headline(title, paragraphs, work, _first_text(root, ".//title"), page)
+        title = _headline(title, paragraphs, headings, page_title, page)
     if "title_copies" not in off:
         title, paragraphs = cleaning.strip_title_copies(paragraphs, title)
     if "lead" not in off:
-        leads = [meta.description, *cleaning.find_standfirst_candidates(work)]
         paragraphs = cleaning.with_lead(paragraphs, leads, page, title)
 
     chars = sum(len(p) for p in paragraphs)
@@ -315,7 +356,7 @@ def extract_article(
         paragraphs=tuple(paragraphs),
         author=author or None,
         published=meta.published or None,
-        language=_language(root),
+        language=language,
     )
     logger.debug(
         "extracted %s: %d paragraphs, %d chars in %.3fs",

@@ -9,12 +9,14 @@ eval-extraction`` shows it helps (see ``pipelines.article.RULES``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from lxml import etree
 from lxml import html as lxml_html
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ def match_key(text: str) -> str:
     return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
+@functools.lru_cache(maxsize=4096)  # each paragraph meets several line rules
 def _label_form(line: str) -> str:
     return normalize_text(line).casefold().translate(_QUOTES)
 
@@ -299,25 +302,41 @@ def link_density(el: lxml_html.HtmlElement) -> float:
     return sum(text_len(a) for a in el.iter("a")) / total if total else 1.0
 
 
-def _prose_len(text: str | None) -> int:
-    n = len(text.strip()) if text else 0
-    return n if n >= _PROSE_RUN else 0
+def _prefilter(*words: str) -> re.Pattern[str]:
+    """One search over an element's lower-cased class and id: a superset of what the exact
+    patterns match (camelCase and separators do not matter here), so that those run only on
+    the few elements it finds."""
+    return re.compile("|".join(words))
 
 
-class _ProseGuard:
-    """Refuses removals that would take most of the page's prose (text runs of at least
-    _PROSE_RUN chars) with them: a wrapper class like "comments-open" is not a widget."""
+def _attr_candidates(
+    root: lxml_html.HtmlElement,
+    prefilter: re.Pattern[str],
+    attrs: Sequence[str] = (),
+    tags: frozenset[str] = frozenset(),
+) -> Iterable[lxml_html.HtmlElement]:
+    """Elements (document order) whose class/id the prefilter finds, or with any of `attrs`,
+    or of one of `tags`."""
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        cls, ident = el.get("class"), el.get("id")
+        if (
+            ((cls or ident) and prefilter.search(f"{cls} {ident}".lower()))
+            or el.tag in tags
+            or any(el.get(a) is not None for a in attrs)
+        ):
+            yield el
 
-    def __init__(self, root: lxml_html.HtmlElement) -> None:
-        self.prose: dict[lxml_html.HtmlElement, int] = {}
-        for el in reversed(list(root.iter())):  # children before their parents
-            visible = isinstance(el.tag, str) and el.tag not in ("script", "style")
-            own = _prose_len(el.text) if visible else 0
-            self.prose[el] = own + sum(self.prose.get(c, 0) + _prose_len(c.tail) for c in el)
-        self.total = self.prose.get(root, 0)
 
-    def holds_article(self, el: lxml_html.HtmlElement) -> bool:
-        return self.total > 0 and self.prose.get(el, 0) > 0.5 * self.total
+# prose: a text run of at least _PROSE_RUN characters, outside scripts and styles
+_LONG_TEXTS = etree.XPath(
+    f".//text()[string-length(.) >= {_PROSE_RUN}][not(parent::script or parent::style)]"
+)
+
+
+def _prose(el: lxml_html.HtmlElement) -> int:
+    return sum(n for n in (len(t.strip()) for t in _LONG_TEXTS(el)) if n >= _PROSE_RUN)
 
 
 def _removable_widget(el: lxml_html.HtmlElement) -> str | None:
@@ -346,14 +365,30 @@ def _removable_widget(el: lxml_html.HtmlElement) -> str | None:
     return reason
 
 
+_PRUNE_PREFILTER = _prefilter(
+    *re.split(
+        " ",
+        (
+            "share social newsletter disclaimer comment outbrain taboola player podcast related "
+            "recommend promo teaser pick read more most trending also icon sprite glyph fa bi"
+        ),
+    )
+)
+_PRUNE_ATTRS = ("hidden", "aria-hidden", "role", "style")
+_PRUNE_TAGS = frozenset({"svg", "template"})
+
+
 def prune_tree(root: lxml_html.HtmlElement) -> int:
     """Remove hidden elements, <svg>/<template> and template widgets (share, social,
     newsletter, related, editor's picks, promo, player, podcast, disclaimer, comments,
-    icons) from the page in place; returns how many elements went."""
-    guard = _ProseGuard(root)  # whole document: broken markup can leave content in <head>
-    removed = 0
-    for el in list(root.iter()):
-        if not isinstance(el.tag, str) or el.tag in _PROTECTED_TAGS or el.getparent() is None:
+    icons) from the page in place; returns how many elements went. A removal that would
+    take most of the page's prose (text runs of at least _PROSE_RUN chars) with it is
+    refused: a wrapper class like "comments-open" is not a widget."""
+    total: int | None = None  # the page's prose, counted once, when a removal needs it
+    removed: list[lxml_html.HtmlElement] = []
+    # the whole document: broken markup can leave content in <head>
+    for el in list(_attr_candidates(root, _PRUNE_PREFILTER, _PRUNE_ATTRS, _PRUNE_TAGS)):
+        if el.tag in _PROTECTED_TAGS or el.getparent() is None:
             continue
         hidden = (
             el.get("hidden") is not None
@@ -361,22 +396,19 @@ def prune_tree(root: lxml_html.HtmlElement) -> int:
             or _HIDDEN_STYLE.search(el.get("style", ""))
         )
         reason = (
-            el.tag
-            if el.tag in ("svg", "template")
-            else "hidden"
-            if hidden
-            else (_removable_widget(el))
+            el.tag if el.tag in _PRUNE_TAGS else "hidden" if hidden else (_removable_widget(el))
         )
-        if (
-            reason is None
-            or guard.holds_article(el)
-            or (reason == "media" and guard.prose.get(el, 0) >= 300)
-        ):
-            continue
+        if reason is None or any(a in removed for a in el.iterancestors()):
+            continue  # not a widget, or gone with a removed ancestor
+        prose = _prose(el)
+        if prose:
+            total = _prose(root) if total is None else total
+            if prose > 0.5 * total or (reason == "media" and prose >= 300):
+                continue
         logger.debug("pruning <%s class=%r> (%s)", el.tag, el.get("class"), reason)
         el.drop_tree()  # keeps the tail text, which belongs to the parent
-        removed += 1
-    return removed
+        removed.append(el)
+    return len(removed)
 
 
 def dedupe_paragraphs(paragraphs: Sequence[str]) -> list[str]:
@@ -457,6 +489,13 @@ _NOT_STANDFIRST_TAGS = frozenset(
 )
 
 
+_STANDFIRST_PREFILTER = _prefilter(
+    *re.split(
+        " ", "standfirst lead lede dek deck sub summary intro excerpt strapline description teaser"
+    )
+)
+
+
 def find_standfirst_candidates(
     root: lxml_html.HtmlElement, min_len: int = 40, max_len: int = 800
 ) -> list[str]:
@@ -464,8 +503,8 @@ def find_standfirst_candidates(
     itemprop=description), in document order. Classes used three or more times (a teaser
     list), link-heavy elements and image/byline/card parts are skipped."""
     found: list[tuple[tuple[str, str], str]] = []
-    for el in root.iter():
-        if not isinstance(el.tag, str) or el.tag in _NOT_STANDFIRST_TAGS:
+    for el in _attr_candidates(root, _STANDFIRST_PREFILTER, ("itemprop",)):
+        if el.tag in _NOT_STANDFIRST_TAGS:
             continue
         words = attr_words(el)
         if not (_STANDFIRST_ATTR.search(words) or el.get("itemprop", "").lower() == "description"):

@@ -133,10 +133,14 @@ def test_keep_selector_limits_extraction_but_keeps_page_metadata() -> None:
         f"{paras(BODY)}</div></div><div id='more'><h2>Bus route to close</h2>"
         f"{paras(SECOND_STORY)}</div></div>"
     ).encode()
-    assert SECOND_STORY[0] in extract_article(html, URL, None).paragraphs
+    assert SECOND_STORY[0] not in extract_article(html, URL, None).paragraphs  # not the article
     article = extract_article(html, URL, None, keep=["#story-main .body"])
     assert article.paragraphs == tuple(BODY)
     assert (article.title, article.author, article.published) == (TITLE, "Priya Lane", "2024-09-12")
+    # what `keep` names is the article, even a block the extractors would leave out
+    other = extract_article(html, URL, None, keep=["#more"])
+    assert other.paragraphs[-len(SECOND_STORY) :] == tuple(SECOND_STORY)
+    assert other.author == "Priya Lane"
 
 
 def test_keep_without_match_and_bad_selector() -> None:

@@ -1,0 +1,109 @@
+"""A second opinion on where the article is: readability's answer for the same page.
+
+trafilatura's own cascade asks readability (its bundled port of readability-lxml) on every page
+and throws the answer away unless it replaces trafilatura's. The project runs trafilatura
+without that cascade (``fast``) and asks readability once, here, so that one answer serves twice:
+
+- **fallback** (:func:`prefer_second`): trafilatura's own rule for taking readability's text
+  instead: trafilatura found nothing, or readability found more than twice as much (and not a
+  JSON blob), or trafilatura's result is a table dump with no paragraph while readability found
+  prose. Without it the fast mode would lose the pages the cascade rescues.
+- **agreement** (:func:`trim_to_agreement`, the ``agreement`` rule of ``pipelines.article``):
+  two extractors built on different ideas (trafilatura: rules over the cleaned tree; readability:
+  the best-scoring block and its siblings) seldom agree on boilerplate. When readability's article
+  covers most of trafilatura's text, they saw the same article; what trafilatura printed *after*
+  the last paragraph the two share is what its wider net pulled in below the article: teaser
+  lists, footers, reader comments, a layout table's other cells. That tail is dropped. The head
+  is left alone: readability often misses a standfirst or a headline the body starts with.
+  When readability's article covers less than half, it chose another block (a sidebar, a
+  fragment), its opinion is not taken.
+
+Paragraphs are compared by their 4-word shingles (case-folded ``\\w+`` runs), so a paragraph
+counts as shared when most of its word sequences are in readability's text, whatever the markup
+did to spacing or punctuation. Reads no settings; pure functions, no Scrapy.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from lxml import html as lxml_html
+from trafilatura.external import try_readability
+
+from pipelines.cleaning import normalize_text
+
+logger = logging.getLogger(__name__)
+
+_WORDS = re.compile(r"\w+")
+_SHINGLE = 4
+_BLOCKS = (
+    "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "td", "th", "dd",
+    "dt", "tr", "br", "section", "article", "figure", "figcaption", "ul", "ol", "table",
+)  # fmt: skip
+SHARED_MIN = 0.5  # a paragraph is shared when more than this share of its shingles is
+COVER_MIN = 0.5  # readability saw the same article when it shares this share of the text
+MUCH_LONGER = 2  # trafilatura's fallback rule: the other text this many times as long wins
+PROSE_MIN = 500  # ...or this long, where trafilatura's result is a table dump
+
+
+def readability_paragraphs(tree: lxml_html.HtmlElement) -> list[str]:
+    """readability's article for the page, as paragraphs. It mutates the tree (as readability
+    does): call it last."""
+    article = try_readability(tree)
+    if article is None or len(article) == 0:
+        return []
+    # every block on lines of its own, then all of its text (loose text in a <div> too)
+    for el in article.iter(*_BLOCKS):
+        el.text = "\n" + (el.text or "")
+        el.tail = "\n" + (el.tail or "")
+    lines = (normalize_text(t) for t in article.text_content().split("\n"))
+    return [line for line in lines if line]
+
+
+def prefer_second(paragraphs: Sequence[str], body: object, second: Sequence[str]) -> bool:
+    """trafilatura's own rule (``external._prefer_readability``) for taking readability's
+    text: `body` is trafilatura's result tree (``Document.body``) or None."""
+    mine, theirs = sum(map(len, paragraphs)), sum(map(len, second))
+    if not theirs or theirs == mine:
+        return False
+    if mine == 0:
+        return True
+    if mine > MUCH_LONGER * theirs:
+        return False
+    if theirs > MUCH_LONGER * mine and not second[0].startswith("{"):
+        return True
+    if theirs > PROSE_MIN and isinstance(body, lxml_html.etree._Element):
+        paras = len(body.findall(".//p"))
+        return not body.xpath(".//p//text()") or len(body.findall(".//table")) > paras
+    return False
+
+
+def shingles(text: str) -> set[tuple[str, ...]]:
+    words = _WORDS.findall(text.casefold())
+    if len(words) < _SHINGLE:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
+def closeness(paragraphs: Sequence[str], reference: str) -> float:
+    """F1 of `paragraphs` against a `reference` text by shared shingles (0 when either is empty)."""
+    mine = set().union(*(shingles(p) for p in paragraphs)) if paragraphs else set()
+    theirs = shingles(reference)
+    shared = len(mine & theirs)
+    return 2 * shared / (len(mine) + len(theirs)) if shared else 0.0
+
+
+def agreement(paragraphs: Sequence[str], second: Sequence[str]) -> tuple[float, int]:
+    """How far readability's article agrees with `paragraphs`: the share of their characters in
+    paragraphs it shares, and the index after the last shared paragraph (0 if none)."""
+    if not paragraphs or not second:
+        return 0.0, 0
+    theirs: set[tuple[str, ...]] = set().union(*(shingles(p) for p in second))
+    covered, end = 0, 0
+    for i, para in enumerate(paragraphs):
+        own = shingles(para)
+        if own and len(own & theirs) > SHARED_MIN * len(own):
+            covered, end = covered + len(para), i + 1
+    return covered / max(sum(map(len, paragraphs)), 1), end
