@@ -312,12 +312,12 @@ def extract_article(
     full = _weak(paragraphs, found, page)
     if not full:
         second = cleaning.normalize_paragraphs(second_opinion.readability_paragraphs(copy(work)))
-        covered, end = second_opinion.agreement(paragraphs, second)
+        covered, start, end = second_opinion.agreement(paragraphs, second)
         if covered >= second_opinion.COVER_MIN:  # the same article
             if second_opinion.prefer_second(paragraphs, found and found.body, second):
                 paragraphs = second  # readability found much more of it
             elif "agreement" not in off:
-                paragraphs = paragraphs[:end]  # what follows the shared article is not it
+                paragraphs = second_opinion.trim_to_agreement(paragraphs, start, end)
         elif len(meta.article_body) >= min_chars:  # different articles: the page's own says
             own = second_opinion.closeness(paragraphs, meta.article_body)
             if second_opinion.closeness(second, meta.article_body) > own:

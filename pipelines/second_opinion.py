@@ -95,15 +95,26 @@ def closeness(paragraphs: Sequence[str], reference: str) -> float:
     return 2 * shared / (len(mine) + len(theirs)) if shared else 0.0
 
 
-def agreement(paragraphs: Sequence[str], second: Sequence[str]) -> tuple[float, int]:
+def agreement(paragraphs: Sequence[str], second: Sequence[str]) -> tuple[float, int, int]:
     """How far readability's article agrees with `paragraphs`: the share of their characters in
-    paragraphs it shares, and the index after the last shared paragraph (0 if none)."""
+    paragraphs it shares, and the indexes of the first shared paragraph and after the last one
+    (0, 0 if none)."""
     if not paragraphs or not second:
-        return 0.0, 0
+        return 0.0, 0, 0
     theirs: set[tuple[str, ...]] = set().union(*(shingles(p) for p in second))
-    covered, end = 0, 0
+    covered, start, end = 0, -1, 0
     for i, para in enumerate(paragraphs):
         own = shingles(para)
         if own and len(own & theirs) > SHARED_MIN * len(own):
             covered, end = covered + len(para), i + 1
-    return covered / max(sum(map(len, paragraphs)), 1), end
+            start = i if start < 0 else start
+    return covered / max(sum(map(len, paragraphs)), 1), max(start, 0), end
+
+
+def trim_to_agreement(paragraphs: Sequence[str], start: int, end: int) -> list[str]:
+    """The article as the two extractors agree on it (`start`, `end` from :func:`agreement`):
+    nothing after the last shared paragraph, and before the first one no row of a layout table
+    (trafilatura prints table rows as "| cell | cell |"): the navigation and teaser rows a
+    table-laid page puts above its story. Other paragraphs before it stay (a standfirst,
+    a byline, the headline the body starts with: readability often leaves those out)."""
+    return [p for i, p in enumerate(paragraphs[:end]) if i >= start or not p.startswith("|")]
