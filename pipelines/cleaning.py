@@ -312,20 +312,26 @@ def _prefilter(*words: str) -> re.Pattern[str]:
 def _attr_candidates(
     root: lxml_html.HtmlElement,
     prefilter: re.Pattern[str],
-    attrs: Sequence[str] = (),
+    attrs: frozenset[str] = frozenset(),
     tags: frozenset[str] = frozenset(),
 ) -> Iterable[lxml_html.HtmlElement]:
     """Elements (document order) whose class/id the prefilter finds, or with any of `attrs`,
     or of one of `tags`."""
     for el in root.iter():
-        if not isinstance(el.tag, str):
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        if tag in tags:
+            yield el
+            continue
+        names = el.keys()
+        if not names:
+            continue
+        if not attrs.isdisjoint(names):
+            yield el
             continue
         cls, ident = el.get("class"), el.get("id")
-        if (
-            ((cls or ident) and prefilter.search(f"{cls} {ident}".lower()))
-            or el.tag in tags
-            or any(el.get(a) is not None for a in attrs)
-        ):
+        if (cls or ident) and prefilter.search(f"{cls} {ident}".lower()):
             yield el
 
 
@@ -374,7 +380,7 @@ _PRUNE_PREFILTER = _prefilter(
         ),
     )
 )
-_PRUNE_ATTRS = ("hidden", "aria-hidden", "role", "style")
+_PRUNE_ATTRS = frozenset({"hidden", "aria-hidden", "role", "style"})
 _PRUNE_TAGS = frozenset({"svg", "template"})
 
 
@@ -385,7 +391,7 @@ def prune_tree(root: lxml_html.HtmlElement) -> int:
     take most of the page's prose (text runs of at least _PROSE_RUN chars) with it is
     refused: a wrapper class like "comments-open" is not a widget."""
     total: int | None = None  # the page's prose, counted once, when a removal needs it
-    removed: list[lxml_html.HtmlElement] = []
+    removed: set[lxml_html.HtmlElement] = set()
     # the whole document: broken markup can leave content in <head>
     for el in list(_attr_candidates(root, _PRUNE_PREFILTER, _PRUNE_ATTRS, _PRUNE_TAGS)):
         if el.tag in _PROTECTED_TAGS or el.getparent() is None:
@@ -407,7 +413,7 @@ def prune_tree(root: lxml_html.HtmlElement) -> int:
                 continue
         logger.debug("pruning <%s class=%r> (%s)", el.tag, el.get("class"), reason)
         el.drop_tree()  # keeps the tail text, which belongs to the parent
-        removed.append(el)
+        removed.add(el)
     return len(removed)
 
 
@@ -503,7 +509,7 @@ def find_standfirst_candidates(
     itemprop=description), in document order. Classes used three or more times (a teaser
     list), link-heavy elements and image/byline/card parts are skipped."""
     found: list[tuple[tuple[str, str], str]] = []
-    for el in _attr_candidates(root, _STANDFIRST_PREFILTER, ("itemprop",)):
+    for el in _attr_candidates(root, _STANDFIRST_PREFILTER, frozenset({"itemprop"})):
         if el.tag in _NOT_STANDFIRST_TAGS:
             continue
         words = attr_words(el)
