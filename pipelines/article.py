@@ -228,6 +228,7 @@ _OPTIONS: dict[tuple[str, bool], Extractor] = {}
 _WEAK_CHARS = 3000
 _WEAK_SHARE = 0.2  # ...and than this share of the page's visible text
 _MIN_CHARS = 250  # trafilatura's MIN_EXTRACTED_SIZE
+_DUMP_LINE = 40  # a result whose paragraphs are this short on average is a menu, not prose
 
 
 def _weak(paragraphs: list[str], found: Document | None, page: str) -> bool:
@@ -322,8 +323,9 @@ def extract_article(
             own = second_opinion.closeness(paragraphs, meta.article_body)
             if second_opinion.closeness(second, meta.article_body) > own:
                 paragraphs = second
-        else:
-            full = True  # different articles and no word from the page: trafilatura's cascade
+        else:  # no word from the page: trafilatura's stands, unless it is a dump of short
+            # lines (menus, link lists: text density below a prose line's), then its cascade
+            full = sum(map(len, paragraphs)) < _DUMP_LINE * len(paragraphs)
     if full:  # trafilatura's whole cascade (readability, justext, its recall retry)
         doc = trafilatura.bare_extraction(work, options=_options(url, favor, fast=False))
         found = doc if isinstance(doc, Document) else None
