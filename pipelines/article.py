@@ -30,6 +30,7 @@ from trafilatura.settings import Document, Extractor
 from w3lib.encoding import html_to_unicode
 
 from pipelines import cleaning, second_opinion
+from pipelines.body_text import body_lines
 from pipelines.metadata import page_metadata
 from pipelines.page_bytes import MAX_BAD_SHARE, choose_charset, page_type
 
@@ -220,7 +221,8 @@ def _headline(
 # The project's own rules around trafilatura, by name: `make eval-extraction` measures each
 # one switched off (`disabled`), and a rule stays only where that measurement says it helps.
 RULES = (
-    "prune_tree", "agreement", "boilerplate_lines", "dedupe", "headline", "title_copies", "lead",
+    "prune_tree", "layout_tables", "agreement", "boilerplate_lines", "dedupe", "headline",
+    "title_copies", "lead",
 )  # fmt: skip
 
 _OPTIONS: dict[tuple[str, bool], Extractor] = {}
@@ -229,6 +231,27 @@ _WEAK_CHARS = 3000
 _WEAK_SHARE = 0.2  # ...and than this share of the page's visible text
 _MIN_CHARS = 250  # trafilatura's MIN_EXTRACTED_SIZE
 _DUMP_LINE = 40  # a result whose paragraphs are this short on average is a menu, not prose
+
+
+def _trafilatura(work: lxml_html.HtmlElement, url: str, favor: str, fast: bool) -> Document | None:
+    doc = trafilatura.bare_extraction(work, options=_options(url, favor, fast))
+    return doc if isinstance(doc, Document) else None
+
+
+def _lines(found: Document | None, off: frozenset[str]) -> tuple[list[str], set[int]]:
+    """The result's paragraphs, and the indexes of those that stood in a layout table's cell."""
+    if found is None:
+        return [], set()
+    if "layout_tables" in off:
+        return cleaning.normalize_paragraphs((found.text or "").splitlines()), set()
+    paragraphs: list[str] = []
+    cells: set[int] = set()
+    for line, in_cell in body_lines(found.body):
+        for para in cleaning.normalize_paragraphs((line,)):
+            if in_cell:
+                cells.add(len(paragraphs))
+            paragraphs.append(para)
+    return paragraphs, cells
 
 
 def _weak(paragraphs: list[str], found: Document | None, page: str) -> bool:
@@ -303,9 +326,8 @@ def extract_article(
         cleaning.prune_tree(root)
     work = _kept_document(root, keep) if keep else root
 
-    doc = trafilatura.bare_extraction(work, options=_options(url, favor))
-    found = doc if isinstance(doc, Document) else None
-    paragraphs = cleaning.normalize_paragraphs(((found and found.text) or "").splitlines())
+    found = _trafilatura(work, url, favor, fast=True)
+    paragraphs, cells = _lines(found, off)
     # what the rules below need from the tree, read before readability rewrites it
     page = _page_text(work)
     headings = [cleaning.normalize_text(h.text_content()) for h in work.iter("h1", "h2", "h3")]
@@ -318,7 +340,7 @@ def extract_article(
             if second_opinion.prefer_second(paragraphs, found and found.body, second):
                 paragraphs = second  # readability found much more of it
             elif "agreement" not in off:
-                paragraphs = second_opinion.trim_to_agreement(paragraphs, start, end)
+                paragraphs = second_opinion.trim_to_agreement(paragraphs, start, end, cells)
         elif len(meta.article_body) >= min_chars:  # different articles: the page's own says
             own = second_opinion.closeness(paragraphs, meta.article_body)
             if second_opinion.closeness(second, meta.article_body) > own:
@@ -327,9 +349,7 @@ def extract_article(
             # lines (menus, link lists: text density below a prose line's), then its cascade
             full = sum(map(len, paragraphs)) < _DUMP_LINE * len(paragraphs)
     if full:  # trafilatura's whole cascade (readability, justext, its recall retry)
-        doc = trafilatura.bare_extraction(work, options=_options(url, favor, fast=False))
-        found = doc if isinstance(doc, Document) else None
-        paragraphs = cleaning.normalize_paragraphs(((found and found.text) or "").splitlines())
+        paragraphs, _ = _lines(_trafilatura(work, url, favor, fast=False), off)
     if not paragraphs:
         raise NoArticle("no_text", "trafilatura found no main text")
 

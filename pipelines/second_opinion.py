@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from lxml import html as lxml_html
 from trafilatura.external import try_readability
@@ -111,10 +111,17 @@ def agreement(paragraphs: Sequence[str], second: Sequence[str]) -> tuple[float, 
     return covered / max(sum(map(len, paragraphs)), 1), max(start, 0), end
 
 
-def trim_to_agreement(paragraphs: Sequence[str], start: int, end: int) -> list[str]:
+def trim_to_agreement(
+    paragraphs: Sequence[str], start: int, end: int, cells: Collection[int] = ()
+) -> list[str]:
     """The article as the two extractors agree on it (`start`, `end` from :func:`agreement`):
-    nothing after the last shared paragraph, and before the first one no row of a layout table
-    (trafilatura prints table rows as "| cell | cell |"): the navigation and teaser rows a
-    table-laid page puts above its story. Other paragraphs before it stay (a standfirst,
-    a byline, the headline the body starts with: readability often leaves those out)."""
-    return [p for i, p in enumerate(paragraphs[:end]) if i >= start or not p.startswith("|")]
+    nothing after the last shared paragraph, and before the first one nothing from a table:
+    neither a row (trafilatura prints one as "| cell | cell |") nor a layout table's cell
+    (`cells`: their indexes), the navigation and teasers a table-laid page puts above its
+    story. Other paragraphs before it stay (a standfirst, a byline, the headline the body
+    starts with: readability often leaves those out)."""
+    return [
+        p
+        for i, p in enumerate(paragraphs[:end])
+        if i >= start or not (i in cells or p.startswith("|"))
+    ]

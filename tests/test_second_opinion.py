@@ -1,0 +1,103 @@
+"""readability as a second opinion, and layout tables: what each rule removes, what it must keep.
+
+Synthetic pages through extract_article (with the rule on and switched off, as the ablation of
+``make eval-extraction`` does), and the pure functions. All article text here is invented.
+"""
+
+from __future__ import annotations
+
+from pipelines import second_opinion
+from pipelines.article import extract_article
+from tests.test_article import BODY, SECOND_STORY, TITLE, URL, page, paras
+
+OFF = {"agreement": frozenset({"agreement"}), "layout_tables": frozenset({"layout_tables"})}
+
+
+def extract(html: str, disabled: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    body = html.encode()
+    return extract_article(body, URL, "text/html; charset=utf-8", disabled=disabled).paragraphs
+
+
+# ---------------------------------------------------------------- agreement
+def test_a_second_story_below_the_article_is_not_the_article() -> None:
+    html = page(
+        f"<div class='content'><div id='story-main'><h1>{TITLE}</h1><div class='body'>"
+        f"{paras(BODY)}</div></div><div><h2>Bus route to close</h2>{paras(SECOND_STORY)}</div>"
+        "</div>"
+    )
+    assert extract(html) == tuple(BODY)
+    # what the rule removes: trafilatura alone keeps the next story as if it were this one's end
+    assert SECOND_STORY[0] in extract(html, OFF["agreement"])
+
+
+def test_the_articles_own_later_sections_stay() -> None:
+    """A subheading and the paragraphs under it are the same article: both extractors say so."""
+    html = page(
+        f"<article><h1>{TITLE}</h1><div class='body'>{paras(BODY)}<h2>What happens next</h2>"
+        f"{paras(SECOND_STORY)}</div></article>"
+    )
+    assert extract(html) == (*BODY, "What happens next", *SECOND_STORY)
+
+
+def test_agreement_measures() -> None:
+    mine = [*BODY, "Bus route to close", *SECOND_STORY]
+    covered, start, end = second_opinion.agreement(mine, BODY)
+    assert (start, end) == (0, len(BODY))
+    assert covered == sum(map(len, BODY)) / sum(map(len, mine))
+    assert second_opinion.agreement(mine, ["Something else entirely, in other words."]) == (0, 0, 0)
+    assert second_opinion.agreement([], BODY) == (0.0, 0, 0)
+
+
+def test_trim_keeps_a_byline_above_but_drops_table_rows_and_cells() -> None:
+    mine = ["| Home | News | Sport |", "Menu of the site", "By Priya Lane", *BODY, "Most read"]
+    # "Menu of the site" stood in a layout table's cell (index 1); the byline did not
+    kept = second_opinion.trim_to_agreement(mine, 3, 3 + len(BODY), cells={1})
+    assert kept == ["By Priya Lane", *BODY]
+
+
+def test_prefer_second_is_trafilaturas_rule() -> None:
+    short = [BODY[0]]
+    assert second_opinion.prefer_second(short, None, BODY)  # readability found much more
+    assert not second_opinion.prefer_second(BODY, None, short)
+    assert second_opinion.prefer_second([], None, BODY)
+    assert not second_opinion.prefer_second(short, None, ['{"articleBody": "' + BODY[1] * 3])
+    assert not second_opinion.prefer_second(short, None, [])
+
+
+def test_closeness_to_the_pages_own_article_body() -> None:
+    body = " ".join(BODY)
+    assert second_opinion.closeness([body], body) == 1.0
+    assert second_opinion.closeness(BODY, body) > 0.9  # word runs across paragraphs differ
+    assert second_opinion.closeness(SECOND_STORY, body) == 0.0
+    assert 0 < second_opinion.closeness(BODY[:2], body) < 1
+
+
+# ------------------------------------------------------------ layout tables
+NAV_CELLS = "".join(
+    f"<td><a href='/s{i}'>Section {i} news and more from the valley today</a> | "
+    f"<a href='/x{i}'>More local stories from the villages</a></td>"
+    for i in range(3)
+)
+LAYOUT = (
+    f"<table><tr>{NAV_CELLS}</tr><tr><td colspan='3'><h1>{TITLE}</h1>{paras(BODY)}</td></tr>"
+    "</table>"
+)
+
+
+def test_a_story_laid_out_in_a_table_cell_keeps_its_paragraphs() -> None:
+    assert extract(page(LAYOUT)) == tuple(BODY)  # its paragraphs, not the menu cells above
+    # what the rule removes: one line per table row, the whole story glued into one of them
+    glued = extract(page(LAYOUT), OFF["layout_tables"] | OFF["agreement"])
+    assert any(p.startswith("|") and BODY[0] in p and BODY[-1] in p for p in glued)
+
+
+def test_a_data_table_in_the_story_stays_a_table() -> None:
+    table = (
+        "<table><tr><th>Branch</th><th>Opening hours</th></tr>"
+        "<tr><td>Central library</td><td>9 am to 8 pm</td></tr>"
+        "<tr><td>Mill Lane branch</td><td>10 am to 4 pm</td></tr></table>"
+    )
+    html = page(f"<article><h1>{TITLE}</h1>{paras(BODY[:2])}{table}{paras(BODY[2:])}</article>")
+    text = "\n".join(extract(html))
+    assert "| Central library | 9 am to 8 pm |" in text
+    assert all(p in text for p in BODY)
