@@ -118,7 +118,7 @@ def _aggregate(pages: list[dict[str, Any]], label: str) -> dict[str, float]:
 
 def evaluate(devset: Path, limit: int | None, workers: int, ablation: bool,
              favor: str) -> dict[str, Any]:  # fmt: skip
-    from pipelines.article import RULES
+    from pipelines.article import KEPT_DESPITE_ABLATION, RULES
 
     items = _scorer(devset).load_dataset(devset)
     if limit:
@@ -148,7 +148,7 @@ def evaluate(devset: Path, limit: int | None, workers: int, ablation: bool,
     ]  # fmt: skip
     return {"pages": len(pages), "sources": sources, "table": table, "speed": speed,
             "catastrophes": catastrophes, "favor": favor, "rules": list(RULES) if ablation
-            else [], "per_page": pages}  # fmt: skip
+            else [], "kept_despite": KEPT_DESPITE_ABLATION, "per_page": pages}  # fmt: skip
 
 
 def report(result: dict[str, Any]) -> None:
@@ -190,6 +190,11 @@ def report(result: dict[str, Any]) -> None:
         print(f"  {rule:<24}" + "".join(f"{changes[c]:>+12.4f}" for c in cols)
               + f"  {'keep' if keep else 'drop'} (helps {helps}/{len(sources)}, "
               f"costs at most {max(costs, 0):.4f})")  # fmt: skip
+    kept = {r: why for r, why in result["kept_despite"].items() if r in result["rules"]}
+    if kept:
+        print("kept although the test says drop:")
+        for rule, why in kept.items():
+            print(f"  {rule}: {why}")
 
 
 def main() -> None:

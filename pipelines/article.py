@@ -225,6 +225,17 @@ RULES = (
     "title_copies", "lead",
 )  # fmt: skip
 
+# Rules that do not pass the ablation's test on the dev set but stay, and why: the dev set's
+# annotations keep repeated paragraphs and leave out standfirsts on two sources, and two sources
+# have no table-laid pages; the seeds (../shared/seeds) and the demo outlets have these defects.
+KEPT_DESPITE_ABLATION = {
+    "layout_tables": "changes only table-laid pages (none on two sources): their paragraphs "
+    "stay apart instead of one line per table row",
+    "boilerplate_lines": "icon labels, comment-policy footers, teaser headings (the seeds)",
+    "dedupe": "a body printed twice (seed 001)",
+    "lead": "a lead the page marks as such is never lost",
+}
+
 _OPTIONS: dict[tuple[str, bool], Extractor] = {}
 # trafilatura's own measure of a weak result (its "recall escalation"): shorter than this...
 _WEAK_CHARS = 3000
