@@ -346,16 +346,20 @@ def extract_article(
     full = _weak(paragraphs, found, page)
     if not full:
         second = cleaning.normalize_paragraphs(second_opinion.readability_paragraphs(copy(work)))
-        covered, start, end = second_opinion.agreement(paragraphs, second)
-        if covered >= second_opinion.COVER_MIN:  # the same article
+        seen = second_opinion.agreement(paragraphs, second)
+        if seen.covered >= second_opinion.COVER_MIN:  # the same article
             if second_opinion.prefer_second(paragraphs, found and found.body, second):
                 paragraphs = second  # readability found much more of it
             elif "agreement" not in off:
-                paragraphs = second_opinion.trim_to_agreement(paragraphs, start, end, cells)
+                paragraphs = second_opinion.trim_to_agreement(
+                    paragraphs, seen.start, seen.end, cells
+                )
         elif len(meta.article_body) >= min_chars:  # different articles: the page's own says
             own = second_opinion.closeness(paragraphs, meta.article_body)
             if second_opinion.closeness(second, meta.article_body) > own:
                 paragraphs = second
+        elif "agreement" not in off and second_opinion.found_inside(paragraphs, second, seen):
+            paragraphs = second  # trafilatura's is the page around readability's article
         else:  # no word from the page: trafilatura's stands, unless it is a dump of short
             # lines (menus, link lists: text density below a prose line's), then its cascade
             full = sum(map(len, paragraphs)) < _DUMP_LINE * len(paragraphs)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
 from lxml import html as lxml_html
 from trafilatura.external import try_readability
@@ -37,6 +38,7 @@ from pipelines.cleaning import normalize_text
 logger = logging.getLogger(__name__)
 
 _WORDS = re.compile(r"\w+")
+_SENTENCE_END = re.compile("[.!?\u2026][\"'\u201d\u2019)\u00bb]*$")
 _SHINGLE = 4
 _BLOCKS = (
     "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "td", "th", "dd",
@@ -46,6 +48,9 @@ SHARED_MIN = 0.5  # a paragraph is shared when more than this share of its shing
 COVER_MIN = 0.5  # readability saw the same article when it shares this share of the text
 MUCH_LONGER = 2  # trafilatura's fallback rule: the other text this many times as long wins
 PROSE_MIN = 500  # ...or this long, where trafilatura's result is a table dump
+INSIDE_MIN = 0.9  # readability's article lies inside trafilatura's text: this share of it...
+PART_MIN = 0.25  # ...is at least this part of trafilatura's text...
+PROSE_SHARE = 0.7  # ...and less of the rest than this is in lines ending as sentences end
 
 
 def readability_paragraphs(tree: lxml_html.HtmlElement) -> list[str]:
@@ -95,20 +100,53 @@ def closeness(paragraphs: Sequence[str], reference: str) -> float:
     return 2 * shared / (len(mine) + len(theirs)) if shared else 0.0
 
 
-def agreement(paragraphs: Sequence[str], second: Sequence[str]) -> tuple[float, int, int]:
-    """How far readability's article agrees with `paragraphs`: the share of their characters in
-    paragraphs it shares, and the indexes of the first shared paragraph and after the last one
-    (0, 0 if none)."""
+class Agreement(NamedTuple):
+    """How readability's article lies against trafilatura's paragraphs."""
+
+    covered: float  # share of trafilatura's characters in paragraphs readability shares
+    start: int  # index of the first shared paragraph (0 if none)
+    end: int  # index after the last shared paragraph (0 if none)
+    inside: float  # share of readability's shingles that trafilatura's text has too
+    extra_prose: float  # share of the characters of trafilatura's paragraphs readability does
+    # not share that are in lines ending as sentences end
+
+
+def agreement(paragraphs: Sequence[str], second: Sequence[str]) -> Agreement:
+    """Where readability's article (`second`) and trafilatura's paragraphs agree."""
     if not paragraphs or not second:
-        return 0.0, 0, 0
+        return Agreement(0.0, 0, 0, 0.0, 0.0)
     theirs: set[tuple[str, ...]] = set().union(*(shingles(p) for p in second))
-    covered, start, end = 0, -1, 0
+    mine: set[tuple[str, ...]] = set()
+    covered, start, end, extra, prose = 0, -1, 0, 0, 0
     for i, para in enumerate(paragraphs):
         own = shingles(para)
+        mine |= own
         if own and len(own & theirs) > SHARED_MIN * len(own):
             covered, end = covered + len(para), i + 1
             start = i if start < 0 else start
-    return covered / max(sum(map(len, paragraphs)), 1), max(start, 0), end
+        else:
+            extra += len(para)
+            prose += len(para) if _SENTENCE_END.search(para) else 0
+    return Agreement(
+        covered=covered / max(sum(map(len, paragraphs)), 1),
+        start=max(start, 0),
+        end=end,
+        inside=len(theirs & mine) / max(len(theirs), 1),
+        extra_prose=prose / max(extra, 1),
+    )
+
+
+def found_inside(paragraphs: Sequence[str], second: Sequence[str], seen: Agreement) -> bool:
+    """Readability's article is the article although the two disagree (it covers less than
+    COVER_MIN of trafilatura's text): it lies inside trafilatura's text (INSIDE_MIN of it), is
+    a good part of it (PART_MIN), and what trafilatura has beyond it is mostly not sentences
+    (under PROSE_SHARE of its text in lines ending as sentences end: menus, teasers,
+    headlines, datelines), not the paragraphs of a story or the steps of a how-to that
+    readability cut short."""
+    mine, theirs = sum(map(len, paragraphs)), sum(map(len, second))
+    return (
+        seen.inside >= INSIDE_MIN and theirs >= PART_MIN * mine and seen.extra_prose < PROSE_SHARE
+    )
 
 
 def trim_to_agreement(

@@ -41,11 +41,45 @@ def test_the_articles_own_later_sections_stay() -> None:
 
 def test_agreement_measures() -> None:
     mine = [*BODY, "Bus route to close", *SECOND_STORY]
-    covered, start, end = second_opinion.agreement(mine, BODY)
-    assert (start, end) == (0, len(BODY))
-    assert covered == sum(map(len, BODY)) / sum(map(len, mine))
-    assert second_opinion.agreement(mine, ["Something else entirely, in other words."]) == (0, 0, 0)
-    assert second_opinion.agreement([], BODY) == (0.0, 0, 0)
+    seen = second_opinion.agreement(mine, BODY)
+    assert (seen.start, seen.end, seen.inside) == (0, len(BODY), 1.0)
+    assert seen.covered == sum(map(len, BODY)) / sum(map(len, mine))
+    # the rest: a headline (no full stop) and two sentences
+    rest = ["Bus route to close", *SECOND_STORY]
+    assert seen.extra_prose == sum(map(len, SECOND_STORY)) / sum(map(len, rest))
+    other = second_opinion.agreement(mine, ["Something else entirely, in other words."])
+    assert (other.covered, other.end, other.inside) == (0, 0, 0)
+    assert second_opinion.agreement([], BODY).covered == 0
+
+
+MENU = [
+    f"{section} {what}"
+    for section in ("News", "Sport", "Arts", "Weather", "Opinion", "Property", "Jobs")
+    for what in ("today", "latest headlines", "in pictures", "video", "most read", "archive")
+]
+STEPS = [
+    "Measure the shelf and cut the board two centimetres shorter.",
+    "Sand both ends until they are smooth.",
+    "Drill two holes at each end for the brackets.",
+    "Screw the brackets to the wall.",
+    "Lay the board on the brackets and fix it from below.",
+    "Check it is level before you load it with books.",
+]
+
+
+def test_readability_inside_a_page_of_menus_is_the_article() -> None:
+    mine = [*MENU[:20], *BODY, *MENU[20:]]  # trafilatura took the whole page of a layout
+    seen = second_opinion.agreement(mine, BODY)
+    assert seen.covered < second_opinion.COVER_MIN  # they disagree...
+    assert second_opinion.found_inside(mine, BODY, seen)  # ...and readability's is the article
+
+
+def test_a_how_to_whose_steps_readability_cut_short_stays_whole() -> None:
+    mine = [BODY[0], *STEPS]
+    seen = second_opinion.agreement(mine, [BODY[0]])
+    assert seen.covered < second_opinion.COVER_MIN and seen.inside == 1.0
+    assert len(BODY[0]) >= second_opinion.PART_MIN * sum(map(len, mine))
+    assert not second_opinion.found_inside(mine, [BODY[0]], seen)  # the steps are sentences
 
 
 def test_trim_keeps_a_byline_above_but_drops_table_rows_and_cells() -> None:
