@@ -181,16 +181,19 @@ def report(result: dict[str, Any]) -> None:
         return
     print("\nablation: F1 change when the rule is switched off (negative: the rule helps)")
     print(f"  {'rule':<24}" + "".join(f"{c:>12}" for c in cols) + "  verdict")
+    dropped = set()
     for rule in result["rules"]:
         label = f"without {rule}"
         changes = {c: table[label][c]["f1"] - table["project"][c]["f1"] for c in cols}
         helps = sum(1 for s in sources if changes[s] < 0)
         costs = max(changes[s] for s in sources)  # what the rule costs its worst source
         keep = helps >= KEEP_MIN_SOURCES and costs <= KEEP_MAX_COST
+        if not keep:
+            dropped.add(rule)
         print(f"  {rule:<24}" + "".join(f"{changes[c]:>+12.4f}" for c in cols)
               + f"  {'keep' if keep else 'drop'} (helps {helps}/{len(sources)}, "
               f"costs at most {max(costs, 0):.4f})")  # fmt: skip
-    kept = {r: why for r, why in result["kept_despite"].items() if r in result["rules"]}
+    kept = {r: why for r, why in result["kept_despite"].items() if r in dropped}
     if kept:
         print("kept although the test says drop:")
         for rule, why in kept.items():

@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from copy import copy, deepcopy
+from copy import deepcopy
 from dataclasses import dataclass
 
 import trafilatura
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 # never text: removed once the metadata (JSON-LD) is read, as trafilatura and readability would
 _INVISIBLE_TAGS = ("script", "style", "noscript", "template")
-_HEAD_TAGS = frozenset({"title", "meta", "link", "script", "style", "base", "noscript", "template"})
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _LANG = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$")
 _ERROR_TITLE = re.compile(
@@ -163,9 +162,9 @@ def _kept_document(root: lxml_html.HtmlElement, keep: Sequence[str]) -> lxml_htm
         doc.replace(doc.find("head"), deepcopy(head))
     for el in matches:
         if not any(a in chosen for a in el.iterancestors()):  # nested matches come along
-            copy = deepcopy(el)
-            copy.tail = None
-            doc.find("body").append(copy)
+            kept = deepcopy(el)
+            kept.tail = None
+            doc.find("body").append(kept)
     return doc
 
 
@@ -237,10 +236,11 @@ KEPT_DESPITE_ABLATION = {
 }
 
 _OPTIONS: dict[tuple[str, bool], Extractor] = {}
-# trafilatura's own measure of a weak result (its "recall escalation"): shorter than this...
-_WEAK_CHARS = 3000
+# trafilatura's own measure of a weak result, as its core module has it (ESCALATION_MAX_LENGTH,
+# ESCALATION_PAGE_SHARE, MIN_EXTRACTED_SIZE): copied, as they are not public
+_WEAK_CHARS = 3000  # shorter than this...
 _WEAK_SHARE = 0.2  # ...and than this share of the page's visible text
-_MIN_CHARS = 250  # trafilatura's MIN_EXTRACTED_SIZE
+_MIN_CHARS = 250  # or shorter than this
 _DUMP_LINE = 40  # a result whose paragraphs are this short on average is a menu, not prose
 
 
@@ -265,16 +265,61 @@ def _lines(found: Document | None, off: frozenset[str]) -> tuple[list[str], set[
     return paragraphs, cells
 
 
-def _weak(paragraphs: list[str], found: Document | None, page: str) -> bool:
-    """trafilatura's own doubts about a result, which make its cascade look further: short
-    (below its minimum, or covering little of the page), or "unclean" (it kept buttons, forms,
-    navigation or figures)."""
-    chars = sum(map(len, paragraphs))
-    return (
-        chars < _MIN_CHARS
-        or (chars < _WEAK_CHARS and chars < _WEAK_SHARE * len(page))
-        or (found is not None and bool(found.body.xpath(SANITIZED_XPATH)))
-    )
+def _weak(paragraphs: list[str], page: str) -> bool:
+    """trafilatura's own measure of a short result, which makes its cascade look further:
+    below its minimum, or short and covering little of the page (`page` and the paragraphs
+    both measured compacted, :func:`cleaning.compact`)."""
+    if sum(map(len, paragraphs)) < _MIN_CHARS:
+        return True
+    chars = sum(len(cleaning.compact(p)) for p in paragraphs)
+    return chars < _WEAK_CHARS and chars < _WEAK_SHARE * len(page)
+
+
+def _main_text(
+    work: lxml_html.HtmlElement,
+    url: str,
+    favor: str,
+    off: frozenset[str],
+    page: str,
+    article_body: str,
+    min_chars: int,
+) -> list[str]:
+    """The article's paragraphs, from trafilatura (fast) and readability's second opinion
+    (:mod:`pipelines.second_opinion`), or trafilatura's whole cascade where its fast result is
+    weak, unclean, or a menu nobody vouches for."""
+    found = _trafilatura(work, url, favor, fast=True)
+    # trafilatura's own structural doubts, asked of its tree before layout tables are unwrapped
+    body = found.body if found is not None else None
+    dump = second_opinion.table_dump(body)
+    unclean = body is not None and bool(body.xpath(SANITIZED_XPATH))
+    paragraphs, cells = _lines(found, off)
+    full = unclean or _weak(paragraphs, page)
+    if not full:
+        second = cleaning.normalize_paragraphs(
+            second_opinion.readability_paragraphs(deepcopy(work))  # it rewrites its input
+        )
+        seen = second_opinion.agreement(paragraphs, second)
+        if seen.covered >= second_opinion.COVER_MIN:  # the same article
+            if second_opinion.prefer_second(
+                paragraphs, second, dump=dump, recall=favor == "recall"
+            ):
+                return second  # readability found much more of it
+            if "agreement" not in off:
+                return second_opinion.trim_to_agreement(paragraphs, seen.start, seen.end, cells)
+            return paragraphs
+        if len(article_body) >= min_chars:  # different articles: the page's own account says
+            theirs = second_opinion.coverage(second, article_body)
+            if theirs > second_opinion.coverage(paragraphs, article_body):
+                return second
+            return paragraphs
+        if "agreement" not in off and second_opinion.found_inside(paragraphs, second, seen):
+            return second  # trafilatura's is the page around readability's article
+        # no word from the page: trafilatura's stands, unless it is a dump of short lines
+        # (menus, link lists: text density below a prose line's); then its cascade decides
+        full = sum(map(len, paragraphs)) < _DUMP_LINE * len(paragraphs)
+    if full:  # trafilatura's whole cascade (readability, justext, its recall retry)
+        return _lines(_trafilatura(work, url, favor, fast=False), off)[0]
+    return paragraphs
 
 
 def _options(url: str, favor: str, fast: bool = True) -> Extractor:
@@ -283,8 +328,8 @@ def _options(url: str, favor: str, fast: bool = True) -> Extractor:
     reads it faster). Tables stay on, as trafilatura has them: many pages still lay their
     story out in table cells, and with tables off trafilatura loses the whole article there.
     ``fast``: without trafilatura's readability/justext cascade, whose readability answer
-    :mod:`pipelines.second_opinion` asks for once and uses twice; the cascade runs only for a
-    weak fast result. Only the URL changes between pages."""
+    :mod:`pipelines.second_opinion` asks for itself; the cascade runs only where the fast
+    result is weak. Only the URL changes between pages."""
     options = _OPTIONS.get((favor, fast))
     if options is None:
         options = _OPTIONS[favor, fast] = Extractor(
@@ -337,34 +382,11 @@ def extract_article(
         cleaning.prune_tree(root)
     work = _kept_document(root, keep) if keep else root
 
-    found = _trafilatura(work, url, favor, fast=True)
-    paragraphs, cells = _lines(found, off)
-    # what the rules below need from the tree, read before readability rewrites it
+    # what the rules below need from the tree, read before it is handed on
     page = _page_text(work)
     headings = [cleaning.normalize_text(h.text_content()) for h in work.iter("h1", "h2", "h3")]
     leads = [meta.description, *cleaning.find_standfirst_candidates(work)]
-    full = _weak(paragraphs, found, page)
-    if not full:
-        second = cleaning.normalize_paragraphs(second_opinion.readability_paragraphs(copy(work)))
-        seen = second_opinion.agreement(paragraphs, second)
-        if seen.covered >= second_opinion.COVER_MIN:  # the same article
-            if second_opinion.prefer_second(paragraphs, found and found.body, second):
-                paragraphs = second  # readability found much more of it
-            elif "agreement" not in off:
-                paragraphs = second_opinion.trim_to_agreement(
-                    paragraphs, seen.start, seen.end, cells
-                )
-        elif len(meta.article_body) >= min_chars:  # different articles: the page's own says
-            own = second_opinion.closeness(paragraphs, meta.article_body)
-            if second_opinion.closeness(second, meta.article_body) > own:
-                paragraphs = second
-        elif "agreement" not in off and second_opinion.found_inside(paragraphs, second, seen):
-            paragraphs = second  # trafilatura's is the page around readability's article
-        else:  # no word from the page: trafilatura's stands, unless it is a dump of short
-            # lines (menus, link lists: text density below a prose line's), then its cascade
-            full = sum(map(len, paragraphs)) < _DUMP_LINE * len(paragraphs)
-    if full:  # trafilatura's whole cascade (readability, justext, its recall retry)
-        paragraphs, _ = _lines(_trafilatura(work, url, favor, fast=False), off)
+    paragraphs = _main_text(work, url, favor, off, page, meta.article_body, min_chars)
     if not paragraphs:
         raise NoArticle("no_text", "trafilatura found no main text")
 

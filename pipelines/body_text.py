@@ -4,7 +4,8 @@ trafilatura keeps tables (many older pages lay their whole story out in table ce
 each table row as one line, ``| cell | cell |``. For a data table that is right; for a *layout*
 table it glues the story's paragraphs, and the menus in the next cells, into one line. A table
 is a layout table when one of its cells holds blocks of its own (paragraphs, headings, lists,
-quotes, other tables), which a data cell never does. Such a table is unwrapped before the text
+quotes, other tables), at least two and some text (a data cell holds at most one: a ``<br>``
+line, a word processor's ``<p>``). Such a table is unwrapped before the text
 is printed: each cell's blocks take the table's place, in reading order, and a cell of plain
 text becomes a paragraph of its own. Then trafilatura's own text renderer (``xmltotxt``) prints
 the tree, so lists, quotes and data tables read as trafilatura prints them.
@@ -19,16 +20,28 @@ from trafilatura.xml import xmltotxt
 
 _BLOCKS = frozenset({"p", "head", "list", "quote", "table", "code"})
 LAYOUT = "layout-cell"  # the attribute that marks a block taken out of a layout table
+LAYOUT_TEXT = 200  # characters in a cell of blocks that make its table a layout table
 
 
 def _is_layout(table: etree._Element) -> bool:
-    return any(child.tag in _BLOCKS for cell in table.iter("cell") for child in cell)
+    """A cell of it holds blocks of its own, at least two and LAYOUT_TEXT characters: a story
+    or a column of the page. A data cell may hold one block (a ``<p>`` in a word processor's
+    table, a ``<br>``-broken address), never a page's column."""
+    for cell in table.iter("cell"):
+        blocks = sum(1 for child in cell if child.tag in _BLOCKS)
+        if blocks >= 2 and len("".join(cell.itertext()).strip()) >= LAYOUT_TEXT:
+            return True
+    return False
 
 
 def _cells_as_blocks(table: etree._Element) -> list[etree._Element]:
     blocks: list[etree._Element] = []  # each marked LAYOUT: it stood in a layout table's cell
     for row in table.iterfind("row"):
         for cell in row.iterfind("cell"):
+            tail, cell.tail = cell.tail, None
+            if tail and tail.strip():  # text after a cell: trafilatura printed it in the row
+                cell.append(etree.Element("p"))
+                cell[-1].text = tail
             if not any(child.tag in _BLOCKS for child in cell):
                 if "".join(cell.itertext()).strip():
                     cell.tag = "p"  # a cell of plain text (and inline markup) is a paragraph
@@ -51,7 +64,8 @@ def _cells_as_blocks(table: etree._Element) -> list[etree._Element]:
 def unwrap_layout_tables(body: etree._Element) -> int:
     """Replace each layout table in `body` (in place) by its cells' blocks; returns how many."""
     count = 0
-    for table in list(body.iter("table")):  # outer tables first; inner ones are met later
+    # inner tables first, so that an outer table is judged by what its cells then hold
+    for table in reversed(list(body.iter("table"))):
         parent = table.getparent()
         if parent is None or not _is_layout(table):
             continue

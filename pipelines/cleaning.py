@@ -375,8 +375,8 @@ _PRUNE_PREFILTER = _prefilter(
     *re.split(
         " ",
         (
-            "share social newsletter disclaimer comment outbrain taboola player podcast related "
-            "recommend promo teaser pick read more most trending also icon sprite glyph fa bi"
+            "shar social newsletter disclaimer comment outbrain taboola player podcast related "
+            "recommend promo teaser pick read more most trending also icon sprite fa bi"
         ),
     )
 )

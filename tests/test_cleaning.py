@@ -301,3 +301,79 @@ def test_the_pages_own_lead_is_put_first_only_between_headline_and_body() -> Non
 
 def test_a_line_of_punctuation_is_no_paragraph() -> None:
     assert cleaning.normalize_paragraphs([BODY[0], " , ", "–", BODY[1]]) == BODY[:2]
+
+
+WIDGET_CLASSES = [
+    "sharing",
+    "share-bar",
+    "shareBar",
+    "socials",
+    "newsletter-box",
+    "comments",
+    "commenting",
+    "outbrain",
+    "taboola",
+    "video-player",
+    "podcasts",
+    "related-links",
+    "recommendations",
+    "promoted",
+    "teasers",
+    "editors-picks",
+    "editorsPick",
+    "read-more",
+    "readNext",
+    "more-stories",
+    "most-popular",
+    "trending",
+    "also-read",
+    "icons",
+    "bicon",
+    "glyphicon",
+    "sprite",
+    "fa",
+    "fas",
+    "bi",
+    "material-icons",
+]
+
+
+@pytest.mark.parametrize("cls", WIDGET_CLASSES)
+def test_the_prune_prefilter_lets_every_widget_class_through(cls: str) -> None:
+    """The prefilter is a cheap superset of the exact rules: a class they name must pass it."""
+    el = lxml_html.fromstring(f'<div class="{cls}">x</div>')
+    patterns = (
+        cleaning._WIDGET_ATTR,
+        cleaning._MEDIA_ATTR,
+        cleaning._NAV_ATTR,
+        cleaning._ICON_ATTR,
+    )
+    assert any(p.search(cleaning.attr_words(el)) for p in patterns)
+    assert el in list(cleaning._attr_candidates(el, cleaning._PRUNE_PREFILTER))
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        "standfirst",
+        "article-lead",
+        "lede",
+        "dek",
+        "deck",
+        "subtitle",
+        "sub-title",
+        "subHeadline",
+        "subhead",
+        "summary",
+        "intro",
+        "introduction",
+        "excerpt",
+        "strapline",
+        "description",
+        "teaser",
+    ],
+)
+def test_the_standfirst_prefilter_lets_every_standfirst_class_through(cls: str) -> None:
+    el = lxml_html.fromstring(f'<div class="{cls}">x</div>')
+    assert cleaning._STANDFIRST_ATTR.search(cleaning.attr_words(el))
+    assert el in list(cleaning._attr_candidates(el, cleaning._STANDFIRST_PREFILTER))

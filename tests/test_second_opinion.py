@@ -6,8 +6,11 @@ Synthetic pages through extract_article (with the rule on and switched off, as t
 
 from __future__ import annotations
 
+from lxml import etree
+
 from pipelines import second_opinion
 from pipelines.article import extract_article
+from pipelines.body_text import body_lines
 from tests.test_article import BODY, SECOND_STORY, TITLE, URL, page, paras
 
 OFF = {"agreement": frozenset({"agreement"}), "layout_tables": frozenset({"layout_tables"})}
@@ -91,19 +94,43 @@ def test_trim_keeps_a_byline_above_but_drops_table_rows_and_cells() -> None:
 
 def test_prefer_second_is_trafilaturas_rule() -> None:
     short = [BODY[0]]
-    assert second_opinion.prefer_second(short, None, BODY)  # readability found much more
-    assert not second_opinion.prefer_second(BODY, None, short)
-    assert second_opinion.prefer_second([], None, BODY)
-    assert not second_opinion.prefer_second(short, None, ['{"articleBody": "' + BODY[1] * 3])
-    assert not second_opinion.prefer_second(short, None, [])
+    assert second_opinion.prefer_second(short, BODY)  # readability found much more
+    assert not second_opinion.prefer_second(BODY, short)
+    assert second_opinion.prefer_second([], BODY)
+    assert not second_opinion.prefer_second(short, ['{"articleBody": "' + BODY[1] * 3])
+    assert not second_opinion.prefer_second(short, [])
+    # 1.6 times as long: only in recall mode; a table dump gives way to any prose past 500 chars
+    more = [BODY[0], BODY[1][: len(BODY[0]) * 6 // 10]]
+    assert not second_opinion.prefer_second(short, more)
+    assert second_opinion.prefer_second(short, more, recall=True)
+    assert second_opinion.prefer_second(BODY[:3], BODY, dump=True)
+    assert not second_opinion.prefer_second(BODY[:3], BODY)
 
 
-def test_closeness_to_the_pages_own_article_body() -> None:
+def test_table_dump_is_asked_of_trafilaturas_tree() -> None:
+    tree = etree.fromstring(
+        "<body><table><row><cell>a</cell></row></table><table><row><cell>b</cell></row>"
+        "</table><p>One paragraph.</p></body>"
+    )
+    assert second_opinion.table_dump(tree)
+    assert not second_opinion.table_dump(etree.fromstring("<body><p>Text.</p></body>"))
+    assert not second_opinion.table_dump(None)
+
+
+def test_coverage_of_the_pages_own_article_body() -> None:
     body = " ".join(BODY)
-    assert second_opinion.closeness([body], body) == 1.0
-    assert second_opinion.closeness(BODY, body) > 0.9  # word runs across paragraphs differ
-    assert second_opinion.closeness(SECOND_STORY, body) == 0.0
-    assert 0 < second_opinion.closeness(BODY[:2], body) < 1
+    assert second_opinion.coverage(BODY, body) == 1.0
+    assert second_opinion.coverage(SECOND_STORY, body) == 0.0
+    assert 0 < second_opinion.coverage(BODY[:2], body) < 1
+    # a teaser-length articleBody is held by both candidates alike: no reason to switch
+    teaser = BODY[0]
+    assert second_opinion.coverage(BODY, teaser) == second_opinion.coverage(BODY[:1], teaser)
+
+
+def test_a_table_row_is_shared_with_readabilitys_cell_per_line() -> None:
+    row = "| Valley Alliance | 12 | +3 |"
+    seen = second_opinion.agreement([*BODY, row], [*BODY, "Valley Alliance", "12", "+3"])
+    assert seen.end == len(BODY) + 1  # the results table that ends the story stays
 
 
 # ------------------------------------------------------------ layout tables
@@ -135,3 +162,48 @@ def test_a_data_table_in_the_story_stays_a_table() -> None:
     text = "\n".join(extract(html))
     assert "| Central library | 9 am to 8 pm |" in text
     assert all(p in text for p in BODY)
+
+
+def test_data_cells_with_a_line_break_or_a_paragraph_stay_a_table() -> None:
+    table = (
+        "<table><tr><th>Branch</th><th>Address</th></tr>"
+        "<tr><td>Central library</td><td>4 Mill Lane<br>Marrow Valley</td></tr>"
+        "<tr><td><p>Mill Lane branch</p></td><td>12 Quay Street</td></tr></table>"
+    )
+    html = page(f"<article><h1>{TITLE}</h1>{paras(BODY[:2])}{table}{paras(BODY[2:])}</article>")
+    lines = extract(html)
+    assert any(line.startswith("| Central library |") for line in lines)
+    assert "Marrow Valley" not in lines  # not a paragraph of its own
+    assert all(p in lines for p in BODY)
+
+
+def test_unwrapping_keeps_every_piece_of_text_once() -> None:
+    body = etree.fromstring(
+        "<body><p>Before.</p><table><row><cell>Menu one</cell><cell>Menu two</cell></row>"
+        "<row><cell>Lead in.<head>The story</head><p>First paragraph of the story, long enough"
+        " to be one.</p>after it<p>Second paragraph of the story, which goes on for a while "
+        "more, as stories do, with more words than a data cell would ever hold.</p></cell>"
+        "</row></table>tail of the table</body>"
+    )
+    lines = [line for line, _ in body_lines(body)]
+    assert lines == [
+        "Before.", "Menu one", "Menu two", "Lead in.", "The story",
+        "First paragraph of the story, long enough to be one.", "after it",
+        "Second paragraph of the story, which goes on for a while more, as stories do, with "
+        "more words than a data cell would ever hold.",
+        "tail of the table",
+    ]  # fmt: skip
+    again = [line for line, _ in body_lines(etree.fromstring(etree.tostring(body)))]
+    assert again == lines  # the unwrapped tree prints the same
+
+
+def test_a_nested_layout_table_is_unwrapped_from_the_inside_out() -> None:
+    story = "".join(
+        f"<p>Paragraph {i} of the story, with enough words to be prose.</p>" for i in range(5)
+    )
+    body = etree.fromstring(
+        f"<body><table><row><cell><table><row><cell>Menu</cell><cell>{story}</cell></row>"
+        "</table></cell></row></table></body>"
+    )
+    lines = [line for line, _ in body_lines(body)]
+    assert lines[0] == "Menu" and len(lines) == 6 and not any("|" in line for line in lines)
