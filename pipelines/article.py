@@ -2,13 +2,15 @@
 
 `extract_article` decodes the body (in the charset the crawl chose, or by the same rules:
 `pipelines.page_bytes`: BOM, HTTP charset, <meta>, each only if the bytes fit), parses it once
-with lxml, applies the outlet's `drop` / `keep` CSS selectors and the tree pruning of
-`pipelines.cleaning`, runs trafilatura (its options built once) for the main text, reads the
-page's own metadata (`pipelines.metadata`), then the project's paragraph-level cleaning. Each of
-the project's rules (RULES) stays only while `make eval-extraction` shows it helps. Pages without
-article text raise `NoArticle` with a short reason token. Everything is top-level and
-stateless (apart from a selector cache), so it runs in worker processes and its results
-and exceptions pickle.
+with lxml, reads the page's own metadata (`pipelines.metadata`), applies the outlet's `drop` /
+`keep` CSS selectors and the tree pruning of `pipelines.page_tree`, runs trafilatura (its
+options built once, fast mode) for the main text and readability as a second opinion
+(`pipelines.second_opinion`), trafilatura's whole cascade only where its fast result is weak,
+then the project's paragraph-level cleaning (`pipelines.cleaning`). Each of the project's rules
+(RULES) stays only while `make eval-extraction` shows it helps. Pages without article text
+raise `NoArticle` with a short reason token. Everything is top-level and stateless (apart from a
+selector cache and the options), so it runs in worker processes and its results and exceptions
+pickle.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from trafilatura.external import SANITIZED_XPATH
 from trafilatura.settings import Document, Extractor
 from w3lib.encoding import html_to_unicode
 
-from pipelines import cleaning, second_opinion
+from pipelines import cleaning, page_tree, second_opinion
 from pipelines.body_text import body_lines
 from pipelines.metadata import page_metadata
 from pipelines.page_bytes import MAX_BAD_SHARE, choose_charset, page_type
@@ -379,13 +381,13 @@ def extract_article(
     page_title, language = _first_text(root, ".//title"), _language(root)
     etree.strip_elements(root, *_INVISIBLE_TAGS, with_tail=False)
     if "prune_tree" not in off:
-        cleaning.prune_tree(root)
+        page_tree.prune_tree(root)
     work = _kept_document(root, keep) if keep else root
 
     # what the rules below need from the tree, read before it is handed on
     page = _page_text(work)
     headings = [cleaning.normalize_text(h.text_content()) for h in work.iter("h1", "h2", "h3")]
-    leads = [meta.description, *cleaning.find_standfirst_candidates(work)]
+    leads = [meta.description, *page_tree.find_standfirst_candidates(work)]
     paragraphs = _main_text(work, url, favor, off, page, meta.article_body, min_chars)
     if not paragraphs:
         raise NoArticle("no_text", "trafilatura found no main text")

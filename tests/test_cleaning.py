@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from lxml import html as lxml_html
 
-from pipelines import cleaning
+from pipelines import cleaning, page_tree
 from pipelines.article import ArticleText, extract_article
 
 URL = "https://coastal-herald.example/news/2024/05/03/sea-wall-vote"
@@ -261,7 +261,7 @@ def test_prune_tree_removes_hidden_and_widgets() -> None:
 <p>Keep <span class="player-name">Anna Berg</span> scored <i class="fa fa-star"></i>.</p>
 <div class="video-player"><button>Play</button><span>0:00</span></div>
 <div class="article">{paras(BODY)}</div><div class="player-profile">{paras(BODY[:2])}</div>""")
-    cleaning.prune_tree(root)
+    page_tree.prune_tree(root)
     text = root.text_content()
     for gone in ("404 hidden", "gone", "decor", "Share", "Sign up", "abc", "Play", "0:00"):
         assert gone not in text
@@ -275,7 +275,7 @@ def test_prune_tree_never_removes_the_article() -> None:
         f'<div class="post tag-coastal-sharing comments-open">{paras(BODY)}</div>'
         '<div class="comments"><p>First!</p></div>'
     )
-    cleaning.prune_tree(root)
+    page_tree.prune_tree(root)
     assert all(p in root.text_content() for p in BODY)
     assert "First!" not in root.text_content()
 
@@ -343,13 +343,13 @@ def test_the_prune_prefilter_lets_every_widget_class_through(cls: str) -> None:
     """The prefilter is a cheap superset of the exact rules: a class they name must pass it."""
     el = lxml_html.fromstring(f'<div class="{cls}">x</div>')
     patterns = (
-        cleaning._WIDGET_ATTR,
-        cleaning._MEDIA_ATTR,
-        cleaning._NAV_ATTR,
-        cleaning._ICON_ATTR,
+        page_tree._WIDGET_ATTR,
+        page_tree._MEDIA_ATTR,
+        page_tree._NAV_ATTR,
+        page_tree._ICON_ATTR,
     )
-    assert any(p.search(cleaning.attr_words(el)) for p in patterns)
-    assert el in list(cleaning._attr_candidates(el, cleaning._PRUNE_PREFILTER))
+    assert any(p.search(page_tree.attr_words(el)) for p in patterns)
+    assert el in list(page_tree._attr_candidates(el, page_tree._PRUNE_PREFILTER))
 
 
 @pytest.mark.parametrize(
@@ -375,5 +375,5 @@ def test_the_prune_prefilter_lets_every_widget_class_through(cls: str) -> None:
 )
 def test_the_standfirst_prefilter_lets_every_standfirst_class_through(cls: str) -> None:
     el = lxml_html.fromstring(f'<div class="{cls}">x</div>')
-    assert cleaning._STANDFIRST_ATTR.search(cleaning.attr_words(el))
-    assert el in list(cleaning._attr_candidates(el, cleaning._STANDFIRST_PREFILTER))
+    assert page_tree._STANDFIRST_ATTR.search(page_tree.attr_words(el))
+    assert el in list(page_tree._attr_candidates(el, page_tree._STANDFIRST_PREFILTER))
