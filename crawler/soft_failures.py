@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 
 from crawler.discovery import article_signals
+from pipelines.cleaning import word_shingles
 
 ARTICLE_PROSE_CHARS = 1500  # an error page titled as such has less paragraph text than this
 SHORT_PROSE_CHARS = 400  # a page with less is short enough to be judged by any visible text
@@ -260,7 +261,4 @@ def _shingle_words(text: str, urls: Iterable[str]) -> list[str]:
 
 
 def _shingles(words: list[str]) -> frozenset[str]:
-    if not words:
-        return frozenset()
-    k = min(SHINGLE_WORDS, len(words))
-    return frozenset(" ".join(words[i : i + k]) for i in range(len(words) - k + 1))
+    return word_shingles(words, SHINGLE_WORDS)

@@ -280,6 +280,16 @@ def with_lead(
     return list(paragraphs)
 
 
+def word_shingles(words: Sequence[str], k: int) -> frozenset[str]:
+    """The runs of `k` consecutive words, each joined by a space (the whole list, if it has
+    fewer): the unit in which two texts are compared (a soft-404 against the outlet's probe
+    answer, trafilatura's paragraphs against readability's)."""
+    if not words:
+        return frozenset()
+    k = min(k, len(words))
+    return frozenset(" ".join(words[i : i + k]) for i in range(len(words) - k + 1))
+
+
 def compact(text: str) -> str:
     """Letters and digits only, case-folded: robust to markup splitting words and blocks."""
     return _NON_WORD.sub("", text.casefold())

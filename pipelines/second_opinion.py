@@ -40,7 +40,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.external import try_readability
 
-from pipelines.cleaning import normalize_text
+from pipelines.cleaning import normalize_text, word_shingles
 
 _WORDS = re.compile(r"\w+")
 # a line that ends as a sentence ends, closing quotes and brackets after the mark allowed
@@ -106,12 +106,9 @@ def prefer_second(
     return theirs > PROSE_MIN and dump
 
 
-def shingles(text: str) -> set[tuple[str, ...]]:
+def shingles(text: str) -> frozenset[str]:
     """The text's runs of four case-folded words (the whole text, if it has fewer)."""
-    words = _WORDS.findall(text.casefold())
-    if len(words) < _SHINGLE:
-        return {tuple(words)} if words else set()
-    return {tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+    return word_shingles(_WORDS.findall(text.casefold()), _SHINGLE)
 
 
 def coverage(paragraphs: Sequence[str], reference: str) -> float:

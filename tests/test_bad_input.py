@@ -185,10 +185,22 @@ def test_more_out_of_bounds_settings(
     assert err.startswith(f"newsarchiver: {message}") and err.count("\n") == 1
 
 
-def test_the_defaults_and_sane_values_pass(tmp_path: Path) -> None:
-    sane = ["RETRY_HTTP_CODES=429,503", "URLLENGTH_LIMIT=0", "DOWNLOAD_MAXSIZE=0",
-            "CONCURRENT_REQUESTS=10000", "RETRY_HTTP_CODES="]  # fmt: skip
-    build_settings(str(tmp_path / "a"), sane)
+@pytest.mark.parametrize(
+    ("setting", "name", "expected"),
+    [
+        ("RETRY_HTTP_CODES=429,503", "RETRY_HTTP_CODES", ["429", "503"]),
+        ("RETRY_HTTP_CODES=", "RETRY_HTTP_CODES", []),
+        ("URLLENGTH_LIMIT=0", "URLLENGTH_LIMIT", 0),
+        ("DOWNLOAD_MAXSIZE=0", "DOWNLOAD_MAXSIZE", 0),
+        ("CONCURRENT_REQUESTS=10000", "CONCURRENT_REQUESTS", 10000),
+    ],
+)
+def test_sane_values_pass_and_apply(
+    tmp_path: Path, setting: str, name: str, expected: list[str] | int
+) -> None:
+    settings = build_settings(str(tmp_path / "a"), [setting])
+    got = settings.getlist(name) if isinstance(expected, list) else settings.getint(name)
+    assert got == expected
 
 
 def test_an_extract_function_that_cannot_be_imported(tmp_path: Path) -> None:

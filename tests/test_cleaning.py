@@ -339,17 +339,16 @@ WIDGET_CLASSES = [
 
 
 @pytest.mark.parametrize("cls", WIDGET_CLASSES)
-def test_the_prune_prefilter_lets_every_widget_class_through(cls: str) -> None:
-    """The prefilter is a cheap superset of the exact rules: a class they name must pass it."""
-    el = lxml_html.fromstring(f'<div class="{cls}">x</div>')
-    patterns = (
-        page_tree._WIDGET_ATTR,
-        page_tree._MEDIA_ATTR,
-        page_tree._NAV_ATTR,
-        page_tree._ICON_ATTR,
+def test_every_widget_class_the_rules_name_is_pruned(cls: str) -> None:
+    """Through the whole of prune_tree, its cheap prefilter included: a block of links under
+    any class the rules name goes, the article beside it stays."""
+    root = tree(
+        f'<div class="{cls}"><a href="/a">Ferry timetable changes</a> '
+        f'<a href="/b">New bakery opens</a></div><div class="article">{paras(BODY)}</div>'
     )
-    assert any(p.search(page_tree.attr_words(el)) for p in patterns)
-    assert el in list(page_tree._attr_candidates(el, page_tree._PRUNE_PREFILTER))
+    page_tree.prune_tree(root)
+    text = root.text_content()
+    assert "Ferry timetable" not in text and all(p in text for p in BODY)
 
 
 @pytest.mark.parametrize(
@@ -373,7 +372,12 @@ def test_the_prune_prefilter_lets_every_widget_class_through(cls: str) -> None:
         "teaser",
     ],
 )
-def test_the_standfirst_prefilter_lets_every_standfirst_class_through(cls: str) -> None:
-    el = lxml_html.fromstring(f'<div class="{cls}">x</div>')
-    assert page_tree._STANDFIRST_ATTR.search(page_tree.attr_words(el))
-    assert el in list(page_tree._attr_candidates(el, page_tree._STANDFIRST_PREFILTER))
+def test_every_standfirst_class_is_found(cls: str) -> None:
+    root = tree(f'<div class="{cls}">{STANDFIRST}</div><div class="article">{paras(BODY)}</div>')
+    assert page_tree.find_standfirst_candidates(root) == [STANDFIRST]
+
+
+def test_a_class_used_for_three_teasers_is_no_standfirst() -> None:
+    teasers = "".join(f'<p class="summary">{t}</p>' for t in BODY[:3])
+    root = tree(f'<div class="teasers">{teasers}</div><p class="summary">{STANDFIRST}</p>')
+    assert page_tree.find_standfirst_candidates(root) == []  # four of one kind: a list

@@ -31,12 +31,19 @@ def make_state(redis_server: RedisServer) -> Callable[[str], ClusterState]:
     return lambda worker: ClusterState(redis_server.url, ns, worker)
 
 
-def test_text_numbers_are_handed_out_once_and_a_dead_writers_claim_is_taken_over(
-    make_state: Callable[[str], ClusterState],
-) -> None:
+@pytest.fixture
+def joined(make_state: Callable[[str], ClusterState]) -> tuple[ClusterState, ClusterState]:
+    """Two workers, a and b, that have joined the crawl (each its own run)."""
     a, b = make_state("a"), make_state("b")
     a.join("run-a", 30, NOW)
     b.join("run-b", 30, NOW)
+    return a, b
+
+
+def test_text_numbers_are_handed_out_once_and_a_dead_writers_claim_is_taken_over(
+    joined: tuple[ClusterState, ClusterState],
+) -> None:
+    a, b = joined
     assert a.claim_text("sha1") == ("new", 0)
     assert b.claim_text("sha2") == ("new", 1)
     assert b.claim_text("sha1") == ("elsewhere", 0)  # a is writing it: a duplicate for b
@@ -50,11 +57,9 @@ def test_text_numbers_are_handed_out_once_and_a_dead_writers_claim_is_taken_over
 
 
 def test_a_dropped_text_is_forgotten_but_its_number_stays_taken(
-    make_state: Callable[[str], ClusterState],
+    joined: tuple[ClusterState, ClusterState],
 ) -> None:
-    a, b = make_state("a"), make_state("b")
-    a.join("run-a", 30, NOW)
-    b.join("run-b", 30, NOW)
+    a, b = joined
     assert a.claim_text("sha1") == ("new", 0)
     a.text_stored("sha1", 0)
     a.mark_archived(["http://x/1", "http://x/1?amp"], NOW)
