@@ -151,10 +151,14 @@ def judge(
     page: etree._Element,
     fingerprint: NotFoundFingerprint | None = None,
     urls: Iterable[str] = (),
+    *,
+    hub: bool = False,
 ) -> Verdict:
     """Judge an HTML page with a success status, given its parsed tree (not changed), the
-    outlet's not-found fingerprint if known and the URLs asked for and answered, first to last
-    (a page that is where the probe itself landed, not redirected, is never its copy)."""
+    outlet's not-found fingerprint if known and the URLs asked for and answered, first to last.
+    A page that is where the probe itself landed is never its copy when it was asked for
+    itself, or when it is a `hub` (a start page): an outlet that sends unknown URLs to its home
+    page has its home page reached through http -> https or a www redirect too."""
     root = page.getroottree().getroot()
     prose_nodes = PROSE(root)
     # Paragraph text measures the article, not the menus and footers every template has.
@@ -168,7 +172,7 @@ def judge(
     compare = (
         fingerprint is not None
         and fingerprint.usable
-        and not (len(urls) == 1 and urls[0] == fingerprint.url)
+        and not (urls and urls[-1] == fingerprint.url and (len(urls) == 1 or hub))
     )
     text = _words(BODY_TEXT(root)) if prose < SHORT_PROSE_CHARS or compare else ""
     signals: list[str] | None = None

@@ -202,6 +202,10 @@ def test_pages_unlike_the_not_found_answer_are_kept() -> None:
     # where the probe landed, asked for itself (a probe redirected to the home page)
     landed = NotFoundFingerprint.from_page(missing("/", 1), 200, [PROBE_URL, "https://c.ex/"])
     assert judge(missing("/", 2), landed, ["https://c.ex/"]) == Verdict()
+    # ...or a start page reached there through a redirect (http -> https), which a story is not
+    moved = ["http://c.ex/", "https://c.ex/"]
+    assert judge(missing("/", 2), landed, moved, hub=True) == Verdict()
+    assert judge(missing("/", 2), landed, ["https://c.ex/story", "https://c.ex/"]).fingerprint
 
 
 def test_an_honest_404_probe_leaves_the_pattern_rules_alone() -> None:

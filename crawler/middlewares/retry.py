@@ -162,7 +162,9 @@ class BackoffRetryMiddleware:
             source = cast(FingerprintSource, self.crawler.spider)
             fingerprint = source.not_found_fingerprint(outlet)
         urls = [*request.meta.get("redirect_urls", ()), response.url]
-        verdict = judge(response.selector.root, fingerprint, urls)
+        verdict = judge(
+            response.selector.root, fingerprint, urls, hub=request.meta.get("kind") == "hub"
+        )
         stats = self.crawler.stats
         assert stats is not None
         if verdict.kept:
