@@ -225,6 +225,4 @@ def choose_charset(content_type: str | bytes | None, body: bytes) -> Charset:
     if declared is None:  # w3lib's and Scrapy's default; bad bytes are replaced
         clean = _utf8_clean(sample, truncated)
         return Charset("utf-8", "sniffed" if clean else "default", None, unknown)
-    if utf8:
-        return Charset("utf-8", "sniffed", declared, unknown)
     return Charset(None, "none", declared, unknown)
