@@ -46,6 +46,8 @@ CRAWL_SETTINGS = [
     "CONCURRENT_REQUESTS_PER_DOMAIN=32",
 ]
 WARC_ONLY = ["EXTRACT_ENABLED=False", "TEXT_ENABLED=False"]
+# (1) bare, (2) WARC only, (3) full, (5) full with the page requisites (ARCHIVE_REQUISITES)
+CONFIGS = ("bare", "warc", "full", "requisites")
 KNOWN_FLAKE = "database is locked"
 SAMPLE_EVERY = 0.15  # seconds between RSS samples
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -193,8 +195,10 @@ def run_bare(server: SiteServer, n: int, work: Path) -> Run:
     return Run("bare", n, seconds, n / seconds, peak / 2**20, procs, cpu, scpu, other, counts)
 
 
-def run_pipeline(server: SiteServer, n: int, work: Path, full: bool) -> Run:
-    name = "full" if full else "warc"
+def run_pipeline(
+    server: SiteServer, n: int, work: Path, full: bool, requisites: bool = False
+) -> Run:
+    name = "requisites" if requisites else "full" if full else "warc"
     archive = work / f"archive-{name}"
     config = work / "outlets.yaml"
     config.write_text(
@@ -204,7 +208,9 @@ def run_pipeline(server: SiteServer, n: int, work: Path, full: bool) -> Run:
         # outlet config would say (README: depth 2); articles past depth 1 follow no links
         "    depth: 2\n"
     )
+    # (2) and (3) as before page requisites were fetched; the requisites run: (3) with them
     sets = CRAWL_SETTINGS + ([] if full else WARC_ONLY)
+    sets += [] if requisites else ["ARCHIVE_REQUISITES=False"]
     cmd = [*newsarchiver_cmd(), "crawl", "--config", str(config), "--archive", str(archive)]
     for item in sets:
         cmd += ["-s", item]
@@ -240,7 +246,13 @@ def run_pipeline(server: SiteServer, n: int, work: Path, full: bool) -> Run:
         "crawl_seconds": summary["elapsed_seconds"],  # reactor start to close, from the summary
         "outside_crawl_seconds": round(seconds - summary["elapsed_seconds"], 2),
         "memusage_max_mb": round(stats.get("memusage/max", 0) / 2**20, 1),
+        "requisites_fetched": sum(
+            v for k, v in stats.items() if k.startswith("requisites/fetched/")
+        ),
+        "bytes_per_article": round((stats.get("warc/bytes") or 0) / n),
     }
+    if requisites and not detail["requisites_fetched"]:
+        raise BenchFailure("requisites: the crawl fetched no page requisites")
     if full:
         texts = len(list((archive / "text").glob("*.txt")))
         if texts != n or stats.get("extract/ok") != n:
@@ -307,13 +319,14 @@ def bench_size(n: int, runs: int, floor_sample: int, seed: int) -> dict[str, Any
     with SiteServer(site) as server, tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         print(f"\n{n} articles + {site.hubs} section pages at {server.start_url}", flush=True)
         for k in range(runs):
-            for config in ("bare", "warc", "full"):
+            for config in CONFIGS:
                 work = Path(tmp) / f"run{k}"
                 work.mkdir(exist_ok=True)
                 if config == "bare":
                     run = run_bare(server, n, work)
                 else:
-                    run = run_pipeline(server, n, work, full=config == "full")
+                    run = run_pipeline(server, n, work, full=config != "warc",
+                                       requisites=config == "requisites")  # fmt: skip
                 all_runs.append(run)
                 print(f"  run {k + 1} {config:<5} {run.seconds:7.1f} s  "
                       f"{run.pages_per_s:7.1f} pages/s  peak RSS {run.peak_rss_mb:6.0f} MB "
@@ -342,7 +355,7 @@ def summarise(n: int, runs: list[Run], floors: list[dict[str, float]]) -> dict[s
         return statistics.median(getattr(r, attr) for r in runs if r.config == config)
 
     result: dict[str, Any] = {"pages": n, "configs": {}}
-    for config in ("bare", "warc", "full"):
+    for config in CONFIGS:
         result["configs"][config] = {
             "pages_per_s": round(med(config, "pages_per_s"), 1),
             "seconds": round(med(config, "seconds"), 2),
@@ -364,6 +377,14 @@ def summarise(n: int, runs: list[Run], floors: list[dict[str, float]]) -> dict[s
         key: statistics.median(r.detail[key] for r in full)
         for key in ("crawl_seconds", "outside_crawl_seconds", "memusage_max_mb", "warc_bytes")
     }
+    result["requisites"] = {
+        config: {key: statistics.median(r.detail[key] for r in runs if r.config == config)
+                 for key in ("requisites_fetched", "bytes_per_article")}
+        for config in ("full", "requisites")
+    }  # fmt: skip
+    result["ratio_requisites_full"] = round(
+        c["requisites"]["pages_per_s"] / c["full"]["pages_per_s"], 3
+    )
     result["runs"] = [asdict(r) for r in runs]
     result["floor_runs"] = floors
     return result
@@ -378,6 +399,7 @@ def print_table(res: dict[str, Any]) -> None:
         "bare": "(1) bare Scrapy, fetch only",
         "warc": "(2) pipeline, WARC only",
         "full": "(3) pipeline, full",
+        "requisites": "(5) pipeline, full + requisites",
         "floor": "(4) extract_article, one core",
     }
     for key, label in names.items():
@@ -399,6 +421,11 @@ def print_table(res: dict[str, Any]) -> None:
           f"{d['outside_crawl_seconds']:.1f} s outside it (start-up, index, exit); "
           f"Scrapy memusage/max {d['memusage_max_mb']:.0f} MB (crawl process alone); "
           f"site server CPU {c['full']['server_cpu_seconds']:.1f} s of the same cores")  # fmt: skip
+    q = res["requisites"]
+    print(f"  page requisites: off (3) {q['full']['bytes_per_article'] / 1024:.0f} KB of WARC "
+          f"per article; on (5) {q['requisites']['bytes_per_article'] / 1024:.0f} KB, "
+          f"{q['requisites']['requisites_fetched']:.0f} requisites fetched; "
+          f"(5)/(3) = {res['ratio_requisites_full']:.3f} of the pages/s")  # fmt: skip
 
 
 def main() -> None:

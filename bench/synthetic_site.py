@@ -265,7 +265,16 @@ class Site:
         path = path.split("?", 1)[0]
         if path == "/robots.txt":
             return 200, b"User-agent: *\nAllow: /\n", "text/plain"
+        if path == "/static/site.css":
+            return 200, SITE_CSS, "text/css"
+        if path == "/static/bg.png":
+            return 200, _photo(-1, 2_000), "image/png"
         parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "img" and parts[1].endswith(".jpg"):
+            with contextlib.suppress(ValueError):
+                i = int(parts[1].removesuffix(".jpg"))
+                if 0 <= i < self.pages:
+                    return 200, _photo(self.seed * 1_000_003 + i, 40_000), "image/jpeg"
         try:
             if len(parts) == 3 and parts[:2] == ["news", "page"]:
                 k = int(parts[2])
@@ -278,6 +287,16 @@ class Site:
         except ValueError:
             pass
         return 404, b"<html><body><h1>Page not found</h1></body></html>", "text/html"
+
+
+# the page requisites the pages name: one stylesheet (naming a background image) for all, a
+# photo per article (its own, and five more in the related teasers: other articles' photos)
+SITE_CSS = b"body{margin:0}header{background:url(bg.png)}" + b".x{padding:0}" * 500
+
+
+def _photo(seed: int, size: int) -> bytes:
+    """Bytes of a photo's size (not decodable: the crawl only stores them)."""
+    return random.Random(seed).randbytes(size // 2 + random.Random(seed).randrange(size))
 
 
 class _Http(asyncio.Protocol):

@@ -97,9 +97,14 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{'time':<14}  {'status':>6}  {'type':<8}  {'offset':>10}  warc file")
     for c in captures:
-        kind = "revisit" if c.get("mime") == "warc/revisit" else "response"
+        # a revisit's line is the capture it refers to (storage.index); shown as what it is
+        own, note = c.get("revisit"), ""
+        if own:
+            note = f"  (replays {own.get('refers_to', 'the capture')} of {c['filename']})"
+            c = {**c, **own}
+        kind = "revisit" if own or c.get("mime") == "warc/revisit" else "response"
         print(f"{c['timestamp']:<14}  {c.get('status', '-'):>6}  {kind:<8}  {c['offset']:>10}  "
-              f"{c['filename']}")  # fmt: skip
+              f"{c['filename']}{note}")  # fmt: skip
     print(f"{len(captures)} capture(s) of {args.url}")
     if not captures and layout.manifest_path.exists():
         manifest = Manifest(layout.manifest_path)

@@ -109,6 +109,16 @@ LOGSTATS_INTERVAL = 60.0  # seconds between progress lines
 # disk (MB): room for the manifest, the summary and the log to finish. 0: no floor.
 ARCHIVE_MIN_FREE_MB = 100.0
 
+# Page requisites (crawler/requisites.py): the stylesheets, scripts, images, fonts and icons an
+# archived article needs to replay as its reader saw it, on any host (CDNs too), each URL once a
+# run. _HUBS: home and section pages' too. Limits: bytes of one requisite, requisites one page (or
+# stylesheet) may add, requisites in a run; what a limit leaves out is counted by its reason.
+ARCHIVE_REQUISITES = True
+ARCHIVE_REQUISITES_HUBS = False
+ARCHIVE_REQUISITES_MAX_SIZE = 10 * 1024 * 1024
+ARCHIVE_REQUISITES_MAX_PER_PAGE = 150
+ARCHIVE_REQUISITES_MAX_PER_RUN = 50_000
+
 # --- WARC_*: every HTTP exchange, as received ---------------------------------------------------
 WARC_ENABLED = True
 WARC_PREFIX = "newsarchiver"

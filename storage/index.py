@@ -5,6 +5,17 @@ Each closed WARC is indexed once, by cdxj-indexer (the index pywb and ReplayWeb.
 the new files. ``index.cdxj`` is the sorted merge of them all, rewritten atomically. Lines are
 ``SURT-key 14-digit-timestamp {json}`` with url, mime, status, digest, length, offset and
 filename (the WARC file's name). :func:`lookup` lists the captures of one URL.
+
+A revisit record is indexed as the capture it refers to (``WARC-Refers-To``, found in the
+manifest's ``captures``): its line keeps the revisit's URL and time, takes the original
+response's filename, offset, length, status and mime, and names the revisit record itself in
+``"revisit"`` (profile, filename, offset, length, status, and ``refers_to``: the original's
+timestamp). pywb and ReplayWeb.page replay a
+``server-not-modified`` revisit with its own HTTP headers: an empty 304, so every hub page of an
+incremental crawl replayed blank, and the replay without a timestamp picks just that capture.
+Resolved here, a 304 replays the page the server said was unchanged, and an identical-payload
+revisit the payload it shares, by timestamp and without one, in both tools. The WARC keeps the
+304 as the server sent it. A revisit whose original is unknown keeps its own line.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import heapq
 import io
 import json
 import logging
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +32,11 @@ from typing import Any
 
 from cdxj_indexer.main import write_cdx_index
 from surt import surt
+from warcio.archiveiterator import ArchiveIterator
 
 from storage.atomic import write_atomic
 from storage.layout import ArchiveLayout
+from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +52,71 @@ def _by_warc_dir(layout: ArchiveLayout) -> Path:
     return layout.indexes_dir / "by-warc"
 
 
-def index_warc(warc: Path) -> bytes:
-    """The sorted CDXJ lines of one WARC file, filename fields being the file's name."""
+# Parts made before revisits were resolved are made again once (INDEX_FORMAT in by-warc/FORMAT)
+INDEX_FORMAT = "2"
+Originals = Callable[[list[str]], dict[str, dict[str, Any]]]  # record ids -> captures rows
+
+
+def index_warc(warc: Path, originals: Originals | None = None) -> bytes:
+    """The sorted CDXJ lines of one WARC file, filename fields being the file's name; with
+    `originals` (Manifest.captures_by_record_id), revisits indexed as what they refer to."""
     out = io.StringIO()
     write_cdx_index(out, [str(warc)], {"sort": True, "dir_root": str(warc.parent)})
-    return out.getvalue().encode("utf-8")
+    lines = out.getvalue().splitlines(keepends=True)
+    if originals is not None:
+        lines = _resolve_revisits(warc, lines, originals)
+    return "".join(lines).encode("utf-8")
+
+
+def _resolve_revisits(warc: Path, lines: list[str], originals: Originals) -> list[str]:
+    revisits = {}
+    for i, line in enumerate(lines):
+        if '"warc/revisit"' in line:
+            entry = parse_line(line)
+            if entry.get("mime") == "warc/revisit":
+                revisits[i] = entry
+    if not revisits:
+        return lines
+    refers = _refers_to(warc, sorted({int(e["offset"]) for e in revisits.values()}))
+    found = originals([r for r, _ in refers.values()])
+    for i, entry in revisits.items():
+        record_id, profile = refers.get(int(entry["offset"]), ("", ""))
+        original = found.get(record_id)
+        if original is None or original["record_type"] != "response":
+            continue
+        own: dict[str, Any] = {
+            k: entry[k] for k in ("filename", "offset", "length", "status") if k in entry
+        }
+        data: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("urlkey", "timestamp")}
+        data.update(
+            mime=(original["content_type"] or "unk").split(";")[0].strip().lower(),
+            status=str(original["status"]), digest=original["payload_digest"] or data.get("digest"),
+            filename=original["warc_file"], offset=str(original["warc_offset"]),
+            length=str(original["warc_length"]),
+            revisit={"profile": profile, **own, "refers_to": _timestamp(original["warc_date"])},
+        )  # fmt: skip
+        lines[i] = f"{entry['urlkey']} {entry['timestamp']} {json.dumps(data)}\n"
+    return sorted(lines)  # as cdxj-indexer sorts: the merge needs each part in order
+
+
+def _timestamp(warc_date: str) -> str:
+    """A WARC-Date (2026-03-01T12:00:00Z, maybe with fractions) as CDXJ's 14 digits."""
+    return "".join(ch for ch in warc_date if ch.isdigit())[:14]
+
+
+def _refers_to(warc: Path, offsets: list[int]) -> dict[int, tuple[str, str]]:
+    """offset -> (WARC-Refers-To, short profile) of the revisit records at these offsets."""
+    out = {}
+    with warc.open("rb") as fh:
+        for offset in offsets:
+            fh.seek(offset)
+            record = next(iter(ArchiveIterator(fh)), None)
+            if record is None or record.rec_type != "revisit":
+                continue
+            headers = record.rec_headers
+            profile = (headers.get_header("WARC-Profile") or "").rstrip("/").rsplit("/", 1)[-1]
+            out[offset] = (headers.get_header("WARC-Refers-To") or "", profile)
+    return out
 
 
 def update_index(layout: ArchiveLayout) -> IndexUpdate:
@@ -52,11 +126,21 @@ def update_index(layout: ArchiveLayout) -> IndexUpdate:
     layout.tmp_dir.mkdir(parents=True, exist_ok=True)
     indexed = []
     warcs = layout.closed_warcs()
-    for warc in warcs:
-        part = by_warc / f"{warc.name}.cdxj"
-        if not part.exists():
-            write_atomic(part, index_warc(warc), layout.tmp_dir)
-            indexed.append(warc.name)
+    format_file = by_warc / "FORMAT"
+    stale = not format_file.exists() or format_file.read_text().strip() != INDEX_FORMAT
+    manifest = Manifest(layout.manifest_path) if layout.manifest_path.exists() else None
+    try:
+        originals = manifest.captures_by_record_id if manifest is not None else None
+        for warc in warcs:
+            part = by_warc / f"{warc.name}.cdxj"
+            if stale or not part.exists():
+                write_atomic(part, index_warc(warc, originals), layout.tmp_dir)
+                indexed.append(warc.name)
+    finally:
+        if manifest is not None:
+            manifest.close()
+    if stale:
+        write_atomic(format_file, INDEX_FORMAT.encode(), layout.tmp_dir)
     # WARC files deleted after a verified push stay in the index: their captures are in S3
     parts = sorted(by_warc.glob("*.cdxj"))
     lines = 0

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS captures (
 );
 CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
 CREATE INDEX IF NOT EXISTS captures_digest ON captures (payload_digest);
+CREATE INDEX IF NOT EXISTS captures_record ON captures (record_id);
 CREATE TABLE IF NOT EXISTS texts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE, stem TEXT NOT NULL,
     state TEXT NOT NULL, title TEXT, created_at TEXT NOT NULL, run_id TEXT,
@@ -190,6 +191,17 @@ class Manifest:
             params,
         )
         return dict(rows[0]) if rows else None
+
+    def captures_by_record_id(self, record_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The captures rows of these WARC-Record-IDs (what revisit records refer to)."""
+        ids = list(dict.fromkeys(record_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):  # sqlite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.query(f"SELECT * FROM captures WHERE record_id IN ({marks})", chunk):
+                found[row["record_id"]] = dict(row)
+        return found
 
     def archived_at(self, url: str) -> str | None:
         """When `url` was last archived as an article (as found or as final URL), or None."""

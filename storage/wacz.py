@@ -5,7 +5,8 @@ gzipped already), ``indexes/index.cdxj`` (their CDXJ lines), ``pages/pages.jsonl
 archived article: url, title, ts, text) and ``datapackage.json`` listing every file with its
 SHA-256 and size, plus ``datapackage-digest.json`` (the SHA-256 of datapackage.json). With
 ``outlet``/``since`` only the matching articles are pages, and only the WARC files that hold
-their captures go in (whole: a WARC file is the unit of a WACZ). Written to a temporary name and
+their captures go in (whole: a WARC file is the unit of a WACZ), with the files holding the
+captures their revisits refer to (:mod:`storage.index`). Written to a temporary name and
 renamed, so a killed export leaves no half a package.
 """
 
@@ -85,11 +86,14 @@ def export_wacz(layout: ArchiveLayout, out: Path, outlet: str | None = None,
     everything = not outlet and not since
     names = {w.name for w in layout.closed_warcs()}
     wanted = names if everything else {p["warc"] for p in pages if p["warc"] in names}
-    warcs = sorted(layout.warc_dir / name for name in wanted)
     index_lines = []
-    for warc in warcs:
-        part = layout.indexes_dir / "by-warc" / f"{warc.name}.cdxj"
+    for name in sorted(wanted):
+        part = layout.indexes_dir / "by-warc" / f"{name}.cdxj"
         index_lines += part.read_text(encoding="utf-8").splitlines(keepends=True)
+    # a revisit is indexed as the capture it refers to: that capture's file goes in too
+    referred = {json.loads(line.split(" ", 2)[2])["filename"] for line in index_lines}
+    wanted |= referred & names
+    warcs = sorted(layout.warc_dir / name for name in wanted)
     index_lines.sort()
 
     page_lines = [json.dumps({"format": "json-pages-1.0", "id": "pages",

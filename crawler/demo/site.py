@@ -10,6 +10,7 @@ fetched.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import threading
@@ -24,13 +25,14 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-from crawler.demo import templates
+from crawler.demo import assets, templates
 from crawler.demo.content import OUTLETS, STORIES, OutletSpec, Story
 
 DEFAULT_USER_AGENT = "newsarchiver-demo/0.1 (+http://127.0.0.1/contact)"
 HTML_UTF8 = "text/html; charset=utf-8"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+CDN = "cdn"  # the RequestLog outlet of the shared requisites host
 _T = TypeVar("_T")
 
 
@@ -190,18 +192,29 @@ def _robots(base: str, spec: OutletSpec) -> bytes:
     ).encode()
 
 
-def build_outlet(spec: OutletSpec, base: str, stories: list[Story]) -> dict[str, _Resource]:
-    """Every path of one outlet, rendered for the outlet's base URL."""
+def _assets(files: dict[str, tuple[str, bytes]]) -> dict[str, _Resource]:
+    # a year's caching, as outlets serve their static files
+    cache = (("Cache-Control", "public, max-age=31536000"),)
+    return {path: _Resource(200, ctype, body, cache) for path, (ctype, body) in files.items()}
+
+
+def build_outlet(
+    spec: OutletSpec, base: str, stories: list[Story], cdn: str = ""
+) -> dict[str, _Resource]:
+    """Every path of one outlet, rendered for the outlet's base URL; pages name their requisites
+    (:mod:`crawler.demo.assets`) when the base URL of the CDN host is given."""
     render = templates.ARTICLE_TEMPLATES[spec.template]
     linked = sorted((s for s in stories if s.linked), key=lambda s: s.published, reverse=True)
     # The robots-disallowed draft is linked from the home page only.
     public = [s for s in linked if "robots_disallowed" not in s.features]
-    res: dict[str, _Resource] = {}
+    res: dict[str, _Resource] = _assets(assets.outlet_assets(spec.name)) if cdn else {}
 
     def page(path: str, related: tuple[str, ...] = ()) -> templates.Page:
-        return templates.Page(spec.site_name, base + path, spec.sections, related)
+        return templates.Page(spec.site_name, base + path, spec.sections, related, cdn)
 
     for story in stories:
+        if cdn:
+            res.update(_assets(assets.photo_assets(story.path)))
         related = tuple(s.link_path for s in public if s is not story)
         body = render(story, page(story.path, related))
         etag = '"' + hashlib.sha1(body.encode("utf-8")).hexdigest()[:20] + '"'
@@ -279,6 +292,7 @@ class _OutletServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], site: DemoSite, outlet: str) -> None:
         super().__init__(address, _Handler)
+        self.host = address[0]
         self.site = site
         self.outlet = outlet
         self.resources: dict[str, _Resource] = {}
@@ -356,6 +370,7 @@ class DemoSite:
         self.port_base = port_base
         self._running: dict[str, _Running] = {}
         self._outlets: dict[str, str] = {}
+        self._cdn = ""
         self._articles: list[DemoArticle] = []
         self._requests: list[RequestLog] = []
         self._lock = threading.Lock()
@@ -369,15 +384,19 @@ class DemoSite:
                 port = 0 if self.port_base is None else self.port_base + i
                 server = _OutletServer((self.host, port), self, spec.name)
                 self._running[spec.name] = _Running(server)
+            cdn = self._cdn_server(0 if self.port_base is None else self.port_base + len(OUTLETS))
+            self._running[CDN] = _Running(cdn)
         except BaseException:
             self.stop()
             raise
+        self._cdn = f"http://{cdn.host}:{cdn.server_address[1]}"
+        cdn.resources = _assets(assets.cdn_assets())
         self._outlets, self._articles = {}, []
         for spec in OUTLETS:
             run = self._running[spec.name]
             run.base_url = f"http://{self.host}:{run.server.server_address[1]}"
             run.stories = [s for s in STORIES if s.outlet == spec.name]
-            run.server.resources = build_outlet(spec, run.base_url, run.stories)
+            run.server.resources = build_outlet(spec, run.base_url, run.stories, self._cdn)
             self._outlets[spec.name] = run.base_url
             self._articles += [self._article(run.base_url, s) for s in run.stories]
         for name, run in self._running.items():
@@ -389,6 +408,14 @@ class DemoSite:
             )
             run.thread.start()
         return self
+
+    def _cdn_server(self, port: int) -> _OutletServer:
+        """The shared "CDN": another host than every outlet's, so its requisites are off-host
+        (127.0.0.2 on the loopback network; where only 127.0.0.1 answers, another port)."""
+        if self.host == "127.0.0.1":
+            with contextlib.suppress(OSError):
+                return _OutletServer(("127.0.0.2", port), self, CDN)
+        return _OutletServer((self.host, port), self, CDN)
 
     def stop(self) -> None:
         running, self._running = self._running, {}
@@ -415,7 +442,7 @@ class DemoSite:
         run = self._running[story.outlet]
         spec = next(s for s in OUTLETS if s.name == story.outlet)
         run.stories = [*run.stories, story]
-        run.server.resources = build_outlet(spec, run.base_url, run.stories)
+        run.server.resources = build_outlet(spec, run.base_url, run.stories, self._cdn)
         article = self._article(run.base_url, story)
         with self._lock:
             self._articles.append(article)
@@ -426,6 +453,19 @@ class DemoSite:
     def outlets(self) -> dict[str, str]:
         """Outlet name -> base URL (no trailing slash)."""
         return dict(self._require(self._outlets))
+
+    @property
+    def cdn(self) -> str:
+        """Base URL of the shared host of requisites, another address than the outlets'."""
+        return self._require(self._cdn)
+
+    def requisites(self, article: DemoArticle) -> list[str]:
+        """The URLs of every requisite an article page names, its stylesheets' too: what a
+        faithful capture of it holds besides the page."""
+        base = self._outlets[article.outlet]
+        path = article.url.removeprefix(base)
+        own = [*assets.OUTLET_PATHS, assets.photo_path(path), assets.photo_path(path, 2)]
+        return [base + p for p in own] + [self._cdn + p for p in assets.CDN_PATHS]
 
     @property
     def articles(self) -> list[DemoArticle]:

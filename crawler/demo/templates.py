@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from crawler.demo import assets
 from crawler.demo.content import Story
 
 ICON_LABELS = (
@@ -106,6 +107,7 @@ class Page:
     url: str  # canonical absolute URL
     nav: tuple[tuple[str, str], ...]  # (href, label) of the section pages
     related: tuple[str, ...] = ()  # hrefs of other linked stories, for teaser blocks
+    cdn: str = ""  # base URL of the shared "CDN" host of the requisites (crawler.demo.assets)
 
 
 def esc(text: str) -> str:
@@ -155,12 +157,18 @@ def _head(
     ]
     if og_type:
         lines.append(f'<meta property="og:type" content="{og_type}">')
+    if page.cdn:
+        lines.extend(assets.head_links(page.cdn))
     lines.extend(extra)
     return "<head>\n" + "\n".join(lines) + "\n</head>"
 
 
-def _article_meta(story: Story, *, published_meta: bool) -> tuple[str, ...]:
-    out = [f'<meta name="author" content="{esc(story.author)}">']
+def _article_meta(story: Story, page: Page, *, published_meta: bool) -> tuple[str, ...]:
+    origin = "/".join(page.url.split("/")[:3])
+    out = [
+        f'<meta name="author" content="{esc(story.author)}">',
+        f'<meta property="og:image" content="{esc(origin + assets.photo_path(story.path))}">',
+    ]
     if published_meta:
         out.append(f'<meta property="article:published_time" content="{story.published}">')
     return tuple(out)
@@ -189,7 +197,10 @@ def render_iconfont(story: Story, page: Page) -> str:
         page,
         og_type="article",
         charset=story.charset,
-        extra=(*_article_meta(story, published_meta=True), _jsonld(story, page, ascii_only=False)),
+        extra=(
+            *_article_meta(story, page, published_meta=True),
+            _jsonld(story, page, ascii_only=False),
+        ),
     )
     # The icon font failed to load, so each glyph's ligature name is left as visible text.
     icons = "".join(f'<span class="icon {label}">{label}</span>' for label in ICON_LABELS)
@@ -202,6 +213,7 @@ def render_iconfont(story: Story, page: Page) -> str:
 <div class="article__toolbar">{icons}</div>
 <div class="article__date">{when}</div>
 <h1 class="article__heading">{esc(story.title)}</h1>
+{assets.photo_html(story.path)}
 <p class="standfirst">{esc(lead)}</p>
 <div class="article__author">By <a rel="author" href="/">{esc(story.author)}</a></div>
 <div class="article__body">
@@ -232,7 +244,7 @@ def render_aggregator(story: Story, page: Page) -> str:
         og_type=None,
         charset=story.charset,
         extra=(
-            *_article_meta(story, published_meta=False),
+            *_article_meta(story, page, published_meta=False),
             _jsonld(story, page, ascii_only=True),
             "<style>.print-copy{display:none}@media print{.print-copy{display:block}}</style>",
         ),
@@ -246,6 +258,7 @@ def render_aggregator(story: Story, page: Page) -> str:
 <div id="content">
 <article class="news-item">
 <h1 class="news-item__title">{esc(story.title)}</h1>
+{assets.photo_html(story.path)}
 <div class="news-item__meta"><span class="author">{esc(story.author)}</span>
 <time datetime="{story.published}">{_display_date(story.published)}</time></div>
 <div class="news-body">
@@ -278,7 +291,10 @@ def render_regional(story: Story, page: Page) -> str:
         page,
         og_type="article",
         charset=story.charset,
-        extra=(*_article_meta(story, published_meta=True), _jsonld(story, page, ascii_only=False)),
+        extra=(
+            *_article_meta(story, page, published_meta=True),
+            _jsonld(story, page, ascii_only=False),
+        ),
     )
     lead, *body = story.paragraphs
     picks = (
@@ -293,6 +309,7 @@ def render_regional(story: Story, page: Page) -> str:
 <div class="wrap">
 <article class="post">
 <header class="entry-header"><h1 class="entry-title">{esc(story.title)}</h1>
+{assets.photo_html(story.path)}
 <div class="entry-meta">By <span class="author vcard">{esc(story.author)}</span> |
 {when}{_display_date(story.published)}</time></div></header>
 <div class="lead">{esc(lead)}</div>
@@ -308,19 +325,24 @@ def render_regional(story: Story, page: Page) -> str:
 
 
 def render_wire(story: Story, page: Page) -> str:
-    """Northgate Press Agency: clean markup, og:type and published_time only (no JSON-LD)."""
+    """Northgate Press Agency: clean markup, og:type and published_time only (no JSON-LD), and
+    a touch icon its server does not have (a requisite that fails, as many outlets' do)."""
     head = _head(
         story.title,
         page,
         og_type="article",
         charset=story.charset,
-        extra=_article_meta(story, published_meta=True),
+        extra=(
+            *_article_meta(story, page, published_meta=True),
+            f'<link rel="apple-touch-icon" href="{assets.MISSING_ICON}">',
+        ),
     )
     lead, *body = story.paragraphs
     main = f"""<header><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
 <main>
 <article class="wire-story">
 <h1>{esc(story.title)}</h1>
+{assets.photo_html(story.path)}
 <p class="dateline"><span class="byline">{esc(story.author)}</span>,
 <time datetime="{story.published}">{_display_date(story.published)}</time></p>
 <p class="lede">{esc(lead)}</p>

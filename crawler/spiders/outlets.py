@@ -29,6 +29,7 @@ answered_other,failed}``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -37,6 +38,7 @@ from typing import Any
 import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
@@ -55,6 +57,7 @@ from crawler.items import ArticleItem
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
 from crawler.probes import NotFoundProbes
+from crawler.requisites import Requisites
 from crawler.soft_failures import NotFoundFingerprint
 from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
@@ -90,6 +93,7 @@ class OutletsSpider(Spider):
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
         self._archived_seen: dict[str, str] = {}
         self.probes = NotFoundProbes(False, self._count)  # made for the crawl in from_crawler
+        self.requisites: Requisites | None = None  # made for the crawl in from_crawler
         if crawl_config is None:
             if not config:
                 raise ConfigError("no outlet config given: pass -a config=PATH")
@@ -108,6 +112,10 @@ class OutletsSpider(Spider):
             spider._count,
         )
         crawler.signals.connect(spider.probes.answered, signal=signals.response_received)
+        with contextlib.suppress(NotConfigured):  # ARCHIVE_REQUISITES off
+            spider.requisites = Requisites.from_crawler(
+                crawler, spider.parse_requisite, spider.on_requisite_error
+            )
         # Under `scrapy crawl -a config=…` the config was loaded before the settings were known.
         spider.crawl_config.check_url_length(crawler.settings.getint("URLLENGTH_LIMIT"))
         if spider.crawl_config.user_agent:
@@ -203,6 +211,8 @@ class OutletsSpider(Spider):
     def closed(self, reason: str) -> None:
         if self._manifest is not None:
             self._manifest.close()
+        if self.requisites is not None:
+            self.requisites.close()
 
     def _request(
         self, url: str, outlet: OutletConfig, kind: str, callback: Any, force: bool = False
@@ -369,7 +379,7 @@ class OutletsSpider(Spider):
                 yield request
 
     # --- pages --------------------------------------------------------------------------------
-    def parse_page(self, response: Response) -> Iterator[Any]:
+    async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         outlet = self._outlet(response)
         if self._not_modified(response):
             return
@@ -398,7 +408,25 @@ class OutletsSpider(Spider):
             self._count("spider/pages/hub")
             self._ok(response)
         if response.meta.get("depth", 0) < outlet.depth and not self.retry_mode:
-            yield from self.follow_links(response, outlet)
+            for request in self.follow_links(response, outlet):
+                yield request
+        if self.requisites is not None and self.requisites.wanted(response, bool(reason)):
+            for request in await self.requisites.for_page(response, outlet.name):
+                yield request
+
+    async def parse_requisite(self, response: Response) -> AsyncIterator[Request]:
+        """A requisite came (its exchange is in the WARC): a stylesheet's own are fetched too."""
+        assert self.requisites is not None
+        for request in await self.requisites.for_stylesheet(response):
+            yield request
+
+    def on_requisite_error(self, failure: Failure) -> None:
+        """Counted and logged (:meth:`Requisites.failed`), never an outlet's failure."""
+        assert self.requisites is not None
+        self.requisites.failed(failure)
+        request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
+        if request is not None and not failure.check(RetryLater):
+            self._signal(na_signals.request_done, request=request)
 
     def _not_html(self, response: Response, outlet: OutletConfig, what: PageType) -> None:
         """A PDF, image, archive or JSON where an article was expected is a failure; linked

@@ -1,0 +1,189 @@
+"""Page requisites: what an archived page needs to replay as its reader saw it.
+
+For every article page the crawl archives (and every hub page with ``ARCHIVE_REQUISITES_HUBS``),
+:meth:`Requisites.for_page` reads the page's stylesheets, scripts, images, fonts and icons
+(:mod:`crawler.requisite_links`, in a thread: the reactor parses nothing) and returns the
+requests for them; a stylesheet's own ``@import``, fonts and images come from
+:meth:`Requisites.for_stylesheet` once it is fetched. Requisites on other hosts (CDNs) are
+fetched too; robots.txt and politeness (Scrapy's per-host slots, AutoThrottle) apply to each
+host as to the outlet's own pages. Each URL is requested once per run, so one shared stylesheet
+is one request; one the archive already holds with the same payload becomes a revisit record
+(:mod:`crawler.extensions.warc_capture`). Requisites never become texts or articles, and their
+failures are counted and logged, never listed as the outlet's failures.
+
+Limits, each counted with its reason when it bites: ``ARCHIVE_REQUISITES_MAX_SIZE`` (bytes of one
+requisite: Scrapy's ``download_maxsize``), ``ARCHIVE_REQUISITES_MAX_PER_PAGE`` (what one page or
+stylesheet may add; stylesheets and scripts go first, then fonts, icons, images),
+``ARCHIVE_REQUISITES_MAX_PER_RUN``.
+
+Settings: ``ARCHIVE_REQUISITES``, ``ARCHIVE_REQUISITES_HUBS``, the three limits,
+``URLLENGTH_LIMIT`` (a longer requisite URL is skipped). Per request:
+``meta["dont_archive_requisites"] = True`` fetches the page without its requisites.
+Request meta of a requisite: ``kind="requisite"``, ``requisite`` (its kind), ``requisite_of``
+(the page or stylesheet that named it), ``outlet``.
+
+Stats: ``requisites/pages``, ``requisites/found``, ``requisites/requested/<kind>``,
+``requisites/fetched/<kind>``, ``requisites/bytes``, ``requisites/failed/<reason>`` (the
+reasons of :mod:`crawler.failure_reasons`, and ``robots``),
+``requisites/skipped/{seen,page_limit,run_limit,url_too_long}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.python.failure import Failure
+from w3lib.encoding import http_content_type_encoding
+
+from crawler.failure_reasons import failure_reason
+from crawler.middlewares.retry import RetryLater
+from crawler.requisite_links import ORDER, STYLESHEET, Requisite, css_requisites, page_requisites
+from crawler.twisted_util import deferred_from_future
+
+logger = logging.getLogger(__name__)
+
+KIND = "requisite"  # meta["kind"] of a requisite request
+
+
+class Requisites:
+    def __init__(
+        self,
+        count: Callable[[str, int], None],
+        callback: Callable[..., Any],
+        errback: Callable[[Failure], Any],
+        *,
+        hubs: bool = False,
+        max_size: int = 10 * 1024 * 1024,
+        max_per_page: int = 150,
+        max_per_run: int = 50_000,
+        max_url_length: int = 2083,
+    ) -> None:
+        self.count = count  # (stats key, amount): the crawler's stats, made after this
+        self.callback = callback
+        self.errback = errback
+        self.hubs = hubs
+        self.max_size = max_size
+        self.max_per_page = max_per_page
+        self.max_per_run = max_per_run
+        self.max_url_length = max_url_length
+        self._requested: set[str] = set()  # URLs asked for in this run
+        # one thread: parsing is CPU work under the GIL; a second one would only queue behind it
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="requisites")
+
+    @classmethod
+    def from_crawler(
+        cls, crawler: Crawler, callback: Callable[..., Any], errback: Callable[[Failure], Any]
+    ) -> Requisites:
+        settings = crawler.settings
+        if not settings.getbool("ARCHIVE_REQUISITES"):
+            raise NotConfigured("ARCHIVE_REQUISITES is off")
+        # crawler.settings_check has made sure each is at least 1
+        limits = {name.lower(): settings.getint(f"ARCHIVE_REQUISITES_{name}")
+                  for name in ("MAX_SIZE", "MAX_PER_PAGE", "MAX_PER_RUN")}  # fmt: skip
+
+        def count(key: str, amount: int) -> None:
+            assert crawler.stats is not None
+            crawler.stats.inc_value(key, amount)
+
+        return cls(
+            count, callback, errback, hubs=settings.getbool("ARCHIVE_REQUISITES_HUBS"),
+            max_url_length=settings.getint("URLLENGTH_LIMIT") or 2**31, **limits,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def wanted(self, response: Response, article: bool) -> bool:
+        """Whether this page's requisites are fetched: an archived article (or hub, by
+        setting) fetched now, not one read back from its last capture after a 304 (its
+        requisites were fetched with that capture), and not opted out."""
+        meta = response.meta
+        if meta.get("dont_archive_requisites") or meta.get("dont_archive"):
+            return False
+        if meta.get("not_modified") or response.status != 200:
+            return False
+        return article or self.hubs
+
+    async def for_page(self, response: Response, outlet: str) -> list[Request]:
+        """The requests for the requisites of an HTML page."""
+        encoding = getattr(response, "encoding", None)
+        found = await self._in_thread(page_requisites, response.body, response.url, encoding)
+        self.count("requisites/pages", 1)
+        return self.requests_for(found, response.url, outlet)
+
+    async def for_stylesheet(self, response: Response) -> list[Request]:
+        """The requisites a fetched stylesheet names (@import, fonts, images)."""
+        self.fetched(response)
+        if response.meta.get("requisite") != STYLESHEET or response.status != 200:
+            return []
+        content_type = response.headers.get("Content-Type") or b""
+        encoding = http_content_type_encoding(content_type.decode("latin-1"))
+        found = await self._in_thread(css_requisites, response.body, response.url, encoding)
+        return self.requests_for(found, response.url, response.meta["outlet"])
+
+    def fetched(self, response: Response) -> None:
+        if response.meta.get("requisite_counted"):
+            return
+        response.meta["requisite_counted"] = True
+        self.count(f"requisites/fetched/{response.meta.get('requisite', 'other')}", 1)
+        self.count("requisites/bytes", len(response.body))
+
+    def failed(self, failure: Failure) -> None:
+        """A requisite that did not come: counted and logged, not an outlet failure."""
+        request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
+        reason = failure_reason(failure)
+        if reason is None:
+            if isinstance(failure.value, RetryLater):
+                return  # a retry scheduled for later: not an end
+            reason = "robots" if "robots.txt" in str(failure.value) else "ignored"
+        self.count(f"requisites/failed/{reason}", 1)
+        url = request.url if request is not None else "?"
+        logger.info("requisite failed: %s (%s)", url, reason)
+
+    async def _in_thread(self, fn: Callable[..., list[Requisite]], *args: Any) -> list[Requisite]:
+        future = self._executor.submit(fn, *args)
+        try:
+            return await maybe_deferred_to_future(deferred_from_future(future))
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
+    def requests_for(self, found: list[Requisite], of: str, outlet: str) -> list[Request]:
+        """The requests for requisites `of` a page or stylesheet names: each URL once a run,
+        within the limits; what is left out is counted by its reason."""
+        self.count("requisites/found", len(found))
+        requests: list[Request] = []
+        # the layout first, photos last, should the page limit bite
+        for requisite in sorted(found, key=lambda r: ORDER[r.kind]):
+            skipped = self._skip(requisite.url, len(requests))
+            if skipped:
+                self.count(f"requisites/skipped/{skipped}", 1)
+                continue
+            self._requested.add(requisite.url)
+            self.count(f"requisites/requested/{requisite.kind}", 1)
+            meta = {"outlet": outlet, "kind": KIND, "requisite": requisite.kind,
+                    "requisite_of": of, "download_maxsize": self.max_size}  # fmt: skip
+            # a page's requisites are fetched right after it: a replay shows them as they were
+            requests.append(Request(requisite.url, callback=self.callback, errback=self.errback,
+                                    meta=meta, priority=1))  # fmt: skip
+        return requests
+
+    def _skip(self, url: str, queued: int) -> str | None:
+        if url in self._requested:
+            return "seen"
+        if len(url) > self.max_url_length:
+            return "url_too_long"
+        if queued >= self.max_per_page:
+            return "page_limit"
+        if len(self._requested) >= self.max_per_run:
+            return "run_limit"
+        return None
