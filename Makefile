@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 DEMO_ARCHIVE ?= demo-archive
 
-.PHONY: demo test lint venv clean bench bench-push eval-extraction redis-server soak
+.PHONY: demo test lint venv clean bench bench-push eval-extraction redis-server chromium soak
 
 venv: $(DEPS)
 
@@ -35,7 +35,21 @@ redis-server:
 	    && command -v redis-server >/dev/null; \
 	}
 
-test: $(DEPS) redis-server
+# Debian's Chromium (/usr/bin/chromium, the path tests/browser_tools.py drives with Playwright;
+# `playwright install` would download a browser build of its own): installed the same way
+chromium:
+	@[ -x /usr/bin/chromium ] || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "make: /usr/bin/chromium missing; install it: sudo apt-get install chromium" >&2; exit 1; fi; \
+	  echo "installing chromium (apt-get)"; \
+	  APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -qq"; \
+	  $$APT install -y --no-install-recommends chromium >/dev/null \
+	    || { $$APT update && $$APT install -y --no-install-recommends chromium >/dev/null; } \
+	    && [ -x /usr/bin/chromium ]; \
+	}
+
+test: $(DEPS) redis-server chromium
 	$(BIN)/ruff check crawler pipelines storage tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
