@@ -98,9 +98,9 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     print(f"{'time':<14}  {'status':>6}  {'type':<8}  {'offset':>10}  warc file")
     for c in captures:
         # a revisit's line is the capture it refers to (storage.index); shown as what it is
-        own, note = c.get("revisit"), ""
+        own, original = c.get("revisit"), c.get("refers_to")
+        note = f"  (replays {original['timestamp']} of {original['filename']})" if original else ""
         if own:
-            note = f"  (replays {own.get('refers_to', 'the capture')} of {c['filename']})"
             c = {**c, **own}
         kind = "revisit" if own or c.get("mime") == "warc/revisit" else "response"
         print(f"{c['timestamp']:<14}  {c.get('status', '-'):>6}  {kind:<8}  {c['offset']:>10}  "

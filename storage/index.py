@@ -6,16 +6,19 @@ the new files. ``index.cdxj`` is the sorted merge of them all, rewritten atomica
 ``SURT-key 14-digit-timestamp {json}`` with url, mime, status, digest, length, offset and
 filename (the WARC file's name). :func:`lookup` lists the captures of one URL.
 
-A revisit record is indexed as the capture it refers to (``WARC-Refers-To``, found in the
-manifest's ``captures``): its line keeps the revisit's URL and time, takes the original
-response's filename, offset, length, status and mime, and names the revisit record itself in
-``"revisit"`` (profile, filename, offset, length, status, and ``refers_to``: the original's
-timestamp). pywb and ReplayWeb.page replay a
-``server-not-modified`` revisit with its own HTTP headers: an empty 304, so every hub page of an
-incremental crawl replayed blank, and the replay without a timestamp picks just that capture.
-Resolved here, a 304 replays the page the server said was unchanged, and an identical-payload
-revisit the payload it shares, by timestamp and without one, in both tools. The WARC keeps the
-304 as the server sent it. A revisit whose original is unknown keeps its own line.
+Revisits name the capture they refer to (``WARC-Refers-To``, found in the manifest's
+``captures``) in ``"refers_to"``: its timestamp, filename, offset and length. A
+``server-not-modified`` revisit (a 304) is replayed by pywb and ReplayWeb.page with its own HTTP
+headers: an empty 304, so every hub page of an incremental crawl replayed blank, and the replay
+without a timestamp picks just that capture. Its line here (what pywb reads) is therefore the
+capture it refers to: the revisit's URL and time, the original response's filename, offset,
+length, status and mime, and the revisit record itself in ``"revisit"`` (profile, status,
+filename, offset, length). ReplayWeb.page rejects a record whose time is not its line's, so
+:func:`replaywebpage_line` turns such a line back into the revisit's own, status 200: it
+resolves the revisit to its original and serves the original's payload. Identical-payload
+revisits keep their own lines (both tools look the original up); ReplayWeb.page would not take a
+record of another URL than the line's. The WARC keeps every record as written; a revisit whose
+original is unknown keeps its own line, without ``"refers_to"``.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ def _by_warc_dir(layout: ArchiveLayout) -> Path:
 
 
 # Parts made before revisits were resolved are made again once (INDEX_FORMAT in by-warc/FORMAT)
-INDEX_FORMAT = "2"
+INDEX_FORMAT = "3"
+SERVER_NOT_MODIFIED = "server-not-modified"  # the short form of a 304 revisit's WARC-Profile
 Originals = Callable[[list[str]], dict[str, dict[str, Any]]]  # record ids -> captures rows
 
 
@@ -84,19 +88,38 @@ def _resolve_revisits(warc: Path, lines: list[str], originals: Originals) -> lis
         original = found.get(record_id)
         if original is None or original["record_type"] != "response":
             continue
-        own: dict[str, Any] = {
-            k: entry[k] for k in ("filename", "offset", "length", "status") if k in entry
-        }
         data: dict[str, Any] = {k: v for k, v in entry.items() if k not in ("urlkey", "timestamp")}
-        data.update(
-            mime=(original["content_type"] or "unk").split(";")[0].strip().lower(),
-            status=str(original["status"]), digest=original["payload_digest"] or data.get("digest"),
-            filename=original["warc_file"], offset=str(original["warc_offset"]),
-            length=str(original["warc_length"]),
-            revisit={"profile": profile, **own, "refers_to": _timestamp(original["warc_date"])},
-        )  # fmt: skip
+        data["refers_to"] = {"timestamp": _timestamp(original["warc_date"]),
+                             "filename": original["warc_file"],
+                             "offset": str(original["warc_offset"]),
+                             "length": str(original["warc_length"])}  # fmt: skip
+        if profile == SERVER_NOT_MODIFIED:
+            own: dict[str, Any] = {"profile": profile}
+            own.update((k, entry[k]) for k in ("status", "filename", "offset", "length"))
+            data.update(
+                mime=(original["content_type"] or "unk").split(";")[0].strip().lower(),
+                status=str(original["status"]),
+                digest=original["payload_digest"] or data.get("digest"),
+                filename=original["warc_file"], offset=str(original["warc_offset"]),
+                length=str(original["warc_length"]), revisit=own,
+            )  # fmt: skip
         lines[i] = f"{entry['urlkey']} {entry['timestamp']} {json.dumps(data)}\n"
     return sorted(lines)  # as cdxj-indexer sorts: the merge needs each part in order
+
+
+def replaywebpage_line(line: str) -> str:
+    """The line as ReplayWeb.page replays it (for a WACZ): a 304's resolved line turned back
+    into its revisit record's own, with status 200 (see the module docstring)."""
+    if '"revisit"' not in line:
+        return line
+    key, timestamp, raw = line.rstrip("\n").split(" ", 2)
+    data = json.loads(raw)
+    own = data.pop("revisit", None)
+    if not own:
+        return line
+    data.update(mime="warc/revisit", status="200", filename=own["filename"],
+                offset=own["offset"], length=own["length"])  # fmt: skip
+    return f"{key} {timestamp} {json.dumps(data)}\n"
 
 
 def _timestamp(warc_date: str) -> str:

@@ -6,7 +6,8 @@ archived article: url, title, ts, text) and ``datapackage.json`` listing every f
 SHA-256 and size, plus ``datapackage-digest.json`` (the SHA-256 of datapackage.json). With
 ``outlet``/``since`` only the matching articles are pages, and only the WARC files that hold
 their captures go in (whole: a WARC file is the unit of a WACZ), with the files holding the
-captures their revisits refer to (:mod:`storage.index`). Written to a temporary name and
+captures their revisits refer to; a 304's line in the form ReplayWeb.page replays
+(:func:`storage.index.replaywebpage_line`). Written to a temporary name and
 renamed, so a killed export leaves no half a package.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import __version__
-from storage.index import update_index
+from storage.index import replaywebpage_line, update_index
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
 
@@ -75,6 +76,11 @@ def _pages(layout: ArchiveLayout, manifest: Manifest, outlet: str | None,
     return pages
 
 
+def _part(layout: ArchiveLayout, warc_name: str) -> list[str]:
+    part = layout.indexes_dir / "by-warc" / f"{warc_name}.cdxj"
+    return part.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
 def export_wacz(layout: ArchiveLayout, out: Path, outlet: str | None = None,
                 since: str | None = None) -> ExportReport:  # fmt: skip
     update_index(layout)
@@ -86,15 +92,15 @@ def export_wacz(layout: ArchiveLayout, out: Path, outlet: str | None = None,
     everything = not outlet and not since
     names = {w.name for w in layout.closed_warcs()}
     wanted = names if everything else {p["warc"] for p in pages if p["warc"] in names}
-    index_lines = []
-    for name in sorted(wanted):
-        part = layout.indexes_dir / "by-warc" / f"{name}.cdxj"
-        index_lines += part.read_text(encoding="utf-8").splitlines(keepends=True)
-    # a revisit is indexed as the capture it refers to: that capture's file goes in too
-    referred = {json.loads(line.split(" ", 2)[2])["filename"] for line in index_lines}
+    # the files holding the captures their revisits refer to go in too, lines and all
+    referred = set()
+    for name in wanted:
+        for line in _part(layout, name):
+            if '"refers_to"' in line:
+                referred.add(json.loads(line.split(" ", 2)[2])["refers_to"]["filename"])
     wanted |= referred & names
     warcs = sorted(layout.warc_dir / name for name in wanted)
-    index_lines.sort()
+    index_lines = sorted(replaywebpage_line(line) for w in warcs for line in _part(layout, w.name))
 
     page_lines = [json.dumps({"format": "json-pages-1.0", "id": "pages",
                               "title": "Archived articles", "hasText": True})]  # fmt: skip
