@@ -23,7 +23,9 @@ any page is extracted.
 ``reextract`` reads each archived article's response back from its WARC record (a revisit
 record is followed to the capture it refers to), extracts it with the current extractor and the
 outlet's drop/keep rules of the archive's last crawl, and stores a text that changed as a new
-file (new hash, next number); the old file stays, marked ``superseded_by`` in the manifest.
+file (new hash, next number); the old file stays, marked ``superseded_by`` in the manifest. It
+stores through the crawl's text pipeline, so the new text's sidecar credits every copy that
+re-extracted to it (each outlet's, with the page's date as extracted now), canonical copy first.
 """
 
 from __future__ import annotations

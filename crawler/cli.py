@@ -70,7 +70,12 @@ def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
     layout = ArchiveLayout(archive)
     for sidecar_path in sorted(layout.text_dir.glob("*.json")):
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
-        also = f"  (+{len(sidecar['other_urls'])} other URL)" if sidecar.get("other_urls") else ""
+        outlets = sidecar.get("outlets") or {}  # a sidecar from before `outlets`: other_urls
+        more = len(outlets[sidecar["outlet"]]) - 1 if outlets else len(sidecar["other_urls"])
+        notes = [f"+{more} other URL"] if more else []
+        if others := [o for o in outlets if o != sidecar["outlet"]]:
+            notes.append(f"also {', '.join(others)}")  # a syndicated story: every outlet's
+        also = f"  ({'; '.join(notes)})" if notes else ""
         print(f"{sidecar['text_file']}  {sidecar['outlet']:<14} {sidecar['title']}{also}", file=out)
 
 

@@ -106,7 +106,8 @@ def _extension(crawler: Crawler, cls: type[T]) -> T | None:
 
 
 def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
-    cols = ("discovered", "fetched", "articles", "archived", "duplicates", "failed", "elapsed")
+    cols = ("discovered", "fetched", "articles", "archived", "duplicates", "syndicated", "failed",
+            "elapsed")  # fmt: skip
     rows = []
     for name, o in summary["outlets"].items():
         failed = sum(o["failed"].values())
@@ -119,6 +120,7 @@ def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
                 o["articles"],
                 o["archived"],
                 o["duplicates"],
+                o["syndicated"],
                 failed,
                 f"{o['elapsed_seconds']:.1f}s",
                 reasons,
@@ -133,6 +135,7 @@ def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
             t["articles"],
             t["archived"],
             t["duplicates"],
+            t["syndicated"],
             t["failed"],
             f"{summary['elapsed_seconds']:.1f}s",
             "",
@@ -143,7 +146,7 @@ def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
     print(f"run {summary['run_id']} ({summary['finish_reason']}) -> {summary['archive']}", file=out)
     for row in [header, *rows]:
         cells = [
-            str(c).ljust(w) if i in (0, 8) else str(c).rjust(w)
+            str(c).ljust(w) if i in (0, len(header) - 1) else str(c).rjust(w)
             for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         print("  ".join(cells).rstrip(), file=out)

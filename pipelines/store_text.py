@@ -1,7 +1,11 @@
 """StoreTextPipeline: clean text to ``text/NNN_HASH.txt`` + ``NNN_HASH.json``, stored once.
 
-The text's bytes are hashed (SHA-256); text already in the manifest is not written again, the URL
-is recorded beside it and listed in its sidecar's ``other_urls``. New text takes the next
+The text's bytes are hashed (SHA-256); text already in the manifest is not written again: the
+URL is recorded beside it as another copy, and the sidecar, which credits every outlet that
+published the text (``outlets``, :mod:`storage.sidecar`), is rebuilt and rewritten atomically.
+Its top-level fields name the canonical copy, the first published (then the first URL), the
+same whichever copy the crawl fetched first; when a later copy is more canonical the manifest's
+``texts.url``/``outlet`` follow it and the text file keeps its name. New text takes the next
 archive-wide number (never reused) and is written atomically: sidecar first, text last, each
 through tmp/ with fsync and rename, so that a ``.txt`` under its final name always has its
 sidecar. A number reserved by a crawl that was killed before its files were in place is dropped
@@ -13,20 +17,24 @@ All disk and manifest work runs in one writer thread, off the reactor.
 In a distributed crawl (``CLUSTER_ENABLED``) the number and the "stored already?" answer come
 from Redis (:meth:`ClusterState.claim_text`, one atomic step): a text another worker stored or
 is writing is a duplicate here, recorded in this manifest with state 'elsewhere' under the same
-number; a text claimed by a worker that died is taken over under its number. Redis unreachable:
-the page is recorded as a failure (``cluster_unavailable``, due at once), never half-stored.
+number (this worker cannot rewrite the sidecar of a text on another worker's disk: the merge of
+the workers' manifests does, :mod:`storage.merge`); a text claimed by a worker that died is
+taken over under its number. Redis unreachable: the page is recorded as a failure
+(``cluster_unavailable``, due at once), never half-stored.
 
 Settings: ``TEXT_ENABLED``, ``TEXT_FSYNC``, ``ARCHIVE_DIR``, ``CLUSTER_ENABLED``.
 Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/recovered``,
 ``text/failed/warc_error`` (its WARC record was not written: no text without evidence),
-``text/failed/disk_full``, ``text/elsewhere`` (duplicates of another worker's text), per
-outlet ``outlet/<name>/archived``, ``outlet/<name>/duplicates``.
+``text/failed/disk_full``, ``text/elsewhere`` (duplicates of another worker's text),
+``text/canonical_moved`` (a copy more canonical than the one the sidecar named), per outlet
+``outlet/<name>/archived`` (a new text from its page), ``outlet/<name>/duplicates`` (its page
+had a text stored already) and ``outlet/<name>/syndicated`` (its pages this run whose text
+another outlet published too: counted for each outlet once the second one's copy is in).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -44,10 +52,11 @@ from crawler.cluster.state import ClusterState
 from crawler.items import ArticleItem
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
-from storage.atomic import clean_tmp, json_bytes, write_atomic
+from storage.atomic import clean_tmp, write_atomic
 from storage.diskspace import full_error, is_disk_full
 from storage.layout import ArchiveLayout, iso, text_stem, utc_now
 from storage.manifest import Manifest, TextRow
+from storage.sidecar import credit_text
 from storage.warc import WarcRef
 
 logger = logging.getLogger(__name__)
@@ -70,6 +79,8 @@ class StoreTextPipeline:
         self.stats = stats
         self.fsync = fsync
         self.manifest: Manifest | None = None
+        # (url, text id) of this run's copies counted as syndicated: each counted once
+        self._syndicated: set[tuple[str, int]] = set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-writer")
 
     @classmethod
@@ -206,6 +217,9 @@ class StoreTextPipeline:
             "http_status": item.http_status, "fetched_at": item.fetched_at,
             "warc_file": warc_ref.warc_file if warc_ref else None,
             "warc_offset": warc_ref.offset if warc_ref else None, "run_id": self.run_id,
+            "warc_record_id": warc_ref.record_id if warc_ref else None,
+            "published": item.article.published, "author": item.article.author,
+            "language": item.article.language,
         }  # fmt: skip
         existing = self.manifest.text_by_sha(sha)
         seq = None
@@ -218,50 +232,40 @@ class StoreTextPipeline:
                 )  # fmt: skip
         if existing is not None:
             self.manifest.add_article({**article_row, "text_id": existing.id})
-            if existing.state == "elsewhere":
-                return "elsewhere", existing.stem
-            self._update_other_urls(existing)
-            return "duplicate", existing.stem
+            # another worker's text: its files are not here, but its copies here are credited
+            self._credit(existing.id, item.url, write=existing.state != "elsewhere")
+            return "elsewhere" if existing.state == "elsewhere" else "duplicate", existing.stem
         row = self.manifest.reserve_text(
             sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()), self.run_id,
             seq=seq,
         )  # fmt: skip
         self.manifest.add_article({**article_row, "text_id": row.id})
-        sidecar = self._sidecar(item, sha, row, warc_ref)
-        write_atomic(
-            self.layout.sidecar_path(row.stem),
-            json_bytes(sidecar),
-            self.layout.tmp_dir,
-            fsync=self.fsync,
-        )
+        self._credit(row.id, item.url)  # the sidecar, before the text
         write_atomic(self.layout.text_path(row.stem), data, self.layout.tmp_dir, fsync=self.fsync)
         self.manifest.mark_text_stored(row.id)
         if self.cluster is not None:
             self.cluster.text_stored(sha, row.seq)
         return "written", row.stem
 
-    def _sidecar(
-        self, item: ArticleItem, sha: str, row: TextRow, warc_ref: WarcRef | None
-    ) -> dict[str, Any]:
-        article = item.article
-        return {
-            "text_file": self.layout.text_path(row.stem).name,
-            "url": item.url, "final_url": item.final_url, "outlet": item.outlet,
-            "title": article.title, "author": article.author, "published": article.published,
-            "language": article.language, "fetched_at": item.fetched_at, "sha256": sha,
-            "warc_file": warc_ref.warc_file if warc_ref else None,
-            "warc_record_offset": warc_ref.offset if warc_ref else None,
-            "warc_record_id": warc_ref.record_id if warc_ref else None,
-            "http_status": item.http_status,
-            "other_urls": [],
-        }  # fmt: skip
-
-    def _update_other_urls(self, row: TextRow) -> None:
+    def _credit(self, text_id: int, url: str, write: bool = True) -> None:
+        """Writer thread: the text's sidecar rebuilt from its copies (written if it changed),
+        the manifest pointed at its canonical copy, this run's syndicated copies counted."""
         assert self.manifest is not None
-        path = self.layout.sidecar_path(row.stem)
-        sidecar = json.loads(path.read_text(encoding="utf-8"))
-        urls = [a["url"] for a in self.manifest.articles_for_text(row.id)]
-        others = sorted(u for u in dict.fromkeys(urls) if u != sidecar["url"])
-        if others != sidecar.get("other_urls"):
-            sidecar["other_urls"] = others
-            write_atomic(path, json_bytes(sidecar), self.layout.tmp_dir, fsync=self.fsync)
+        credited = credit_text(self.layout, self.manifest, text_id, write=write, fsync=self.fsync)
+        if credited.moved:
+            self.stats.inc_value("text/canonical_moved")
+            logger.info("%s now names %s (%s) first: published earlier, or sorted first",
+                        credited.sidecar["text_file"], credited.sidecar["url"],
+                        credited.sidecar["outlet"])  # fmt: skip
+        outlets = credited.sidecar["outlets"]
+        if len(outlets) < 2:
+            return
+        # one count per page of this run (`url`'s row may be an earlier run's: fetched again),
+        # for every outlet: "N of its pages this run are a story another outlet ran too" holds
+        # for the outlet stored first as for the second
+        for row in self.manifest.articles_for_text(text_id):
+            key = (row["url"], text_id)
+            this_run = row["run_id"] == self.run_id or row["url"] == url
+            if this_run and row["outlet"] and key not in self._syndicated:
+                self._syndicated.add(key)
+                self.stats.inc_value(f"outlet/{row['outlet']}/syndicated")

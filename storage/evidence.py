@@ -14,20 +14,22 @@ bytes. So after :func:`storage.warc_repair.repair_open_warcs`, for each repaired
 - drops every article whose response record did not survive (its manifest row, and its text
   file and sidecar when no other URL shares the text; the text's number is not reused) and
   lists its URL as a failure due now (reason ``warc_record_lost``), so the next crawl fetches it
-  again instead of skipping it as archived.
+  again instead of skipping it as archived; a text other URLs keep has its sidecar rebuilt from
+  them (:func:`storage.sidecar.credit_text`: the canonical copy among those left);
+- rebuilds the sidecars of the texts with several copies that have one in the file: a kill
+  between a copy's manifest row and its sidecar's rewrite left that sidecar a copy short.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.atomic import json_bytes, write_atomic
 from storage.failures import FailureLog
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
+from storage.sidecar import credit_text
 from storage.warc_repair import RepairResult
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class Reconciled:
     captures_added: int = 0
     captures_removed: int = 0
     articles_dropped: int = 0
+    sidecars_rebuilt: int = 0
     texts_dropped: list[Dropped] = field(default_factory=list)
 
 
@@ -100,19 +103,31 @@ def reconcile(
         done.articles_dropped += 1
         if dropped := _drop_article(layout, manifest, article):
             done.texts_dropped.append(dropped)
+    shared = manifest.query(
+        "SELECT DISTINCT a.text_id FROM articles a JOIN texts t ON t.id = a.text_id"
+        " WHERE a.warc_file = ? AND t.state = 'stored'"
+        " AND (SELECT COUNT(*) FROM articles b WHERE b.text_id = a.text_id) > 1",
+        (warc_file,),
+    )
+    for row in shared:
+        if credit_text(layout, manifest, row["text_id"]).written:
+            done.sidecars_rebuilt += 1
+    if done.sidecars_rebuilt:
+        logger.warning("rebuilt %d sidecar(s) a copy short after the killed crawl",
+                       done.sidecars_rebuilt)  # fmt: skip
     return done
 
 
 def _drop_article(layout: ArchiveLayout, manifest: Manifest, article: Any) -> Dropped | None:
     """Remove one article row; the text too when no other URL has it (files first, then the
     rows, so that a kill in between leaves a row the next start finds again). A text that other
-    URLs keep gets its sidecar rewritten from one of them."""
+    URLs keep gets its sidecar rebuilt from them."""
     text = manifest.query("SELECT id, sha256, stem FROM texts WHERE id = ?", (article["text_id"],))
     others = [
         a for a in manifest.articles_for_text(article["text_id"]) if a["url"] != article["url"]
     ]
     if text and others:
-        _residecar(layout, manifest, str(text[0]["stem"]), others)
+        _residecar(layout, manifest, str(text[0]["stem"]), article["text_id"], article["url"])
     elif text:
         stem = str(text[0]["stem"])
         for path in (layout.text_path(stem), layout.sidecar_path(stem)):  # the .txt first
@@ -129,25 +144,12 @@ def _drop_article(layout: ArchiveLayout, manifest: Manifest, article: Any) -> Dr
                    article["final_url"]))  # fmt: skip
 
 
-def _residecar(layout: ArchiveLayout, manifest: Manifest, stem: str, others: list[Any]) -> None:
-    """The sidecar of a text whose first URL lost its record now names a URL that kept one."""
-    path = layout.sidecar_path(stem)
-    try:
-        sidecar = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+def _residecar(layout: ArchiveLayout, manifest: Manifest, stem: str, text_id: int,
+               url: str) -> None:  # fmt: skip
+    """The sidecar of a text whose copy at `url` lost its record, rebuilt from the copies left
+    (the canonical one among them named first)."""
+    if not layout.sidecar_path(stem).exists():
         return
-    first = others[0]
-    record = manifest.query(
-        "SELECT record_id FROM captures WHERE warc_file = ? AND warc_offset = ?",
-        (first["warc_file"], first["warc_offset"]),
-    )
-    sidecar.update(
-        url=first["url"], final_url=first["final_url"], outlet=first["outlet"],
-        fetched_at=first["fetched_at"], http_status=first["http_status"],
-        warc_file=first["warc_file"], warc_record_offset=first["warc_offset"],
-        warc_record_id=record[0]["record_id"] if record else None,
-        other_urls=sorted({a["url"] for a in others[1:]} - {first["url"]}),
-    )  # fmt: skip
-    write_atomic(path, json_bytes(sidecar), layout.tmp_dir)
-    logger.warning("text %s now names %s: the record of its first URL did not survive",
-                   stem, first["url"])  # fmt: skip
+    sidecar = credit_text(layout, manifest, text_id, without=url).sidecar
+    logger.warning("text %s now names %s: the record of %s did not survive",
+                   stem, sidecar["url"], url)  # fmt: skip

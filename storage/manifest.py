@@ -1,10 +1,13 @@
 """The archive's manifest: one sqlite database (WAL) that answers "have we seen this".
 
 Tables: ``runs`` (one row per crawl), ``captures`` (every HTTP exchange written to a WARC),
-``texts`` (every stored text file, numbered), ``articles`` (every URL that had a text; a text
-shared by several URLs has several rows), ``failures`` (URLs that ended without an article, with
-their reason). Each component opens its own :class:`Manifest`; a connection is used from one
-thread at a time (the component's writer thread) and guarded by a lock all the same.
+``texts`` (every stored text file, numbered, with its canonical copy's URL and outlet:
+:mod:`storage.sidecar`), ``articles`` (every URL that had a text, with the page's own published
+date, author and language and its WARC record: a copy; a text shared by several URLs, or
+syndicated by several outlets, has several rows), ``failures`` (URLs that ended without an
+article, with their reason). Each component opens its own :class:`Manifest`; a connection is
+used from one thread at a time (the component's writer thread) and guarded by a lock all the
+same. A manifest of an older schema is migrated when it is opened (:meth:`Manifest._migrate`).
 """
 
 from __future__ import annotations
@@ -19,53 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
-    config TEXT, summary TEXT
-);
-CREATE TABLE IF NOT EXISTS captures (
-    id INTEGER PRIMARY KEY, run_id TEXT, url TEXT NOT NULL, method TEXT NOT NULL,
-    status INTEGER, fetched_at TEXT NOT NULL, warc_file TEXT NOT NULL, warc_offset INTEGER NOT NULL,
-    warc_length INTEGER NOT NULL, record_id TEXT NOT NULL, record_type TEXT NOT NULL,
-    warc_date TEXT NOT NULL, payload_digest TEXT, content_type TEXT, etag TEXT, last_modified TEXT
-);
-CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
-CREATE INDEX IF NOT EXISTS captures_digest ON captures (payload_digest);
-CREATE INDEX IF NOT EXISTS captures_record ON captures (record_id);
-CREATE TABLE IF NOT EXISTS texts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE, stem TEXT NOT NULL,
-    state TEXT NOT NULL, title TEXT, created_at TEXT NOT NULL, run_id TEXT,
-    superseded_by INTEGER
-);
-CREATE TABLE IF NOT EXISTS articles (
-    url TEXT NOT NULL, text_id INTEGER NOT NULL REFERENCES texts (id), final_url TEXT,
-    outlet TEXT, http_status INTEGER, fetched_at TEXT, warc_file TEXT, warc_offset INTEGER,
-    run_id TEXT, PRIMARY KEY (url, text_id)
-);
-CREATE INDEX IF NOT EXISTS articles_text ON articles (text_id);
-CREATE INDEX IF NOT EXISTS articles_final_url ON articles (final_url);
-CREATE TABLE IF NOT EXISTS failures (
-    url TEXT PRIMARY KEY, outlet TEXT, kind TEXT, reason TEXT NOT NULL, status INTEGER,
-    attempts INTEGER NOT NULL, runs_failed INTEGER NOT NULL, first_failed TEXT NOT NULL,
-    last_tried TEXT NOT NULL, next_retry_at TEXT, detail TEXT, state TEXT NOT NULL,
-    last_run_id TEXT
-);
-CREATE INDEX IF NOT EXISTS failures_due ON failures (state, next_retry_at);
-CREATE TABLE IF NOT EXISTS failure_events (
-    id INTEGER PRIMARY KEY, url TEXT NOT NULL, outlet TEXT, run_id TEXT, reason TEXT NOT NULL,
-    status INTEGER, attempts INTEGER NOT NULL, at TEXT NOT NULL, detail TEXT
-);
-CREATE INDEX IF NOT EXISTS failure_events_url ON failure_events (url);
-CREATE TABLE IF NOT EXISTS pushes (
-    target TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    sha256 TEXT NOT NULL, verified TEXT NOT NULL, pushed_at TEXT NOT NULL,
-    PRIMARY KEY (target, path)
-);
-"""
+from storage import schema
+from storage.schema import ARTICLE_COLUMNS, SCHEMA, SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -112,14 +70,13 @@ class Manifest:
         )
 
     def _migrate(self) -> None:
-        """Columns added after schema version 1 went out, for manifests made before them."""
-        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(texts)")}
-        if "superseded_by" not in columns:
-            try:
-                self._db.execute("ALTER TABLE texts ADD COLUMN superseded_by INTEGER")
-            except sqlite3.OperationalError as exc:
-                if "duplicate column" not in str(exc):  # another connection just added it
-                    raise
+        """Bring a manifest of an older schema up to date, in one transaction: components that
+        open an old manifest at once wait for the first one's backfill, not read half of it."""
+        with self._lock:
+            if not schema.missing_columns(self._db):
+                return
+        with self.transaction() as db:
+            schema.migrate(db)  # it looks again: another connection may have done it meanwhile
 
     def close(self) -> None:
         with self._lock:
@@ -241,6 +198,15 @@ class Manifest:
             db.execute("UPDATE texts SET stem = ? WHERE id = ?", (row.stem, text_id))
         return row
 
+    def text_row(self, text_id: int) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM texts WHERE id = ?", (text_id,))
+        return dict(rows[0]) if rows else None
+
+    def set_canonical(self, text_id: int, url: str, outlet: str | None) -> None:
+        """Name the text's canonical copy (:func:`storage.sidecar.canonical_key`)."""
+        with self.transaction() as db:
+            db.execute("UPDATE texts SET url = ?, outlet = ? WHERE id = ?", (url, outlet, text_id))
+
     def mark_text_stored(self, text_id: int) -> None:
         with self.transaction() as db:
             db.execute("UPDATE texts SET state = 'stored' WHERE id = ?", (text_id,))
@@ -266,12 +232,14 @@ class Manifest:
             db.execute("UPDATE texts SET superseded_by = ? WHERE id = ?", (new_id, old_id))
 
     def add_article(self, article: dict[str, Any]) -> None:
+        """One copy of a text; the page's published, author, language and the record id may be
+        left out (None)."""
+        row = {**dict.fromkeys(ARTICLE_COLUMNS), **article}
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO articles (url, text_id, final_url, outlet, http_status,"
-                " fetched_at, warc_file, warc_offset, run_id) VALUES (:url, :text_id, :final_url,"
-                " :outlet, :http_status, :fetched_at, :warc_file, :warc_offset, :run_id)",
-                article,
+                f"INSERT OR IGNORE INTO articles ({', '.join(ARTICLE_COLUMNS)})"
+                f" VALUES ({', '.join(':' + c for c in ARTICLE_COLUMNS)})",
+                row,
             )
             # An article that was listed as failed has healed; failure_events keep its history.
             db.execute(

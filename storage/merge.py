@@ -7,6 +7,13 @@ every run, capture and article once, each text once (``stored`` wins over ``else
 URL listed as failed by several workers the row tried last, minus URLs archived since by any of
 them, and every failure event. Push records stay with each worker (they are about its disk).
 
+A text is credited to every outlet any worker saw it at: its ``articles`` rows from every part.
+A worker that found a copy of another worker's text (``elsewhere``) could not add it to that
+text's sidecar, on the other worker's disk; the merge names each such text's canonical copy
+among all copies (``texts.url``/``outlet``, :func:`storage.sidecar.build_sidecar`) and, in
+object storage, rewrites its sidecar there to list every outlet's copies. A local merge
+(``--out``) writes the manifest only.
+
 :func:`merge_manifests` builds the result in a temporary file and renames it into place: a
 reader never sees half a merge. :func:`merge_in_store` does it in object storage: it reads
 ``manifests/*.sqlite`` (each worker's push puts its part there) and writes ``manifest.sqlite``.
@@ -14,6 +21,7 @@ reader never sees half a merge. :func:`merge_in_store` does it in object storage
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -21,9 +29,14 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
+from storage import schema
+from storage.atomic import json_bytes
 from storage.manifest import Manifest
-from storage.s3 import FileDigest, ObjectStore, digest_file
+from storage.s3 import FileDigest, ObjectStore, PushError, digest_file
+from storage.schema import ARTICLE_COLUMNS, BACKFILL_CANONICAL, BACKFILL_RECORD_IDS
+from storage.sidecar import build_sidecar
 
 logger = logging.getLogger(__name__)
 
@@ -37,26 +50,51 @@ CAPTURE_COLUMNS = (
 FAILURE_COLUMNS = ", ".join(Manifest.FAILURE_FIELDS)
 EVENT_COLUMNS = "url, outlet, run_id, reason, status, attempts, at, detail"
 
-# one statement per table, reading the attached part `p` into the merged database
-MERGE_SQL = (
-    "INSERT OR IGNORE INTO runs SELECT run_id, started_at, finished_at, status, config, summary"
-    " FROM p.runs",
-    f"INSERT INTO captures ({CAPTURE_COLUMNS}) SELECT {CAPTURE_COLUMNS} FROM p.captures AS c"
-    " WHERE NOT EXISTS (SELECT 1 FROM captures m WHERE m.warc_file = c.warc_file"
-    " AND m.warc_offset = c.warc_offset)",
-    "INSERT INTO texts (id, sha256, stem, state, title, created_at, run_id, superseded_by)"
-    " SELECT id, sha256, stem, state, title, created_at, run_id, superseded_by FROM p.texts"
-    " WHERE state != 'writing' AND true ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
-    " title = excluded.title, created_at = excluded.created_at, run_id = excluded.run_id"
-    " WHERE excluded.state = 'stored' AND texts.state != 'stored'",
-    "INSERT OR IGNORE INTO articles SELECT a.url, a.text_id, a.final_url, a.outlet,"
-    " a.http_status, a.fetched_at, a.warc_file, a.warc_offset, a.run_id FROM p.articles a"
-    " JOIN p.texts t ON t.id = a.text_id WHERE t.state != 'writing'",
-    f"INSERT INTO failures ({FAILURE_COLUMNS}) SELECT {FAILURE_COLUMNS} FROM p.failures"
-    " WHERE true ON CONFLICT (url) DO UPDATE SET"
-    f" ({FAILURE_COLUMNS}) = ({', '.join('excluded.' + c for c in Manifest.FAILURE_FIELDS)})"
-    " WHERE excluded.last_tried > failures.last_tried",
-    f"INSERT INTO failure_events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM p.failure_events",
+TEXT_COLUMNS = (
+    "id", "sha256", "stem", "state", "title", "created_at", "run_id", "superseded_by", "url",
+    "outlet",
+)  # fmt: skip
+
+
+def _from_part(db: sqlite3.Connection, table: str, names: Sequence[str], alias: str) -> str:
+    """`alias.column` for each column of the part's `table`, NULL for a column its schema has
+    not (a part written by a worker of an older version, opened read-only: never migrated)."""
+    have = schema.columns(db, table, "p")
+    return ", ".join(f"{alias}.{c}" if c in have else "NULL" for c in names)
+
+
+def _merge_sql(db: sqlite3.Connection) -> list[str]:
+    """One statement per table, reading the attached part `p` into the merged database."""
+    articles = ", ".join(ARTICLE_COLUMNS)
+    return [
+        "INSERT OR IGNORE INTO runs SELECT run_id, started_at, finished_at, status, config,"
+        " summary FROM p.runs",
+        f"INSERT INTO captures ({CAPTURE_COLUMNS}) SELECT {CAPTURE_COLUMNS} FROM p.captures AS c"
+        " WHERE NOT EXISTS (SELECT 1 FROM captures m WHERE m.warc_file = c.warc_file"
+        " AND m.warc_offset = c.warc_offset)",
+        f"INSERT INTO texts ({', '.join(TEXT_COLUMNS)})"
+        f" SELECT {_from_part(db, 'texts', TEXT_COLUMNS, 't')} FROM p.texts t"
+        " WHERE state != 'writing' AND true ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+        " title = excluded.title, created_at = excluded.created_at, run_id = excluded.run_id,"
+        " url = excluded.url, outlet = excluded.outlet"
+        " WHERE excluded.state = 'stored' AND texts.state != 'stored'",
+        f"INSERT OR IGNORE INTO articles ({articles})"
+        f" SELECT {_from_part(db, 'articles', ARTICLE_COLUMNS, 'a')} FROM p.articles a"
+        " JOIN p.texts t ON t.id = a.text_id WHERE t.state != 'writing'",
+        f"INSERT INTO failures ({FAILURE_COLUMNS}) SELECT {FAILURE_COLUMNS} FROM p.failures"
+        " WHERE true ON CONFLICT (url) DO UPDATE SET"
+        f" ({FAILURE_COLUMNS}) = ({', '.join('excluded.' + c for c in Manifest.FAILURE_FIELDS)})"
+        " WHERE excluded.last_tried > failures.last_tried",
+        f"INSERT INTO failure_events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS}"
+        " FROM p.failure_events",
+    ]
+
+
+# texts this part has copies of that another worker stored: the storing worker's sidecar and
+# manifest row know only its own copies
+SHARED_SQL = (
+    "SELECT DISTINCT a.text_id FROM p.articles a JOIN p.texts t ON t.id = a.text_id"
+    " WHERE t.state = 'elsewhere'"
 )
 # a URL another worker archived after it failed here has healed
 HEAL_SQL = (
@@ -72,14 +110,80 @@ class MergeReport:
     articles: int = 0
     captures: int = 0
     failures: int = 0
+    shared: int = 0  # texts with copies seen by more than one worker
+    sidecars: int = 0  # of those, sidecars rewritten in the store to credit every copy
 
     def line(self) -> str:
         return (f"merged {len(self.parts)} manifest(s): {self.texts} texts, {self.articles} "
-                f"articles, {self.captures} captures, {self.failures} failures")  # fmt: skip
+                f"articles, {self.captures} captures, {self.failures} failures; "
+                f"{self.sidecars} sidecar(s) rewritten")  # fmt: skip
 
 
-def merge_manifests(parts: Sequence[Path], dest: Path) -> MergeReport:
-    """Merge `parts` (worker manifests) into a new manifest at `dest`, atomically."""
+class Sidecars(Protocol):
+    """Where the merge reads and rewrites the sidecars of texts several workers saw."""
+
+    def get(self, stem: str) -> dict[str, Any] | None: ...
+    def put(self, stem: str, sidecar: dict[str, Any]) -> None: ...
+
+
+class StoreSidecars:
+    """The sidecars in an object store (``text/NNN_HASH.json``), through a scratch directory."""
+
+    def __init__(self, store: ObjectStore, scratch: Path) -> None:
+        self.store = store
+        self.scratch = scratch
+
+    def get(self, stem: str) -> dict[str, Any] | None:
+        path = self.scratch / f"{stem}.json"
+        try:
+            self.store.get(f"text/{stem}.json", path)
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (PushError, OSError, ValueError) as exc:
+            # not pushed yet by the worker that stored it: its own push's merge comes after
+            logger.info("sidecar of %s not read from %s: %s", stem, self.store.target, exc)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def put(self, stem: str, sidecar: dict[str, Any]) -> None:
+        path = self.scratch / f"{stem}.json"
+        path.write_bytes(json_bytes(sidecar))
+        digest = digest_file(path, self.store.part_size, self.store.threshold)
+        key = self.store.key(f"text/{stem}.json")
+        with self.store.deadline():
+            self.store.put(path, key, digest)
+            self.store.verify(key, digest)
+
+
+def _credit_shared(db: sqlite3.Connection, ids: Sequence[int], sidecars: Sidecars | None) -> int:
+    """Name the canonical copy of each text several workers saw, among all its copies, and
+    rewrite its sidecar in `sidecars` when that lists fewer. Returns how many were rewritten."""
+    rewritten = 0
+    db.row_factory = sqlite3.Row
+    for text_id in ids:
+        text = db.execute("SELECT * FROM texts WHERE id = ?", (text_id,)).fetchone()
+        rows = db.execute(
+            "SELECT * FROM articles WHERE text_id = ? ORDER BY fetched_at, url", (text_id,)
+        ).fetchall()
+        if text is None or not rows:
+            continue
+        stored = sidecars is not None and text["state"] == "stored"
+        previous = sidecars.get(text["stem"]) if sidecars is not None and stored else None
+        sidecar = build_sidecar(f"{text['stem']}.txt", text["sha256"], text["title"], rows,
+                                previous)  # fmt: skip
+        if sidecars is not None and previous is not None and sidecar != previous:
+            sidecars.put(text["stem"], sidecar)
+            rewritten += 1
+        db.execute("UPDATE texts SET url = ?, outlet = ? WHERE id = ?",
+                   (sidecar["url"], sidecar["outlet"], text_id))  # fmt: skip
+    db.row_factory = None
+    return rewritten
+
+
+def merge_manifests(
+    parts: Sequence[Path], dest: Path, sidecars: Sidecars | None = None
+) -> MergeReport:
+    """Merge `parts` (worker manifests) into a new manifest at `dest`, atomically; rewrite in
+    `sidecars` those of the texts several workers saw (before the manifest is in place)."""
     if not parts:
         raise ValueError("no manifests to merge")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +191,7 @@ def merge_manifests(parts: Sequence[Path], dest: Path) -> MergeReport:
     os.close(fd)
     tmp = Path(tmp_name)
     report = MergeReport(parts=[str(p) for p in parts])
+    shared: set[int] = set()
     try:
         tmp.unlink()
         Manifest(tmp).close()  # the schema, at this version
@@ -97,11 +202,17 @@ def merge_manifests(parts: Sequence[Path], dest: Path) -> MergeReport:
                 # the part opened read-only: a worker's live manifest is never written here
                 db.execute("ATTACH DATABASE ? AS p", (f"file:{part}?mode=ro",))
                 db.execute("BEGIN")
-                for sql in MERGE_SQL:
+                for sql in _merge_sql(db):
                     db.execute(sql)
+                shared.update(text_id for (text_id,) in db.execute(SHARED_SQL))
                 db.execute("COMMIT")
                 db.execute("DETACH DATABASE p")
             db.execute(HEAL_SQL)
+            # parts of workers of an older version name no canonical copy and no record ids
+            db.execute(BACKFILL_CANONICAL)
+            db.execute(BACKFILL_RECORD_IDS)
+            report.shared = len(shared)
+            report.sidecars = _credit_shared(db, sorted(shared), sidecars)
             for name in ("texts", "articles", "captures", "failures"):
                 where = " WHERE state = 'stored'" if name == "texts" else ""
                 (count,) = db.execute(f"SELECT COUNT(*) FROM {name}{where}").fetchone()
@@ -127,7 +238,9 @@ def merge_in_store(store: ObjectStore, workdir: Path) -> MergeReport:
             store.get(key, path)
             local.append(path)
         merged = Path(tmp) / MERGED_KEY
-        report = merge_manifests(local, merged)
+        scratch = Path(tmp) / "sidecars"
+        scratch.mkdir()
+        report = merge_manifests(local, merged, StoreSidecars(store, scratch))
         report.parts = keys
         digest: FileDigest = digest_file(merged, store.part_size, store.threshold)
         with store.deadline():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from scrapy import Spider
@@ -9,6 +11,9 @@ from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings_module
+from storage.layout import ArchiveLayout, iso
+from storage.manifest import Manifest
+from storage.warc import Exchange, WarcFileWriter, WarcRef, capture_row
 
 
 def project_settings(**overrides: Any) -> dict[str, Any]:
@@ -26,3 +31,26 @@ def project_crawler(spidercls: type[Spider] = Spider, **settings: Any) -> Crawle
     crawler = get_crawler(spidercls, project_settings(**settings))
     crawler.spider = crawler._create_spider("test")
     return crawler
+
+
+def closed_warc(layout: ArchiveLayout, urls: list[str], manifest: Manifest,
+                when: datetime = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc),
+                ) -> tuple[Path, dict[str, WarcRef]]:  # fmt: skip
+    """One closed WARC file holding a 200 exchange for each URL (body ``<p>URL</p>``), with its
+    ``captures`` rows in `manifest`, and where each response record is."""
+    writer = WarcFileWriter(layout, "test", 1 << 30, {"isPartOf": "run-1"}, "host")
+    refs = {}
+    for url in urls:
+        refs[url] = writer.write_exchange(Exchange(
+            url=url, method="GET", request_headers=[], request_body=b"", status=200,
+            response_headers=[("Content-Type", "text/html")],
+            response_body=f"<p>{url}</p>".encode(), fetched_at=when,
+        ))  # fmt: skip
+    writer.close()
+    (warc,) = layout.closed_warcs()
+    manifest.add_captures([
+        capture_row(ref, run_id="run-1", url=url, method="GET", status=200,
+                    fetched_at=iso(when), headers={})
+        for url, ref in refs.items()
+    ])  # fmt: skip
+    return warc, refs

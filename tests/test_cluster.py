@@ -32,6 +32,7 @@ from crawler.demo.faults import FaultSite
 from tests.conftest import FAST, Crawl, cli
 from tests.redis_server import RedisServer, free_port
 from tests.s3_server import S3Server
+from tests.test_crawl_demo import syndicated
 
 ROBOTS = "/robots.txt"
 
@@ -112,6 +113,7 @@ class TwoWorkers:
     b: Worker
     name: str
     bucket: Path  # file:// target both pushed to
+    site: DemoSite
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,7 @@ def two_workers(
     try:
         assert a.wait() == 0, a.err[-3000:]
         assert b.wait() == 0, b.err[-3000:]
-        yield TwoWorkers(a, b, name, bucket)
+        yield TwoWorkers(a, b, name, bucket, slow_site)
     finally:
         stop_all([a, b])
 
@@ -372,8 +374,23 @@ def test_the_workers_push_into_one_archive_with_one_merged_manifest(
         assert (bucket / "indexes" / w.worker_id / "index.cdxj").is_file()
         for warc in (w.archive / "warc").glob("*.warc.gz"):
             assert (bucket / "warc" / warc.name).read_bytes() == warc.read_bytes()
+    # every copy any worker saw, by text: the bucket's sidecars credit them all
+    copies: dict[str, set[tuple[str, str]]] = {}
+    for w in workers:
+        rows = w.query("SELECT t.stem, a.outlet, a.url FROM articles a JOIN texts t"
+                       " ON t.id = a.text_id")  # fmt: skip
+        for stem, outlet, url in rows:
+            copies.setdefault(stem, set()).add((outlet, url))
+    for w in workers:
         for text in (w.archive / "text").iterdir():
+            local = json.loads(text.read_bytes()) if text.suffix == ".json" else None
+            if local is not None and len(copies[text.stem]) > len(local["other_urls"]) + 1:
+                continue  # copies on another worker too: the merge rewrote it (below)
             assert (bucket / "text" / text.name).read_bytes() == text.read_bytes()
+    for sidecar_path in (bucket / "text").glob("*.json"):
+        sidecar = json.loads(sidecar_path.read_text())
+        credited = {(o, c["url"]) for o, listed in sidecar["outlets"].items() for c in listed}
+        assert credited == copies[sidecar_path.stem], sidecar_path.name
     merged = Worker(bucket, None, "merged")  # type: ignore[arg-type]
     expected = sqlite_rows(demo_crawl.archive, "SELECT COUNT(*) FROM texts")[0][0]
     # every text once, stored (not 'elsewhere'), with its number; every capture of both
@@ -386,6 +403,14 @@ def test_the_workers_push_into_one_archive_with_one_merged_manifest(
     assert merged.query("SELECT COUNT(*) FROM captures")[0][0] == captures
     articles = {row for w in workers for row in w.query("SELECT url, text_id FROM articles")}
     assert set(merged.query("SELECT url, text_id FROM articles")) == articles
+    # a syndicated story names the same canonical copy as on one machine, whoever stored it
+    rows = merged.query(
+        "SELECT a.url, t.url, t.outlet FROM articles a JOIN texts t ON t.id = a.text_id"
+    )
+    canonical = {url: (t_url, t_outlet) for url, t_url, t_outlet in rows}
+    for members in syndicated(two_workers.site):
+        first = min(members, key=lambda a: (a.published[:10], a.url))
+        assert {canonical[a.url] for a in members} == {(first.url, first.outlet)}
 
 
 def test_merge_in_s3_of_the_workers_parts(two_workers: TwoWorkers, s3_server: S3Server) -> None:

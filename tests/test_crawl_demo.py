@@ -24,7 +24,7 @@ from tests.conftest import FAST, Crawl, cli
 TEXT_NAME = re.compile(r"^(\d{3,})_([0-9a-f]{16})\.txt$")
 SIDECAR_KEYS = {
     "url", "final_url", "outlet", "title", "author", "published", "language", "fetched_at",
-    "sha256", "warc_file", "warc_record_offset", "http_status", "other_urls",
+    "sha256", "warc_file", "warc_record_offset", "http_status", "other_urls", "outlets",
 }  # fmt: skip
 
 
@@ -133,6 +133,61 @@ def test_syndicated_article_stored_once_with_both_urls(
             (sidecar["sha256"],),
         )
         assert {r["url"] for r in rows} == {a.url for a in members}
+
+
+def syndicated(site: DemoSite) -> list[list[DemoArticle]]:
+    groups: dict[str, list[DemoArticle]] = {}
+    for a in archivable(site):
+        if a.syndicated_group:
+            groups.setdefault(a.syndicated_group, []).append(a)
+    return list(groups.values())
+
+
+def test_a_syndicated_story_is_credited_to_every_outlet_first_published_copy_first(
+    demo_crawl: Crawl, demo_site: DemoSite
+) -> None:
+    groups = syndicated(demo_site)
+    assert groups and all(len({a.outlet for a in g}) == 2 for g in groups)
+    # the demo has one story the wire ran a day before the other outlet, one on the same day
+    assert {len({a.published[:10] for a in g}) for g in groups} == {1, 2}
+    manifest = Manifest(demo_crawl.archive / "manifest.sqlite")
+    for members in groups:
+        (sidecar,) = [s for s in sidecars(demo_crawl).values() if s["title"] == members[0].title]
+        assert set(sidecar["outlets"]) == {a.outlet for a in members}
+        for a in members:
+            (copy,) = sidecar["outlets"][a.outlet]
+            assert (copy["url"], copy["published"], copy["author"]) == (
+                a.url, a.published[:10], a.author,
+            )  # fmt: skip
+            with (demo_crawl.archive / "warc" / copy["warc_file"]).open("rb") as fh:
+                fh.seek(copy["warc_record_offset"])
+                rec = next(iter(ArchiveIterator(fh)))
+            assert rec.rec_headers.get_header("WARC-Target-URI") == a.url  # its own copy
+            assert rec.rec_headers.get_header("WARC-Record-ID") == copy["warc_record_id"]
+        # the first published, then the first URL: not whichever the crawl fetched first
+        first = min(members, key=lambda a: (a.published[:10], a.url))
+        assert (sidecar["url"], sidecar["outlet"]) == (first.url, first.outlet)
+        assert next(iter(sidecar["outlets"])) == first.outlet
+        (row,) = manifest.query("SELECT url, outlet FROM texts WHERE sha256 = ?",
+                                (sidecar["sha256"],))  # fmt: skip
+        assert tuple(row) == (first.url, first.outlet)
+    manifest.close()
+
+
+def test_each_outlets_counts_show_every_story_it_published(
+    demo_crawl: Crawl, demo_site: DemoSite
+) -> None:
+    outlets = demo_crawl.summary["outlets"]
+    for name in demo_site.outlets:
+        mine = [a for a in archivable(demo_site) if a.outlet == name]
+        counts = outlets[name]
+        # "this outlet published N articles we have": new texts plus those stored already
+        assert counts["archived"] + counts["duplicates"] == len(mine), name
+        assert counts["syndicated"] == sum(1 for a in mine if a.syndicated_group), name
+    assert demo_crawl.summary["totals"]["syndicated"] == sum(len(g) for g in syndicated(demo_site))
+    header = next(line for line in demo_crawl.result.stdout.splitlines() if "syndicated" in line)
+    assert header.split()[:7] == ["outlet", "discovered", "fetched", "articles", "archived",
+                                  "duplicates", "syndicated"]  # fmt: skip
 
 
 def test_robots_txt_obeyed(demo_crawl: Crawl, demo_site: DemoSite) -> None:
@@ -253,6 +308,10 @@ def test_scrapy_crawl_from_the_repo_root_gives_the_same_texts(
     assert result.returncode == 0, result.stderr[-3000:]
     mine = {p.read_bytes() for p in (archive / "text").glob("*.txt")}
     assert mine == {p.read_bytes() for p in (demo_crawl.archive / "text").glob("*.txt")}
+    # another crawl, another order of fetches: the same canonical copy of every text
+    canonical = {(s["sha256"], s["url"], s["outlet"]) for s in sidecars(demo_crawl).values()}
+    again = [json.loads(p.read_text(encoding="utf-8")) for p in (archive / "text").glob("*.json")]
+    assert {(s["sha256"], s["url"], s["outlet"]) for s in again} == canonical
 
 
 def test_newsarchiver_demo_lists_what_it_archived(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,9 @@ from crawler.extensions.warc_capture import to_exchange
 from storage.evidence import reconcile
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, text_stem
 from storage.manifest import Manifest
-from storage.warc import Exchange, WarcFileWriter, capture_row
 from storage.warc_repair import repair_open_warcs
 from tests.conftest import FAST, cli
+from tests.helpers import closed_warc
 
 
 def crawl(config: Path, archive: Path, *extra: str) -> dict[str, Any]:
@@ -169,23 +168,8 @@ def test_a_shared_text_keeps_its_surviving_url_and_its_sidecar_names_that_record
     tmp_path: Path,
 ) -> None:
     layout = ArchiveLayout(tmp_path).ensure()
-    writer = WarcFileWriter(layout, "test", 1 << 30, {"isPartOf": "run-1"}, "host")
-    when = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
-    refs = {}
-    for url in ("http://news.example/a", "http://news.example/b"):
-        refs[url] = writer.write_exchange(Exchange(
-            url=url, method="GET", request_headers=[], request_body=b"", status=200,
-            response_headers=[("Content-Type", "text/html")],
-            response_body=f"<p>{url}</p>".encode(), fetched_at=when,
-        ))  # fmt: skip
-    writer.close()
-    (warc,) = layout.closed_warcs()
     manifest = Manifest(layout.manifest_path)
-    manifest.add_captures([
-        capture_row(ref, run_id="run-1", url=url, method="GET", status=200,
-                    fetched_at="2026-05-01T12:00:00Z", headers={})
-        for url, ref in refs.items()
-    ])  # fmt: skip
+    warc, refs = closed_warc(layout, ["http://news.example/a", "http://news.example/b"], manifest)
     # b's extraction finished first: the text names b; a, the same words, is its duplicate
     row = manifest.reserve_text("f" * 64, lambda n: text_stem(n, "f" * 64), "T", "now", "run-1")
     for url in ("http://news.example/b", "http://news.example/a"):

@@ -69,6 +69,12 @@ def test_text_file_is_named_by_its_sha256_with_a_complete_sidecar(tmp_path: Path
         "language": "en", "fetched_at": "2026-03-02T09:00:00Z", "sha256": digest,
         "warc_file": REF.warc_file, "warc_record_offset": 1234, "warc_record_id": "<urn:uuid:1>",
         "http_status": 200, "other_urls": [],
+        "outlets": {"harbour": [{
+            "url": "https://harbour.example/news/1", "final_url": "https://harbour.example/news/1",
+            "fetched_at": "2026-03-02T09:00:00Z", "published": "2026-03-02T08:00:00+00:00",
+            "author": "A. Writer", "http_status": 200, "warc_file": REF.warc_file,
+            "warc_record_offset": 1234, "warc_record_id": "<urn:uuid:1>",
+        }]},
     }  # fmt: skip
     assert list((tmp_path / "tmp").iterdir()) == []
 

@@ -364,7 +364,8 @@ STORIES: tuple[Story, ...] = (
         path="/article/58140/rail-union-calls-off-strike",
         title=RAIL_TITLE,
         author=RAIL_AUTHOR,
-        published="2025-03-12T16:05:00+00:00",
+        # the wire's copy ran the evening before: the archive names the wire's copy first
+        published="2025-03-13T07:10:00+00:00",
         section="/category/business",
         syndicated_group="npa-rail-strike",
         paragraphs=RAIL_PARAGRAPHS,

@@ -1,8 +1,11 @@
 """RunSummary: per-outlet counts of a crawl, written to ``ARCHIVE/runs/<run-id>.json``.
 
-Counts what each outlet gave (discovered, fetched, articles, archived, duplicates, failed by
-reason, retried, elapsed) from the crawl's stats and signals, records the run in the manifest's
-``runs`` table, and writes the summary atomically when the spider closes. The CLI prints it.
+Counts what each outlet gave (discovered, fetched, articles, archived, duplicates, syndicated,
+failed by reason, retried, elapsed) from the crawl's stats and signals, records the run in the
+manifest's ``runs`` table, and writes the summary atomically when the spider closes. The CLI
+prints it. An outlet's ``archived`` + ``duplicates`` are its pages of this run whose text the
+archive has (new, or stored already); ``syndicated``, how many of those another outlet published
+too (:mod:`pipelines.store_text`): a story two outlets ran counts for both, whichever was first.
 
 Settings: ``ARCHIVE_DIR``, ``ARCHIVE_RUN_ID``.
 Stats it keeps: ``outlet/<name>/discovered``, ``outlet/<name>/fetched``, ``outlet/<name>/retried``,
@@ -30,7 +33,7 @@ from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
-COUNTS = ("discovered", "fetched", "articles", "archived", "duplicates", "retried")
+COUNTS = ("discovered", "fetched", "articles", "archived", "duplicates", "syndicated", "retried")
 
 
 class RunSummary:

@@ -32,6 +32,7 @@ Stats: ``warc/records/{response,request,metadata}``,
 ``warc/records/revisit/{identical_payload,server_not_modified}``, ``warc/repaired``,
 ``warc/repaired/captures_rederived``, ``warc/repaired/captures_removed``,
 ``warc/repaired/articles_dropped``, ``warc/repaired/texts_dropped``,
+``warc/repaired/sidecars_rebuilt`` (sidecars a kill left a copy short),
 ``warc/files``, ``warc/bytes``,
 ``warc/skipped/dont_archive``, ``warc/errors``, ``warc/backpressure/paused`` (times the crawl
 waited for the writer).
@@ -211,6 +212,7 @@ class WarcCapture:
         self.stats.inc_value("warc/repaired/captures_removed", done.captures_removed)
         self.stats.inc_value("warc/repaired/articles_dropped", done.articles_dropped)
         self.stats.inc_value("warc/repaired/texts_dropped", len(done.texts_dropped))
+        self.stats.inc_value("warc/repaired/sidecars_rebuilt", done.sidecars_rebuilt)
         if self.cluster is not None:  # the shared state must not call them stored any more
             for dropped in done.texts_dropped:
                 self.cluster.forget_text(dropped.sha256, dropped.seq, dropped.urls)
