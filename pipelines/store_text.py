@@ -21,6 +21,10 @@ Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/re
 ``text/failed/warc_error`` (its WARC record was not written: no text without evidence),
 ``text/failed/disk_full``, ``text/elsewhere`` (duplicates of another worker's text), per
 outlet ``outlet/<name>/archived``, ``outlet/<name>/duplicates``.
+
+A stored article's item goes on with ``item.stored`` (:class:`~crawler.items.StoredText`: the
+text file, its SHA-256, whether it was a duplicate, the WARC record), from which
+:class:`~pipelines.output_item.OutputItemPipeline` makes the item feeds get.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
-from crawler.items import ArticleItem
+from crawler.items import ArticleItem, StoredText
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
 from storage.atomic import clean_tmp, json_bytes, write_atomic
@@ -152,7 +156,7 @@ class StoreTextPipeline:
             )  # fmt: skip
             raise DropItem(f"no article text in {item.final_url} ({reason})")
         try:
-            outcome, stem = await self._in_thread(self._store, item, warc_ref)
+            outcome, stem, sha = await self._in_thread(self._store, item, warc_ref)
         except redis.RedisError as exc:
             self.stats.inc_value("text/failed/cluster_unavailable")
             self._signal(
@@ -184,20 +188,22 @@ class StoreTextPipeline:
         for url in {item.url, item.final_url}:
             self._signal(na_signals.page_ok, url=url)
         item.body = b""  # the bytes are in the WARC; nothing downstream needs them
+        text_file = self.layout.text_path(stem).relative_to(self.layout.root).as_posix()
+        item.stored = StoredText(text_file, sha, outcome == "duplicate", warc_ref)
         return item
 
     def _signal(self, signal: object, **kwargs: Any) -> None:
         if self.signals is not None:
             self.signals.send_catch_log(signal, **kwargs)
 
-    def _store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str]:
-        """Runs in the writer thread: ('written' | 'duplicate' | 'elsewhere', stem)."""
+    def _store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:
+        """Runs in the writer thread: ('written' | 'duplicate' | 'elsewhere', stem, sha256)."""
         stored = self._store_text(item, warc_ref)
         if self.cluster is not None:  # every worker's "archived already?" answer
             self.cluster.mark_archived({item.url, item.final_url}, item.fetched_at)
         return stored
 
-    def _store_text(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str]:
+    def _store_text(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:
         assert self.manifest is not None
         data = item.article.render().encode("utf-8")
         sha = hashlib.sha256(data).hexdigest()
@@ -219,9 +225,9 @@ class StoreTextPipeline:
         if existing is not None:
             self.manifest.add_article({**article_row, "text_id": existing.id})
             if existing.state == "elsewhere":
-                return "elsewhere", existing.stem
+                return "elsewhere", existing.stem, sha
             self._update_other_urls(existing)
-            return "duplicate", existing.stem
+            return "duplicate", existing.stem, sha
         row = self.manifest.reserve_text(
             sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()), self.run_id,
             seq=seq,
@@ -238,7 +244,7 @@ class StoreTextPipeline:
         self.manifest.mark_text_stored(row.id)
         if self.cluster is not None:
             self.cluster.text_stored(sha, row.seq)
-        return "written", row.stem
+        return "written", row.stem, sha
 
     def _sidecar(
         self, item: ArticleItem, sha: str, row: TextRow, warc_ref: WarcRef | None
