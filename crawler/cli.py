@@ -12,16 +12,17 @@
     newsarchiver seed     --config FILE --redis URL [--cluster NAME] [--archive DIR]
     newsarchiver merge    --to s3://BUCKET/PREFIX | --out FILE MANIFEST...
     newsarchiver demo     [--archive DIR]   # serve the bundled demo outlets on loopback, crawl them
-    newsarchiver index | lookup | export | extract | reextract   (crawler/archive_commands.py)
+    newsarchiver index | lookup | extract | reextract   (crawler/archive_commands.py)
+    newsarchiver export   --archive DIR --wacz OUT [--outlet NAME] [--since DATE] [--allow-empty]
 
 ``crawl`` loads and checks the outlet config, builds the Scrapy settings from
 :mod:`crawler.settings` (``-s`` overrides last, as in scrapy), runs :class:`OutletsSpider` in a
 ``CrawlerProcess`` and prints the run summary. Exit codes: 0 the run completed (failed pages are
 data, not a crash), 1 a crash, 2 a configuration or settings error (bad config file, setting,
 option or archive directory: one ``newsarchiver: …`` line on stderr, before any request),
-3 the archive is locked, 4 the push failed, 5 the archive's disk is full. ``scrapy crawl
-outlets`` runs the same crawl through the same code (:func:`crawler.runner.crawl_archive`,
-:mod:`crawler.commands.crawl`).
+3 the archive is locked, 4 the push failed, 5 the archive's disk is full (``export``: also 6,
+nothing to export). ``scrapy crawl outlets`` runs the same crawl through the same code
+(:func:`crawler.runner.crawl_archive`, :mod:`crawler.commands.crawl`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from crawler import __version__, archive_commands, cluster_commands
+from crawler import __version__, archive_commands, cluster_commands, export_command
 from crawler.cluster_commands import cluster_settings, worker_part
 from crawler.outlets import ConfigError, load_config, parse_config
 from crawler.runner import (
@@ -285,6 +286,7 @@ def make_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     archive_commands.add_parsers(sub)
+    export_command.add_parser(sub)
 
     demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
     demo.add_argument("--archive", default="demo-archive", help="archive directory")
