@@ -4,7 +4,7 @@
 
     newsarchiver index     --archive DIR                 # bring indexes/index.cdxj up to date
     newsarchiver lookup    URL --archive DIR [--json]    # the captures of a URL
-    newsarchiver export    --archive DIR --wacz OUT.wacz [--outlet NAME] [--since DATE]
+    newsarchiver export    …                             # crawler/export_command.py
     newsarchiver extract   FILE...|- [--jsonl] [--url URL] [--content-type CT]  # clean text
     newsarchiver reextract --archive DIR                 # rebuild texts from the WARCs
 
@@ -57,7 +57,6 @@ from storage import lock
 from storage.index import lookup, update_index
 from storage.layout import ArchiveLayout, new_run_id
 from storage.manifest import Manifest
-from storage.wacz import export_wacz
 from storage.warc import WarcRef
 from storage.warc_read import RecordMissing, read_response
 
@@ -71,7 +70,7 @@ class _Stats(Counter[str]):
         self[key] += count
 
 
-def _manifest(archive: str) -> tuple[ArchiveLayout, Manifest]:
+def open_archive(archive: str) -> tuple[ArchiveLayout, Manifest]:
     """The layout and manifest of an existing archive this process can write in (export and
     reextract take its lock and write into it); a ConfigError or SettingsError (exit 2)."""
     check_archive_dir(archive)
@@ -123,16 +122,6 @@ def cmd_lookup(args: argparse.Namespace) -> int:
                 f"(named {row['warc_file']} at offset {row['warc_offset']})",
                 file=sys.stderr,
             )
-    return EXIT_OK
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    layout, manifest = _manifest(args.archive)
-    manifest.close()
-    with lock.held(layout.lock_path):
-        report = export_wacz(layout, Path(args.wacz), outlet=args.outlet, since=args.since)
-    print(f"wrote {report.path}: {report.pages} page(s), {report.warc_files} WARC file(s), "
-          f"{report.bytes / 1e6:.1f} MB")  # fmt: skip
     return EXIT_OK
 
 
@@ -310,7 +299,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_reextract(args: argparse.Namespace) -> int:
-    layout, manifest = _manifest(args.archive)
+    layout, manifest = open_archive(args.archive)
     stats = _Stats()
     with lock.held(layout.lock_path):
         store = StoreTextPipeline(layout, new_run_id(), stats)  # type: ignore[arg-type]
@@ -383,13 +372,6 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--archive", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lookup)
-
-    p = sub.add_parser("export", help="export the archive (or part of it) as a WACZ file")
-    p.add_argument("--archive", required=True)
-    p.add_argument("--wacz", required=True, metavar="OUT.wacz")
-    p.add_argument("--outlet", help="only this outlet's articles and their WARC files")
-    p.add_argument("--since", metavar="DATE", help="only articles fetched since (ISO 8601)")
-    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("extract", help="print the clean text the pipeline would store")
     p.add_argument(

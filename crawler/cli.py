@@ -12,47 +12,45 @@
     newsarchiver seed     --config FILE --redis URL [--cluster NAME] [--archive DIR]
     newsarchiver merge    --to s3://BUCKET/PREFIX | --out FILE MANIFEST...
     newsarchiver demo     [--archive DIR]   # serve the bundled demo outlets on loopback, crawl them
-    newsarchiver index | lookup | export | extract | reextract   (crawler/archive_commands.py)
+    newsarchiver index | lookup | extract | reextract   (crawler/archive_commands.py)
+    newsarchiver export   --archive DIR --wacz OUT [--outlet NAME] [--since DATE] [--allow-empty]
 
 ``crawl`` loads and checks the outlet config, builds the Scrapy settings from
 :mod:`crawler.settings` (``-s`` overrides last, as in scrapy), runs :class:`OutletsSpider` in a
 ``CrawlerProcess`` and prints the run summary. Exit codes: 0 the run completed (failed pages are
 data, not a crash), 1 a crash, 2 a configuration or settings error (bad config file, setting,
 option or archive directory: one ``newsarchiver: …`` line on stderr, before any request),
-3 the archive is locked, 4 the push failed, 5 the archive's disk is full.
+3 the archive is locked, 4 the push failed, 5 the archive's disk is full (``export``: also 6,
+nothing to export). ``scrapy crawl outlets`` runs the same crawl through the same code
+(:func:`crawler.runner.crawl_archive`, :mod:`crawler.commands.crawl`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from crawler import __version__, archive_commands, cluster_commands
+from crawler import __version__, archive_commands, cluster_commands, export_command
 from crawler.cluster_commands import cluster_settings, worker_part
 from crawler.outlets import ConfigError, load_config, parse_config
 from crawler.runner import (
-    CREDENTIAL_SETTINGS,
-    EXIT_CONFIG,
     EXIT_CRASH,
-    EXIT_DISK_FULL,
-    EXIT_LOCKED,
     EXIT_OK,
     build_settings,
-    check_disk,
+    crawl_archive,
     finish,
     print_summary,
+    reported,
     run_crawl,
     run_push,
 )
-from crawler.settings_check import SettingsError, check_archive_dir
+from crawler.settings_check import check_archive_dir
 from storage import lock
-from storage.diskspace import full_error, is_disk_full
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
 from storage.push import Pusher
@@ -83,16 +81,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     settings = build_settings(args.archive, args.set, **cluster_settings(args))
     config = load_config(args.config, settings.getint("URLLENGTH_LIMIT")).select(args.outlet)
     target = args.push or config.push or settings.get("PUSH_TO")
-    push_settings = settings.copy()
-    for name in CREDENTIAL_SETTINGS:
-        settings.set(name, None, priority="cmdline")
-    layout = ArchiveLayout(args.archive)
-    check_disk(settings)
-    with lock.held(layout.lock_path):  # held through the push too
-        code = finish(run_crawl(config, settings, refresh=args.refresh))
-        if code == EXIT_OK and target:
-            code = run_push(layout, target, push_settings, part=worker_part(settings))
-    return code
+    return crawl_archive(config, settings, target=target, part=worker_part(settings),
+                         refresh=args.refresh)  # fmt: skip
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -301,6 +291,7 @@ def make_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     archive_commands.add_parsers(sub)
+    export_command.add_parser(sub)
 
     demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
     demo.add_argument("--archive", default="demo-archive", help="archive directory")
@@ -312,22 +303,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    try:
-        code: int = args.func(args)
-        return code
-    except (ConfigError, SettingsError) as exc:
-        # one line, whatever the message quotes (an import error of EXTRACT_FUNCTION…)
-        print(f"newsarchiver: {' '.join(str(exc).splitlines())}", file=sys.stderr)
-        return EXIT_CONFIG
-    except lock.ArchiveLocked as exc:
-        print(f"newsarchiver: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except (OSError, sqlite3.Error) as exc:
-        if not is_disk_full(exc):
-            raise
-        archive = getattr(args, "archive", None) or "."
-        print(f"newsarchiver: {full_error(exc, Path(archive))}", file=sys.stderr)
-        return EXIT_DISK_FULL
+    return reported(lambda: int(args.func(args)), getattr(args, "archive", None))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,23 @@
-"""The item a spider yields for an article page, consumed by the pipelines."""
+"""The items of a crawl: ArticleItem, what the spider yields for an article page and the
+pipelines work on, and ArchivedArticle, what the last pipeline hands Scrapy's feed exports
+(``scrapy crawl … -o items.jsonl``) and ``item_scraped`` listeners: plain values only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import scrapy
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """Where :class:`~pipelines.store_text.StoreTextPipeline` put an article's text."""
+
+    text_file: str  # relative to the archive: text/NNN_HASH.txt
+    sha256: str
+    duplicate: bool  # the same text was stored before (this URL is listed beside it)
+    warc: Any = None  # storage.warc.WarcRef of the page's record; None without WARC capture
 
 
 @dataclass
@@ -23,5 +37,32 @@ class ArticleItem:
     # filled by pipelines.extract.ExtractPipeline
     article: Any = field(default=None, repr=False)
     no_article: tuple[str, str] | None = None  # (reason, detail) when the page had no article
+    # filled by pipelines.store_text.StoreTextPipeline
+    stored: StoredText | None = None
     # the lease of the request in a distributed crawl (crawler.cluster.leases), ended with it
     cluster_lease: str | None = None
+
+
+class ArchivedArticle(scrapy.Item):
+    """One archived article as plain values (str, int, bool), fields in the order feeds write
+    them. A value the page or the crawl did not give (no author, WARC capture off) is not set,
+    as Scrapy's convention is: JSON and XML feeds leave it out, CSV has an empty cell."""
+
+    url = scrapy.Field()
+    final_url = scrapy.Field()
+    outlet = scrapy.Field()
+    title = scrapy.Field()
+    author = scrapy.Field()
+    published = scrapy.Field()  # as the page gives it: an ISO 8601 date or date-time
+    language = scrapy.Field()
+    text_file = scrapy.Field()  # relative to the archive: text/NNN_HASH.txt
+    sha256 = scrapy.Field()  # of the text file's bytes
+    duplicate = scrapy.Field()  # True: the same text was stored before (this URL beside it)
+    warc_file = scrapy.Field()  # the WARC file's name, in ARCHIVE/warc/
+    warc_offset = scrapy.Field()  # where the page's record starts in it
+    warc_record_id = scrapy.Field()
+    warc_record_type = scrapy.Field()  # response, or revisit (the payload was archived before)
+    http_status = scrapy.Field()
+    content_type = scrapy.Field()
+    fetched_at = scrapy.Field()  # ISO 8601, UTC
+    run_id = scrapy.Field()

@@ -1,24 +1,31 @@
 """Running a crawl or a push from the command line: settings, the crawl process, exit codes.
 
-Shared by :mod:`crawler.cli` and :mod:`crawler.cluster_commands`. ``build_settings`` layers the
-project's settings (:mod:`crawler.settings`), the command's own and ``-s`` overrides, and checks
-them; ``run_crawl`` runs :class:`OutletsSpider` in a ``CrawlerProcess`` under the archive lock
-and returns the run summary; ``run_push`` pushes an archive (a distributed crawl's worker: its
-part of it). Exit codes: 0 done, 1 a crash, 2 a configuration or settings error, 3 the archive
-is locked, 4 the push failed, 5 the archive's disk is full (or below ``ARCHIVE_MIN_FREE_MB``).
+Shared by :mod:`crawler.cli`, :mod:`crawler.cluster_commands` and ``scrapy crawl outlets``
+(:mod:`crawler.commands.crawl`). ``build_settings`` layers the project's settings
+(:mod:`crawler.settings`), the command's own and ``-s`` overrides, and checks them;
+``run_crawl`` runs :class:`OutletsSpider` in a ``CrawlerProcess`` under the archive lock and
+returns the run summary; ``crawl_archive`` is a whole ``crawl``: the free-space check, the lock,
+the crawl, its exit code and the push after it; ``run_push`` pushes an archive (a distributed
+crawl's worker: its part of it); ``reported`` turns the errors a command reports into one
+``newsarchiver: …`` line and its exit code. Exit codes: 0 done, 1 a crash, 2 a configuration or
+settings error, 3 the archive is locked, 4 the push failed, 5 the archive's disk is full (or
+below ``ARCHIVE_MIN_FREE_MB``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crawler.extensions.disk_guard import FINISH_REASON as DISK_FULL
 from crawler.extensions.run_summary import RunSummary
@@ -26,11 +33,13 @@ from crawler.outlets import ConfigError, CrawlConfig
 from crawler.settings_check import SettingsError, check_settings
 from crawler.spiders.outlets import OutletsSpider
 from storage import lock
-from storage.diskspace import check_free
-from storage.index import update_index
+from storage.diskspace import check_free, full_error, is_disk_full
 from storage.layout import ArchiveLayout, new_run_id
 from storage.push import Pusher
 from storage.s3 import PushError, TransferSettings, store_for
+
+if TYPE_CHECKING:
+    from scrapy.crawler import CrawlerProcessBase
 
 EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_LOCKED, EXIT_PUSH, EXIT_DISK_FULL = 0, 1, 2, 3, 4, 5
 T = TypeVar("T")
@@ -62,27 +71,59 @@ def check_disk(settings: Settings) -> None:
     check_free(Path(settings["ARCHIVE_DIR"]), int(settings.getfloat("ARCHIVE_MIN_FREE_MB") * 1e6))
 
 
-def run_crawl(config: CrawlConfig, settings: Settings, **spider_args: Any) -> dict[str, Any] | None:
-    """Run one crawl to its end; returns the run summary, or None when the crawl crashed."""
+def crawl_archive(
+    config: CrawlConfig,
+    settings: Settings,
+    *,
+    target: str | None = None,
+    part: str | None = None,
+    process: CrawlerProcessBase | None = None,
+    out: TextIO | None = sys.stdout,
+    **spider_args: Any,
+) -> int:
+    """A whole crawl of `config` into the settings' archive, then a push to `target` if the
+    crawl completed; the exit code. `out` gets the run summary (None: not printed)."""
+    push_settings = settings.copy()
+    for name in CREDENTIAL_SETTINGS:  # Scrapy logs the crawl's settings: none of these there
+        settings.set(name, None, priority="cmdline")
+    layout = ArchiveLayout(settings["ARCHIVE_DIR"])
+    check_disk(settings)
+    with lock.held(layout.lock_path):  # held through the push too
+        code = finish(run_crawl(config, settings, process, **spider_args), out)
+        if code == EXIT_OK and target:
+            code = run_push(layout, target, push_settings, part=part)
+    return code
+
+
+def run_crawl(
+    config: CrawlConfig,
+    settings: Settings,
+    process: CrawlerProcessBase | None = None,
+    **spider_args: Any,
+) -> dict[str, Any] | None:
+    """Run one crawl to its end (in `process`, else a CrawlerProcess of `settings`); returns the
+    run summary, or None when the crawl crashed. The crawl itself brings the index up to date
+    (crawler.extensions.index_update)."""
     run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
     settings.set("ARCHIVE_RUN_ID", run_id, priority="cmdline")
     layout = ArchiveLayout(settings["ARCHIVE_DIR"])
     check_disk(settings)
     with lock.held(layout.lock_path):  # ArchiveLocked: exit 3 before Scrapy starts
-        summary = _run_process(config, settings, run_id, **spider_args)
-        if summary is not None and summary["finish_reason"] != DISK_FULL:
-            update_index(layout)  # the new WARC files, for replay and lookup
-        return summary
+        return _run_process(config, settings, run_id, process, **spider_args)
 
 
 def _run_process(
-    config: CrawlConfig, settings: Settings, run_id: str, **spider_args: Any
+    config: CrawlConfig,
+    settings: Settings,
+    run_id: str,
+    process: CrawlerProcessBase | None,
+    **spider_args: Any,
 ) -> dict[str, Any] | None:
-    process = CrawlerProcess(settings)
-    errors: list[Any] = []
+    if process is None:
+        process = CrawlerProcess(settings)
+    errors: list[Any] = []  # Failures
     crawler = process.create_crawler(OutletsSpider)
-    d = process.crawl(crawler, crawl_config=config, **spider_args)
-    d.addErrback(errors.append)
+    _on_error(process.crawl(crawler, crawl_config=config, **spider_args), errors.append)
     process.start()
     if errors:
         failure = errors[0]
@@ -98,6 +139,20 @@ def _run_process(
         return ext.summary if ext is not None and ext.summary else None
     summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return summary
+
+
+def _on_error(started: Any, record: Callable[[Failure], object]) -> None:
+    """`record` the failure of a crawl started by CrawlerProcess (a Deferred) or by
+    AsyncCrawlerProcess, which `scrapy crawl` uses (an asyncio task)."""
+    if isinstance(started, Deferred):
+        started.addErrback(record)
+        return
+
+    def done(task: asyncio.Future[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            record(Failure(task.exception()))
+
+    started.add_done_callback(done)
 
 
 def _extension(crawler: Crawler, cls: type[T]) -> T | None:
@@ -153,11 +208,12 @@ def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
     print(f"WARC: {t['warc_files']} file(s), {t['warc_records']} records", file=out)
 
 
-def finish(summary: dict[str, Any] | None) -> int:
-    """Print a crawl's summary; its exit code."""
+def finish(summary: dict[str, Any] | None, out: TextIO | None = sys.stdout) -> int:
+    """Print a crawl's summary to `out` (None: not at all); its exit code."""
     if summary is None:
         return EXIT_CRASH
-    print_summary(summary)
+    if out is not None:
+        print_summary(summary, out)
     if summary["finish_reason"] == DISK_FULL:
         detail = summary.get("stats", {}).get("disk/error") or "the archive's disk is full"
         print(f"newsarchiver: {detail}; the crawl stopped (free space, then crawl again: it "
@@ -223,3 +279,22 @@ def run_push(
         print(report.line() + (f"; deleted {len(report.deleted)} local WARC file(s)"
                                if report.deleted else ""))  # fmt: skip
     return EXIT_OK
+
+
+def reported(command: Callable[[], int], archive: str | Path | None = None) -> int:
+    """Run `command`; the errors a user can mend are one ``newsarchiver: …`` line on stderr
+    and their exit code, not a traceback."""
+    try:
+        return command()
+    except (ConfigError, SettingsError) as exc:
+        # one line, whatever the message quotes (an import error of EXTRACT_FUNCTION…)
+        print(f"newsarchiver: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+        return EXIT_CONFIG
+    except lock.ArchiveLocked as exc:
+        print(f"newsarchiver: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except (OSError, sqlite3.Error) as exc:
+        if not is_disk_full(exc):
+            raise
+        print(f"newsarchiver: {full_error(exc, Path(archive or '.'))}", file=sys.stderr)
+        return EXIT_DISK_FULL

@@ -77,12 +77,16 @@ EXTENSIONS = {
     "crawler.extensions.disk_guard.DiskGuard": 15,
     "crawler.extensions.progress.Progress": 20,
     "crawler.extensions.warc_capture.WarcCapture": 100,
+    "crawler.extensions.index_update.IndexUpdater": 110,  # when WarcCapture has closed its files
     "crawler.extensions.failures.FailureRecorder": 200,
     "crawler.extensions.run_summary.RunSummary": 900,
 }
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 300,
     "pipelines.store_text.StoreTextPipeline": 500,
+    # last: an archived article leaves as an ArchivedArticle of plain values, which feeds
+    # (-o items.jsonl / .csv / .xml) and item_scraped listeners get
+    "pipelines.output_item.OutputItemPipeline": 900,
 }
 
 # CLUSTER_ENABLED on: Redis scheduler, dupefilter and the cluster components (crawler/cluster)
@@ -93,6 +97,10 @@ ADDONS = {"crawler.cluster.addon.ClusterAddon": 0}
 # left behind by a killed crawl); `-s TELNETCONSOLE_ENABLED=1` / `-s REMOTE_CONTROL_ENABLED=1`.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
+
+# `scrapy crawl outlets` runs crawler/commands/crawl.py: newsarchiver crawl's checks, lock,
+# exit codes and push around Scrapy's own crawl command
+COMMANDS_MODULE = "crawler.commands"
 
 LOG_LEVEL = "INFO"
 # Scrapy's default request fingerprinter; set explicitly so no deprecation warning is printed.

@@ -14,6 +14,9 @@
 ``request_queued`` a distributed crawl's scheduler put ``request`` into the shared queue.
 ``request_done``  the spider is done with a request that ended in an error (recorded, not to be
                   retried in this run): ``request``. A distributed crawl ends its lease.
+``warc_closed``   the crawl is over and the WARC capture has closed its files: ``reason`` (the
+                  spider's finish reason). The index takes the new files in; handlers may
+                  return a Deferred, which the close waits for.
 """
 
 from __future__ import annotations
@@ -24,3 +27,4 @@ download_failed = object()
 request_done = object()
 request_queued = object()
 disk_full = object()
+warc_closed = object()

@@ -30,6 +30,10 @@ Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/re
 ``outlet/<name>/archived`` (a new text from its page), ``outlet/<name>/duplicates`` (its page
 had a text stored already) and ``outlet/<name>/syndicated`` (its pages this run whose text
 another outlet published too: counted for each outlet once the second one's copy is in).
+
+A stored article's item goes on with ``item.stored`` (:class:`~crawler.items.StoredText`: the
+text file, its SHA-256, whether it was a duplicate, the WARC record), from which
+:class:`~pipelines.output_item.OutputItemPipeline` makes the item feeds get.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
-from crawler.items import ArticleItem
+from crawler.items import ArticleItem, StoredText
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
 from storage.atomic import clean_tmp, write_atomic
@@ -163,7 +167,7 @@ class StoreTextPipeline:
             )  # fmt: skip
             raise DropItem(f"no article text in {item.final_url} ({reason})")
         try:
-            outcome, stem = await self._in_thread(self._store, item, warc_ref)
+            outcome, stem, sha = await self._in_thread(self._store, item, warc_ref)
         except redis.RedisError as exc:
             self.stats.inc_value("text/failed/cluster_unavailable")
             self._signal(
@@ -195,20 +199,22 @@ class StoreTextPipeline:
         for url in {item.url, item.final_url}:
             self._signal(na_signals.page_ok, url=url)
         item.body = b""  # the bytes are in the WARC; nothing downstream needs them
+        text_file = self.layout.text_path(stem).relative_to(self.layout.root).as_posix()
+        item.stored = StoredText(text_file, sha, outcome == "duplicate", warc_ref)
         return item
 
     def _signal(self, signal: object, **kwargs: Any) -> None:
         if self.signals is not None:
             self.signals.send_catch_log(signal, **kwargs)
 
-    def _store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str]:
-        """Runs in the writer thread: ('written' | 'duplicate' | 'elsewhere', stem)."""
+    def _store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:
+        """Runs in the writer thread: ('written' | 'duplicate' | 'elsewhere', stem, sha256)."""
         stored = self._store_text(item, warc_ref)
         if self.cluster is not None:  # every worker's "archived already?" answer
             self.cluster.mark_archived({item.url, item.final_url}, item.fetched_at)
         return stored
 
-    def _store_text(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str]:
+    def _store_text(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:
         assert self.manifest is not None
         data = item.article.render().encode("utf-8")
         sha = hashlib.sha256(data).hexdigest()
@@ -234,7 +240,8 @@ class StoreTextPipeline:
             self.manifest.add_article({**article_row, "text_id": existing.id})
             # another worker's text: its files are not here, but its copies here are credited
             self._credit(existing.id, item.url, write=existing.state != "elsewhere")
-            return "elsewhere" if existing.state == "elsewhere" else "duplicate", existing.stem
+            state = "elsewhere" if existing.state == "elsewhere" else "duplicate"
+            return state, existing.stem, sha
         row = self.manifest.reserve_text(
             sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()), self.run_id,
             seq=seq,
@@ -245,7 +252,7 @@ class StoreTextPipeline:
         self.manifest.mark_text_stored(row.id)
         if self.cluster is not None:
             self.cluster.text_stored(sha, row.seq)
-        return "written", row.stem
+        return "written", row.stem, sha
 
     def _credit(self, text_id: int, url: str, write: bool = True) -> None:
         """Writer thread: the text's sidecar rebuilt from its copies (written if it changed),

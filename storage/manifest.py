@@ -332,6 +332,16 @@ class Manifest:
             finally:
                 target.close()
 
+    def outlets(self) -> set[str]:
+        """Every outlet name the archive knows: of its articles, its failures and the configs
+        its runs were crawled with (an outlet that gave nothing yet is known too)."""
+        rows = self.query("SELECT outlet FROM articles UNION SELECT outlet FROM failures")
+        names = {row[0] for row in rows if row[0]}
+        for row in self.query("SELECT config FROM runs WHERE config IS NOT NULL"):
+            for outlet in json.loads(row[0]).get("outlets", ()):
+                names.add(outlet["name"])
+        return names
+
     def last_run_config(self) -> dict[str, Any] | None:
         rows = self.query(
             "SELECT config FROM runs WHERE config IS NOT NULL AND config != '{}'"

@@ -9,6 +9,10 @@ their captures go in (whole: a WARC file is the unit of a WACZ), with the files 
 captures their revisits refer to; a 304's line in the form ReplayWeb.page replays
 (:func:`storage.index.replaywebpage_line`). Written to a temporary name and
 renamed, so a killed export leaves no half a package.
+
+Nothing is written for an export that cannot be what was asked: an outlet the archive does not
+know (:class:`UnknownOutlet`), or no article to be a page (:class:`NothingToExport`, unless
+``allow_empty``: a package without pages, the WARC files of a whole archive still in it).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 import os
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,18 @@ from storage.manifest import Manifest
 logger = logging.getLogger(__name__)
 
 WACZ_VERSION = "1.1.1"
+
+
+class ExportError(ValueError):
+    """The export cannot be made as asked; nothing was written."""
+
+
+class UnknownOutlet(ExportError):
+    """The outlet asked for is not one of the archive's."""
+
+
+class NothingToExport(ExportError):
+    """No archived article matches: the package would have no page."""
 
 
 @dataclass(frozen=True)
@@ -81,14 +98,29 @@ def _part(layout: ArchiveLayout, warc_name: str) -> list[str]:
     return part.read_text(encoding="utf-8").splitlines(keepends=True)
 
 
-def export_wacz(layout: ArchiveLayout, out: Path, outlet: str | None = None,
-                since: str | None = None) -> ExportReport:  # fmt: skip
-    update_index(layout)
+def export_wacz(
+    layout: ArchiveLayout,
+    out: Path,
+    outlet: str | None = None,
+    since: datetime | None = None,
+    allow_empty: bool = False,
+) -> ExportReport:
+    """Write the WACZ `out` of the archive's articles (of `outlet`, fetched at or after `since`,
+    an aware datetime); UnknownOutlet or NothingToExport, and nothing written, if it cannot."""
+    fetched_since = iso(since) if since else None  # the manifest's form: UTC, to the second
     manifest = Manifest(layout.manifest_path)
     try:
-        pages = _pages(layout, manifest, outlet, since)
+        if outlet and outlet not in (known := manifest.outlets()):
+            raise UnknownOutlet(f"{outlet!r} is not an outlet of the archive {layout.root} "
+                                f"(its outlets: {', '.join(sorted(known)) or 'none'})")  # fmt: skip
+        update_index(layout)
+        pages = _pages(layout, manifest, outlet, fetched_since)
     finally:
         manifest.close()
+    if not pages and not allow_empty:
+        which = "".join((f" of outlet {outlet}" if outlet else "",
+                         f" fetched since {fetched_since}" if since else ""))  # fmt: skip
+        raise NothingToExport(f"no archived article{which} in {layout.root}")
     everything = not outlet and not since
     names = {w.name for w in layout.closed_warcs()}
     wanted = names if everything else {p["warc"] for p in pages if p["warc"] in names}
@@ -132,7 +164,7 @@ def export_wacz(layout: ArchiveLayout, out: Path, outlet: str | None = None,
                 "resources": resources,
                 "title": f"newsarchiver export of {layout.root.name}"
                 + (f", outlet {outlet}" if outlet else "")
-                + (f", since {since}" if since else ""),
+                + (f", since {fetched_since}" if since else ""),
                 "created": iso(utc_now()),
                 "wacz_version": WACZ_VERSION,
                 "software": f"newsarchiver {__version__}",

@@ -21,10 +21,21 @@ from crawler.demo import DemoSite, RequestLog
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
 
 
+REPO = Path(__file__).resolve().parents[1]  # where scrapy.cfg is
+
+
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "crawler.cli", *args],
         capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def scrapy(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`scrapy ARGS` run from the repo, as a Scrapy user runs the project."""
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        capture_output=True, text=True, timeout=timeout, check=False, cwd=REPO,
     )  # fmt: skip
 
 

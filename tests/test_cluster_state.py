@@ -228,12 +228,17 @@ def test_the_scheduler_leases_and_a_requeued_request_ends_its_lease(
     scheduler.close("finished")
 
 
-def test_a_lease_ends_only_when_all_its_page_gave_is_safe(redis_server: RedisServer) -> None:
+# The item leaves the pipelines as the spider's ArticleItem (dropped: no article) or as the last
+# pipeline's ArchivedArticle, which carries no lease: the page's response does.
+@pytest.mark.parametrize("leaves_as", ["article_item", "output_item"])
+def test_a_lease_ends_only_when_all_its_page_gave_is_safe(
+    redis_server: RedisServer, leaves_as: str
+) -> None:
     from scrapy.http import HtmlResponse
 
     from crawler import signals as na_signals
     from crawler.cluster.leases import LeaseMiddleware
-    from crawler.items import ArticleItem
+    from crawler.items import ArchivedArticle, ArticleItem
 
     ns = f"u{uuid.uuid4().hex[:8]}"
     crawler = get_crawler(_Spider, {"CLUSTER_ENABLED": True, "REDIS_URL": redis_server.url,
@@ -254,6 +259,7 @@ def test_a_lease_ends_only_when_all_its_page_gave_is_safe(redis_server: RedisSer
     signals.send_catch_log(na_signals.request_queued, request=found[0])
     signals.send_catch_log(scrapy_signals.request_dropped, request=found[1], spider=None)
     assert state.leases() == 1
-    signals.send_catch_log(scrapy_signals.item_scraped, item=item, response=response, spider=None)
+    left = item if leaves_as == "article_item" else ArchivedArticle(url="u", outlet="o")
+    signals.send_catch_log(scrapy_signals.item_scraped, item=left, response=response, spider=None)
     assert state.leases() == 0
     assert crawler.stats.get_value("cluster/leases/completed") == 1  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import urllib.request
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,77 @@ def test_pywb_replays_archived_articles(
     assert normalised(article.title) in page
     for paragraph in article.paragraphs:
         assert normalised(paragraph) in page
+
+
+# --- export: bad options, nothing to export ------------------------------------------------------
+
+
+def export(crawl: Crawl, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return cli("export", "--archive", str(crawl.archive), "--wacz", str(out), *args)
+
+
+def pages_of(wacz: Path) -> list[dict[str, Any]]:
+    _, *pages = [json.loads(line) for line in read_wacz(wacz)["pages/pages.jsonl"].splitlines()]
+    return pages
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "last week"],
+         "--since: 'last week' is not an ISO 8601 date or date-time; e.g. 2026-03-01 or "),
+        (["--since", "2026-13-45"],
+         "--since: '2026-13-45' is not an ISO 8601 date or date-time (month must be in 1..12)"),
+        (["--outlet", "nosuch"],
+         "--outlet: 'nosuch' is not an outlet of the archive {archive} (its outlets: iconnews, "
+         "nordpress, valleydaily, wirehub)"),
+    ],
+)  # fmt: skip
+def test_export_with_a_bad_option_is_exit_2_and_writes_nothing(
+    demo_crawl: Crawl, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = export(demo_crawl, tmp_path / "out.wacz", *args)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("newsarchiver: " + message.format(archive=demo_crawl.archive))
+    assert list(tmp_path.iterdir()) == []  # no package, no temporary file
+
+
+def test_an_export_without_pages_is_exit_6_unless_allowed(
+    demo_crawl: Crawl, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.wacz"
+    out.write_bytes(b"last week's package")
+    result = export(demo_crawl, out, "--since", "2999-01-01")
+    assert result.returncode == 6, result.stderr
+    assert result.stderr == (
+        f"newsarchiver: no archived article fetched since 2999-01-01T00:00:00Z in "
+        f"{demo_crawl.archive}: {out} not written (--allow-empty writes it without pages)\n"
+    )
+    assert out.read_bytes() == b"last week's package"  # left as it was
+    assert sorted(tmp_path.iterdir()) == [out]
+    result = export(demo_crawl, out, "--since", "2999-01-01", "--allow-empty")
+    assert result.returncode == 0, result.stderr
+    assert pages_of(out) == []
+
+
+def test_export_since_reads_iso_8601_dates_and_offsets(demo_crawl: Crawl, tmp_path: Path) -> None:
+    db = sqlite3.connect(demo_crawl.archive / "manifest.sqlite")
+    fetched = sorted(row[0] for row in db.execute(
+        "SELECT a.fetched_at FROM articles a JOIN texts t ON t.id = a.text_id"
+        " WHERE t.state = 'stored'"))  # fmt: skip
+    newest = datetime.strptime(fetched[-1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    # the newest page's second in UTC, without an offset (UTC too) and at +02:00, which a
+    # comparison as text would put two hours after every page
+    for n, since in enumerate(
+        [fetched[-1], fetched[-1][:-1], newest.astimezone(timezone(timedelta(hours=2))).isoformat()]
+    ):
+        out = tmp_path / f"since{n}.wacz"
+        result = export(demo_crawl, out, "--since", since)
+        assert result.returncode == 0, result.stderr
+        assert sorted(p["ts"] for p in pages_of(out)) == [f for f in fetched if f == fetched[-1]]
+    later = (newest + timedelta(seconds=1)).isoformat()
+    assert export(demo_crawl, tmp_path / "later.wacz", "--since", later).returncode == 6
+    out = tmp_path / "day.wacz"
+    assert export(demo_crawl, out, "--since", fetched[0][:10]).returncode == 0  # from midnight
+    assert len(pages_of(out)) == len(fetched)

@@ -32,7 +32,7 @@ from scrapy.statscollectors import StatsCollector
 
 from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
-from crawler.items import ArticleItem
+from crawler.items import ArchivedArticle, ArticleItem
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +120,15 @@ class LeaseMiddleware:
             del self._open[lease]
             self.complete(lease)
 
-    def item_done(self, item: Any, **_: Any) -> None:
-        if isinstance(item, ArticleItem) and item.cluster_lease:
-            self._settle(item.cluster_lease, items=1)
+    def item_done(self, item: Any, response: Response | None = None, **_: Any) -> None:
+        lease = None
+        if isinstance(item, ArticleItem):  # dropped (or kept as such by a user's pipelines)
+            lease = item.cluster_lease
+        elif isinstance(item, ArchivedArticle) and response is not None:
+            # the plain item of pipelines.output_item carries no lease: its page's response does
+            lease = response.meta.get("cluster_lease")
+        if lease:
+            self._settle(lease, items=1)
 
     def request_settled(self, request: Request, **_: Any) -> None:
         """A request a leased page found is in the shared queue, or was dropped."""

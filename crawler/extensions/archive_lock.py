@@ -1,11 +1,12 @@
 """ArchiveLock: hold ARCHIVE/.lock for the life of the crawl (see storage.lock).
 
-The ``newsarchiver`` commands take the lock themselves before Scrapy starts, to exit 3 with a
-clear message; this extension makes ``scrapy crawl outlets`` hold it too. It is the first
-extension built, so nothing touches the archive before the lock is held, and it creates the
-manifest before the other components open it. Being first, it also checks the settings
-(:func:`crawler.settings_check.check_settings`): a bad one stops ``scrapy crawl`` before the
-archive directory is created.
+The ``newsarchiver`` commands and ``scrapy crawl outlets`` (:mod:`crawler.commands.crawl`)
+take the lock themselves before Scrapy starts, to exit 3 with a clear message; this extension
+makes any other way of running the crawl (a script's ``CrawlerProcess``) hold it too. It is the
+first extension built, so nothing touches the archive before the lock is held, and it creates
+the manifest before the other components open it. Being first, it also checks the settings
+(:func:`crawler.settings_check.check_settings`): a bad one stops such a crawl before the archive
+directory is created.
 
 Settings: ``ARCHIVE_DIR`` (and all of those the check reads).
 """

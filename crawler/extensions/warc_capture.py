@@ -26,7 +26,8 @@ A response whose payload the archive already has is a revisit record (identical-
 referring to the first capture; a 304 to a conditional request is a revisit record
 (server-not-modified). ``.open`` files left by a killed crawl are repaired before the first
 write. An attempt that ended without a response (timeout, reset, body cut short or too large) is a
-request record and a metadata record naming the error (``download_failed`` signal).
+request record and a metadata record naming the error (``download_failed`` signal). Once the
+files are closed at the crawl's end, the ``warc_closed`` signal (the index's cue).
 
 Stats: ``warc/records/{response,request,metadata}``,
 ``warc/records/revisit/{identical_payload,server_not_modified}``, ``warc/repaired``,
@@ -369,3 +370,5 @@ class WarcCapture:
         # maybe_deferred_to_future: a bare Deferred cannot be awaited on the asyncio reactor
         await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._close)))
         self._executor.shutdown(wait=True)
+        if self.crawler is not None:  # the files are closed: the index may take them in now
+            await self.crawler.signals.send_catch_log_async(na_signals.warc_closed, reason=reason)
