@@ -354,7 +354,7 @@ def reextract(layout: ArchiveLayout, manifest: Manifest, store: StoreTextPipelin
             http_status=row["http_status"], body=b"", content_type=ctype,
             fetched_at=row["fetched_at"], article=article,
         )  # fmt: skip
-        store._store(item, WarcRef(row["warc_file"], row["warc_offset"], 0, record_id, None))
+        store.store(item, WarcRef(row["warc_file"], row["warc_offset"], 0, record_id, None))
         new = manifest.text_by_sha(sha)
         assert new is not None
         manifest.supersede(row["old_id"], new.id)

@@ -69,9 +69,10 @@ def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
     for sidecar_path in sorted(layout.text_dir.glob("*.json")):
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
         outlets = sidecar.get("outlets") or {}  # a sidecar from before `outlets`: other_urls
-        more = len(outlets[sidecar["outlet"]]) - 1 if outlets else len(sidecar["other_urls"])
-        notes = [f"+{more} other URL"] if more else []
-        if others := [o for o in outlets if o != sidecar["outlet"]]:
+        outlet = str(sidecar["outlet"])  # the key `outlets` lists it under (storage.sidecar)
+        more = len(outlets.get(outlet, ())) - 1 if outlets else len(sidecar["other_urls"])
+        notes = [f"+{more} other URL"] if more > 0 else []
+        if others := [o for o in outlets if o != outlet]:
             notes.append(f"also {', '.join(others)}")  # a syndicated story: every outlet's
         also = f"  ({'; '.join(notes)})" if notes else ""
         print(f"{sidecar['text_file']}  {sidecar['outlet']:<14} {sidecar['title']}{also}", file=out)

@@ -9,6 +9,8 @@ reasons of the extractor.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_error
@@ -62,6 +64,12 @@ def exception_reason(exc: BaseException) -> str:
                 return "truncated"  # Twisted's ResponseFailed([_DataLoss]): body cut short
             return reason
     return type(exc).__name__.lower()
+
+
+def failed_request(failure: Failure) -> Any:
+    """The Request a failure is about: on the failure (Scrapy's errbacks) or on its exception
+    (HttpError, IgnoreRequest); None if neither says."""
+    return getattr(failure, "request", None) or getattr(failure.value, "request", None)
 
 
 def failure_reason(failure: Failure) -> str | None:

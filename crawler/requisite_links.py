@@ -15,6 +15,7 @@ functions: :mod:`crawler.requisites` runs them off the reactor.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 from urllib.parse import urldefrag, urljoin
@@ -23,6 +24,7 @@ import lxml.html
 import tinycss2
 from w3lib.url import safe_url_string
 
+REQUISITE = "requisite"  # meta["kind"] of a requisite's request (crawler.requisites)
 # what each requisite is, also the stats' last part: requisites/requested/<kind>
 STYLESHEET, SCRIPT, IMAGE, FONT, ICON = "stylesheet", "script", "image", "font", "icon"
 # fetched first when a page names more than a run allows: what the layout needs before photos
@@ -48,7 +50,10 @@ def _absolute(base: str, value: str | None) -> str | None:
     value = value.strip()
     if not value or value.startswith("#"):
         return None
-    url = urldefrag(urljoin(base, safe_url_string(value)))[0]
+    try:
+        url = urldefrag(urljoin(base, safe_url_string(value)))[0]
+    except ValueError:  # not a URL at all ("http://[::1/x.png"): nothing to fetch
+        return None
     return url if url.startswith(("http://", "https://")) else None
 
 
@@ -91,15 +96,24 @@ def _link_kind(link: Any) -> str | None:
 
 def page_requisites(body: bytes, url: str, encoding: str | None = None) -> list[Requisite]:
     """The requisites of an HTML page, in document order, each URL once."""
-    parser = lxml.html.HTMLParser(encoding=encoding or None, remove_comments=True)
+    parser = lxml.html.HTMLParser(remove_comments=True)
+    # decoded here with the crawl's charset: libxml2 knows fewer codec names than Python
+    # (euc_jp, utf-16-le, mac-roman...); without one, libxml2 reads the page's own declaration
+    document: bytes | str = body
+    if encoding:
+        with contextlib.suppress(LookupError):  # a name Python does not know: libxml2's turn
+            document = body.decode(encoding, "replace")
     try:
-        root = lxml.html.document_fromstring(body, parser=parser)
-    except (ValueError, lxml.etree.ParserError):  # an empty or unparseable document
+        root = lxml.html.document_fromstring(document, parser=parser)
+    except ValueError:  # a str with an XML encoding declaration: the bytes, then
+        root = _parse_bytes(body, parser)
+    except lxml.etree.ParserError:  # an empty document
+        return []
+    if root is None:
         return []
     base = url
     for tag in root.iter("base"):
-        if href := tag.get("href"):
-            base = urljoin(url, href.strip())
+        base = _absolute(url, tag.get("href")) or url
         break
     found: list[tuple[str | None, str]] = []
     for el in root.iter(lxml.etree.Element):
@@ -136,6 +150,13 @@ def page_requisites(body: bytes, url: str, encoding: str | None = None) -> list[
         if style := el.get("style"):
             found.extend((r.url, r.kind) for r in inline_style_requisites(style, base))
     return _unique(((_absolute(base, value), kind) for value, kind in found))
+
+
+def _parse_bytes(body: bytes, parser: lxml.html.HTMLParser) -> Any:
+    try:
+        return lxml.html.document_fromstring(body, parser=parser)
+    except (ValueError, lxml.etree.ParserError):
+        return None
 
 
 def css_requisites(css: bytes | str, url: str, encoding: str | None = None) -> list[Requisite]:

@@ -20,12 +20,13 @@ Settings: ``ARCHIVE_REQUISITES``, ``ARCHIVE_REQUISITES_HUBS``, the three limits,
 ``URLLENGTH_LIMIT`` (a longer requisite URL is skipped). Per request:
 ``meta["dont_archive_requisites"] = True`` fetches the page without its requisites.
 Request meta of a requisite: ``kind="requisite"``, ``requisite`` (its kind), ``requisite_of``
-(the page or stylesheet that named it), ``outlet``.
+(the page or stylesheet that named it), ``requisite_level`` (0: named by the page), ``outlet``.
 
 Stats: ``requisites/pages``, ``requisites/found``, ``requisites/requested/<kind>``,
 ``requisites/fetched/<kind>``, ``requisites/bytes``, ``requisites/failed/<reason>`` (the
 reasons of :mod:`crawler.failure_reasons`, and ``robots``),
-``requisites/skipped/{seen,page_limit,run_limit,url_too_long}``.
+``requisites/skipped/{seen,page_limit,run_limit,url_too_long,import_depth}`` (a stylesheet
+@imported more than ``MAX_IMPORT_DEPTH`` stylesheets below its page: generated chains end).
 """
 
 from __future__ import annotations
@@ -44,14 +45,23 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.python.failure import Failure
 from w3lib.encoding import http_content_type_encoding
 
-from crawler.failure_reasons import failure_reason
+from crawler.failure_reasons import failed_request, failure_reason
 from crawler.middlewares.retry import RetryLater
-from crawler.requisite_links import ORDER, STYLESHEET, Requisite, css_requisites, page_requisites
+from crawler.requisite_links import (
+    ORDER,
+    REQUISITE,
+    STYLESHEET,
+    Requisite,
+    css_requisites,
+    page_requisites,
+)
 from crawler.twisted_util import deferred_from_future
 
 logger = logging.getLogger(__name__)
 
-KIND = "requisite"  # meta["kind"] of a requisite request
+KIND = REQUISITE  # meta["kind"] of a requisite request
+# a stylesheet @imported by a stylesheet… this deep at most: a chain of generated URLs ends
+MAX_IMPORT_DEPTH = 4
 
 
 class Requisites:
@@ -128,7 +138,17 @@ class Requisites:
         content_type = response.headers.get("Content-Type") or b""
         encoding = http_content_type_encoding(content_type.decode("latin-1"))
         found = await self._in_thread(css_requisites, response.body, response.url, encoding)
-        return self.requests_for(found, response.url, response.meta["outlet"])
+        return self.stylesheet_requests(found, response)
+
+    def stylesheet_requests(self, found: list[Requisite], response: Response) -> list[Request]:
+        """The requests for what a fetched stylesheet names: its fonts and images, and its
+        @imports unless it is MAX_IMPORT_DEPTH stylesheets below its page already."""
+        level = response.meta.get("requisite_level", 0) + 1
+        if level > MAX_IMPORT_DEPTH:
+            imports = [r for r in found if r.kind == STYLESHEET]
+            self.count("requisites/skipped/import_depth", len(imports))
+            found = [r for r in found if r.kind != STYLESHEET]
+        return self.requests_for(found, response.url, response.meta["outlet"], level)
 
     def fetched(self, response: Response) -> None:
         if response.meta.get("requisite_counted"):
@@ -139,7 +159,7 @@ class Requisites:
 
     def failed(self, failure: Failure) -> None:
         """A requisite that did not come: counted and logged, not an outlet failure."""
-        request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
+        request = failed_request(failure)
         reason = failure_reason(failure)
         if reason is None:
             if isinstance(failure.value, RetryLater):
@@ -157,9 +177,12 @@ class Requisites:
             future.cancel()
             raise
 
-    def requests_for(self, found: list[Requisite], of: str, outlet: str) -> list[Request]:
-        """The requests for requisites `of` a page or stylesheet names: each URL once a run,
-        within the limits; what is left out is counted by its reason."""
+    def requests_for(
+        self, found: list[Requisite], of: str, outlet: str, level: int = 0
+    ) -> list[Request]:
+        """The requests for requisites `of` a page or stylesheet names (`level` stylesheets
+        below the page): each URL once a run, within the limits; what is left out is counted
+        by its reason."""
         self.count("requisites/found", len(found))
         requests: list[Request] = []
         # the layout first, photos last, should the page limit bite
@@ -171,7 +194,8 @@ class Requisites:
             self._requested.add(requisite.url)
             self.count(f"requisites/requested/{requisite.kind}", 1)
             meta = {"outlet": outlet, "kind": KIND, "requisite": requisite.kind,
-                    "requisite_of": of, "download_maxsize": self.max_size}  # fmt: skip
+                    "requisite_of": of, "requisite_level": level,
+                    "download_maxsize": self.max_size}  # fmt: skip
             # a page's requisites are fetched right after it: a replay shows them as they were
             requests.append(Request(requisite.url, callback=self.callback, errback=self.errback,
                                     meta=meta, priority=1))  # fmt: skip

@@ -91,7 +91,8 @@ def crawl_archive(
     with lock.held(layout.lock_path):  # held through the push too
         code = finish(run_crawl(config, settings, process, **spider_args), out)
         if code == EXIT_OK and target:
-            code = run_push(layout, target, push_settings, part=part)
+            # with the summary, or on stderr when stdout is not the user's (a feed, -o -)
+            code = run_push(layout, target, push_settings, part=part, out=out or sys.stderr)
     return code
 
 
@@ -206,6 +207,15 @@ def print_summary(summary: dict[str, Any], out: TextIO = sys.stdout) -> None:
         ]
         print("  ".join(cells).rstrip(), file=out)
     print(f"WARC: {t['warc_files']} file(s), {t['warc_records']} records", file=out)
+    req = t.get("requisites") or {}
+    if req.get("fetched") or req.get("failed"):
+        failed = req.get("failed") or {}
+        why = ", ".join(f"{k} {v}" for k, v in failed.items())
+        print(
+            f"page requisites: {req['fetched']} fetched ({req['bytes'] / 1024:.0f} KB), "
+            f"{sum(failed.values())} failed" + (f" ({why})" if why else ""),
+            file=out,
+        )
 
 
 def finish(summary: dict[str, Any] | None, out: TextIO | None = sys.stdout) -> int:
@@ -254,9 +264,10 @@ def run_push(
     create: bool | None = None,
     delete_local: bool | None = None,
     part: str | None = None,
+    out: TextIO = sys.stdout,
 ) -> int:
     """Push the archive (a distributed crawl's worker: its `part` of it); prints one line of
-    outcome. Exit code 0 or EXIT_PUSH."""
+    outcome to `out`. Exit code 0 or EXIT_PUSH."""
     try:
         store = store_for(target, **store_options(settings, endpoint_url))
         pusher = Pusher(
@@ -272,12 +283,12 @@ def run_push(
         return EXIT_PUSH
     if dry_run:
         for rel in report.planned:
-            print(f"would push {rel}")
+            print(f"would push {rel}", file=out)
         print(f"{len(report.planned)} file(s) would be pushed to {report.target}; "
-              f"{report.skipped} already there")  # fmt: skip
+              f"{report.skipped} already there", file=out)  # fmt: skip
     else:
         print(report.line() + (f"; deleted {len(report.deleted)} local WARC file(s)"
-                               if report.deleted else ""))  # fmt: skip
+                               if report.deleted else ""), file=out)  # fmt: skip
     return EXIT_OK
 
 

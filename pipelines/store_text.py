@@ -85,6 +85,7 @@ class StoreTextPipeline:
         self.manifest: Manifest | None = None
         # (url, text id) of this run's copies counted as syndicated: each counted once
         self._syndicated: set[tuple[str, int]] = set()
+        self._counts: list[str] = []  # stats keys counted in the writer thread (_count)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-writer")
 
     @classmethod
@@ -104,9 +105,28 @@ class StoreTextPipeline:
         )  # fmt: skip
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
-        return await maybe_deferred_to_future(
-            deferred_from_future(self._executor.submit(fn, *args))
-        )
+        try:
+            return await maybe_deferred_to_future(
+                deferred_from_future(self._executor.submit(fn, *args))
+            )
+        finally:
+            # counted here, on the reactor: the progress line reads the stats there, and a key
+            # added from the writer thread while it iterates them would break that loop
+            while self._counts:
+                self.stats.inc_value(self._counts.pop())
+
+    def _count(self, key: str) -> None:
+        """Writer thread: count `key` once the call returns to the reactor."""
+        self._counts.append(key)  # list.append is atomic
+
+    def store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:
+        """Outside a crawl (reextract, tests), in the caller's thread: store the item's text as
+        a crawl would; (outcome, stem, sha256)."""
+        try:
+            return self._store(item, warc_ref)
+        finally:
+            while self._counts:
+                self.stats.inc_value(self._counts.pop())
 
     async def open_spider(self) -> None:
         await self._in_thread(self._open)
@@ -129,7 +149,7 @@ class StoreTextPipeline:
         for path in (self.layout.text_path(row.stem), self.layout.sidecar_path(row.stem)):
             path.unlink(missing_ok=True)
         self.manifest.forget_text(row.id)
-        self.stats.inc_value("text/recovered")
+        self.stats.inc_value("text/recovered")  # at open, before any progress line
         logger.warning("dropped text %s left unfinished by a killed crawl", row.stem)
 
     async def close_spider(self) -> None:
@@ -260,7 +280,7 @@ class StoreTextPipeline:
         assert self.manifest is not None
         credited = credit_text(self.layout, self.manifest, text_id, write=write, fsync=self.fsync)
         if credited.moved:
-            self.stats.inc_value("text/canonical_moved")
+            self._count("text/canonical_moved")
             logger.info("%s now names %s (%s) first: published earlier, or sorted first",
                         credited.sidecar["text_file"], credited.sidecar["url"],
                         credited.sidecar["outlet"])  # fmt: skip
@@ -275,4 +295,4 @@ class StoreTextPipeline:
             this_run = row["run_id"] == self.run_id or row["url"] == url
             if this_run and row["outlet"] and key not in self._syndicated:
                 self._syndicated.add(key)
-                self.stats.inc_value(f"outlet/{row['outlet']}/syndicated")
+                self._count(f"outlet/{row['outlet']}/syndicated")

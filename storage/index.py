@@ -142,8 +142,13 @@ def _refers_to(warc: Path, offsets: list[int]) -> dict[int, tuple[str, str]]:
     return out
 
 
-def update_index(layout: ArchiveLayout) -> IndexUpdate:
-    """Index the closed WARC files not indexed yet and rewrite index.cdxj; returns what it did."""
+def update_index(layout: ArchiveLayout, upgrade: bool = True) -> IndexUpdate:
+    """Index the closed WARC files not indexed yet and rewrite index.cdxj; returns what it did.
+
+    Parts made by an older version (``by-warc/FORMAT``) are made again with `upgrade` (the
+    index and export commands); a crawl passes False: re-indexing a large archive must not hold
+    the crawl's close and its lock for hours, so its new files are indexed and the rest waits
+    for ``newsarchiver index``."""
     by_warc = _by_warc_dir(layout)
     by_warc.mkdir(parents=True, exist_ok=True)
     layout.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -156,14 +161,18 @@ def update_index(layout: ArchiveLayout) -> IndexUpdate:
         originals = manifest.captures_by_record_id if manifest is not None else None
         for warc in warcs:
             part = by_warc / f"{warc.name}.cdxj"
-            if stale or not part.exists():
+            if (stale and upgrade) or not part.exists():
                 write_atomic(part, index_warc(warc, originals), layout.tmp_dir)
                 indexed.append(warc.name)
     finally:
         if manifest is not None:
             manifest.close()
-    if stale:
+    if stale and (upgrade or len(indexed) == len(warcs)):
         write_atomic(format_file, INDEX_FORMAT.encode(), layout.tmp_dir)
+    elif stale:
+        logger.warning("%d index part(s) of %s were made by an older version (revisits not "
+                       "resolved for replay): `newsarchiver index` makes them again",
+                       len(warcs) - len(indexed), layout.indexes_dir)  # fmt: skip
     # WARC files deleted after a verified push stay in the index: their captures are in S3
     parts = sorted(by_warc.glob("*.cdxj"))
     lines = 0

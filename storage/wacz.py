@@ -130,6 +130,10 @@ def export_wacz(
         for line in _part(layout, name):
             if '"refers_to"' in line:
                 referred.add(json.loads(line.split(" ", 2)[2])["refers_to"]["filename"])
+    if gone := sorted(referred - names):  # pushed and deleted here: their revisits won't replay
+        logger.warning("the WACZ lacks %d WARC file(s) that revisits in it refer to (not in %s: "
+                       "pushed and deleted?): %s", len(gone), layout.warc_dir,
+                       ", ".join(gone[:5]))  # fmt: skip
     wanted |= referred & names
     warcs = sorted(layout.warc_dir / name for name in wanted)
     index_lines = sorted(replaywebpage_line(line) for w in warcs for line in _part(layout, w.name))

@@ -53,6 +53,13 @@ class Crawl:
         return data
 
 
+def exported(archive: Path, out: Path) -> Path:
+    """`newsarchiver export` of `archive` into the WACZ `out`, as a user would run it."""
+    result = cli("export", "--archive", str(archive), "--wacz", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
 @pytest.fixture(scope="session")
 def demo_site() -> Iterator[DemoSite]:
     with DemoSite() as site:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import html
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
@@ -14,6 +18,8 @@ from crawler import settings as project_settings_module
 from storage.layout import ArchiveLayout, iso
 from storage.manifest import Manifest
 from storage.warc import Exchange, WarcFileWriter, WarcRef, capture_row
+
+T = TypeVar("T")
 
 
 def project_settings(**overrides: Any) -> dict[str, Any]:
@@ -54,3 +60,16 @@ def closed_warc(layout: ArchiveLayout, urls: list[str], manifest: Manifest,
         for url, ref in refs.items()
     ])  # fmt: skip
     return warc, refs
+
+
+def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` to its end on an event loop of its own, in a thread: the browser tests'
+    Playwright (a session fixture) keeps a loop running in the main thread, where asyncio.run
+    refuses to start another."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def normalised(text: str) -> str:
+    """Text as a reader compares it: entities decoded, whitespace runs one space."""
+    return " ".join(html.unescape(text).split())

@@ -221,6 +221,9 @@ def test_a_request_and_a_response_record_per_exchange(demo_crawl: Crawl) -> None
                  if r.rec_type in ("response", "revisit")}  # fmt: skip
     requests = [r for r, _, _ in records if r.rec_type == "request"]
     assert len(requests) == len(responses) == len(demo_crawl.requests)
+    # the summary's "WARC: … records" line counts them all but the files' warcinfo
+    written = [r for r, _, _ in records if r.rec_type != "warcinfo"]
+    assert demo_crawl.summary["totals"]["warc_records"] == len(written)
     for req in requests:
         resp = responses[req.rec_headers.get_header("WARC-Concurrent-To")]
         assert req.rec_headers.get_header("WARC-Target-URI") == resp.rec_headers.get_header(

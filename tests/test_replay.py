@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
 import shutil
@@ -23,6 +22,7 @@ from crawler.demo import DemoArticle, DemoSite
 from storage.index import lookup
 from storage.layout import ArchiveLayout
 from tests.conftest import Crawl, cli
+from tests.helpers import normalised
 
 CLI = [sys.executable, "-m", "crawler.cli"]
 
@@ -37,10 +37,6 @@ def captures(archive: Path) -> dict[str, int]:
                     url = rec.rec_headers.get_header("WARC-Target-URI")
                     out[url] = out.get(url, 0) + 1
     return out
-
-
-def normalised(text: str) -> str:
-    return " ".join(html.unescape(text).split())
 
 
 def test_the_crawl_leaves_a_sorted_cdxj_index_of_every_capture(demo_crawl: Crawl) -> None:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from scrapy import Request
@@ -13,7 +15,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.demo import DemoSite
-from crawler.demo.assets import MISSING_ICON
+from crawler.demo.assets import LOOPING_CSS, MISSING_ICON
 from crawler.requisite_links import (
     FONT,
     ICON,
@@ -25,7 +27,7 @@ from crawler.requisite_links import (
     page_requisites,
     srcset_urls,
 )
-from crawler.requisites import Requisites
+from crawler.requisites import MAX_IMPORT_DEPTH, Requisites
 from storage.manifest import Manifest
 from tests.conftest import Crawl, cli
 from tests.helpers import project_crawler
@@ -80,6 +82,28 @@ def test_urls_resolve_against_base_href_and_lose_their_fragment() -> None:
         "https://static.example/v2/app.js",
         "https://static.example/logo.svg",
     ]
+
+
+@pytest.mark.parametrize("codec", ["euc_jp", "utf-16-le", "mac-roman", "utf-8-sig"])
+def test_a_page_in_a_charset_libxml2_does_not_name_keeps_its_requisites(codec: str) -> None:
+    # the crawl's charset is a Python codec name (crawler.middlewares.charset)
+    html = (
+        '<html><head><link rel="stylesheet" href="/a.css"></head><body><p>ニュース</p>'
+        '<img src="/b.png"></body></html>'
+    )
+    body = html.encode(codec, "replace")
+    assert [r.url for r in page_requisites(body, PAGE, codec)] == [
+        "https://news.example/a.css", "https://news.example/b.png",
+    ]  # fmt: skip
+
+
+def test_a_malformed_url_is_no_requisite_and_loses_no_other() -> None:
+    html = b"""<html><head><base href="http://[broken/"><link rel="stylesheet" href="/a.css">
+<style>@import url(http://[x/b.css); .c { background: url(/c.png) }</style></head>
+<body><img src="http://[::1/x.png"><img src="/d.png"></body></html>"""
+    assert [r.url for r in page_requisites(html, PAGE)] == [
+        "https://news.example/a.css", "https://news.example/c.png", "https://news.example/d.png",
+    ]  # fmt: skip
 
 
 def test_a_page_without_markup_names_nothing() -> None:
@@ -186,6 +210,23 @@ def test_the_run_limit_and_the_url_length_limit_are_counted() -> None:
     assert stats.get_value("requisites/skipped/run_limit") == 1
 
 
+def test_imports_stop_some_stylesheets_below_the_page() -> None:
+    req, stats = requisites()
+    css_url = "https://cdn.example.net/level.css"
+    names = found("deeper.css", kind=STYLESHEET) + found("bg.png")
+
+    def fetched(level: int) -> Response:
+        meta = {"outlet": "news", "requisite": STYLESHEET, "requisite_level": level}
+        return Response(css_url, request=Request(css_url, meta=meta))
+
+    (imported, image) = req.stylesheet_requests(names, fetched(0))
+    assert imported.meta["requisite_level"] == 1 and image.meta["requisite"] == IMAGE
+    req, stats = requisites()
+    (image,) = req.stylesheet_requests(names, fetched(MAX_IMPORT_DEPTH))
+    assert image.url.endswith("bg.png")  # the images of the deepest still come
+    assert stats.get_value("requisites/skipped/import_depth") == 1
+
+
 def html(meta: dict[str, Any] | None = None, status: int = 200) -> HtmlResponse:
     request = Request(PAGE, meta=meta or {})
     return HtmlResponse(PAGE, status=status, body=b"<html></html>", request=request)
@@ -242,7 +283,8 @@ def test_every_requisite_of_every_article_is_in_the_warc_once(
     )
     wanted = {url for a in archivable(demo_site) for url in demo_site.requisites(a)}
     assert any(url.startswith(demo_site.cdn) for url in wanted)  # the off-host ones too
-    assert not any(demo_site.cdn.startswith(base) for base in demo_site.outlets.values())
+    hosts = {urlsplit(base).hostname for base in demo_site.outlets.values()}
+    assert urlsplit(demo_site.cdn).hostname not in hosts
     assert {url: captured[url] for url in wanted} == dict.fromkeys(wanted, 1)
     # one shared stylesheet, one request, however many pages of four outlets name it
     served = Counter((r.outlet, r.path) for r in demo_crawl.requests)
@@ -253,6 +295,9 @@ def test_every_requisite_of_every_article_is_in_the_warc_once(
 def test_requisites_are_neither_texts_nor_failures(demo_crawl: Crawl, demo_site: DemoSite) -> None:
     stats = demo_crawl.summary["stats"]
     assert stats["requisites/failed/http_404"] == 1  # the wire outlet's missing touch icon
+    assert stats["requisites/failed/redirect_loop"] == 1  # the Beacon's print stylesheet
+    assert not [k for k in stats if k.startswith(("spider/failed/", "failures/"))
+                and k.endswith("redirect_loop")]  # fmt: skip
     manifest = Manifest(demo_crawl.archive / "manifest.sqlite")
     try:
         listed = [r["url"] for r in manifest.query("SELECT url FROM failures")]
@@ -260,15 +305,16 @@ def test_requisites_are_neither_texts_nor_failures(demo_crawl: Crawl, demo_site:
     finally:
         manifest.close()
     assert not [u for u in listed if MISSING_ICON in u or "/static/" in u or "/media/" in u]
+    assert not [u for u in listed if u.endswith(LOOPING_CSS)]
     assert not [u for u in stored if u.startswith(demo_site.cdn) or "/static/" in u]
     totals = demo_crawl.summary["totals"]
     assert totals["articles"] == len({a.url for a in archivable(demo_site)})
     requested = sum(v for k, v in stats.items() if k.startswith("requisites/requested/"))
     fetched = sum(v for k, v in stats.items() if k.startswith("requisites/fetched/"))
-    assert requested == fetched + 1  # all came but the missing icon
+    assert requested == fetched + 2  # all came but the missing icon and the looping stylesheet
 
 
-def test_requisites_off_fetches_none(demo_site: DemoSite, tmp_path: Any) -> None:
+def test_requisites_off_fetches_none(demo_crawl: Crawl, demo_site: DemoSite, tmp_path: Any) -> None:
     config = demo_site.write_config(tmp_path / "outlets.yaml")
     demo_site.clear_requests()
     result = cli("crawl", "--config", str(config), "--archive", str(tmp_path / "archive"),
@@ -278,3 +324,8 @@ def test_requisites_off_fetches_none(demo_site: DemoSite, tmp_path: Any) -> None
     paths = [r.path for r in demo_site.requests]
     assert not [p for p in paths if p.startswith(("/static/", "/media/", "/lib/"))]
     assert any(p.endswith("/") for p in paths)  # it did crawl
+    # an outlet's figures are its pages', requisites fetched or not
+    (summary,) = (tmp_path / "archive" / "runs").glob("*.json")
+    without = json.loads(summary.read_text())
+    for key in ("discovered", "fetched", "articles", "archived", "failed"):
+        assert without["totals"][key] == demo_crawl.summary["totals"][key], key

@@ -9,7 +9,6 @@ serves: each must end before any request, as one `newsarchiver: …` line and it
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import hashlib
 import json
@@ -34,7 +33,7 @@ from storage import lock
 from storage.index import lookup
 from storage.layout import ArchiveLayout
 from tests.conftest import FAST, scrapy
-from tests.helpers import project_crawler
+from tests.helpers import project_crawler, run_coroutine
 from tests.test_bad_input import assert_one_line, outlets_yaml
 
 FIELDS = list(ArchivedArticle.fields)  # in the order feeds write them
@@ -216,7 +215,7 @@ def test_without_the_text_store_an_article_leaves_without_text_fields() -> None:
     crawler = project_crawler(TEXT_ENABLED=False, WARC_ENABLED=False)
     pipeline = OutputItemPipeline.from_crawler(crawler)
     article = ArticleText("Ferry resumes", ("The ferry ran again.",), language="en")
-    out = asyncio.run(pipeline.process_item(article_item(article)))
+    out = run_coroutine(pipeline.process_item(article_item(article)))
     assert isinstance(out, ArchivedArticle)
     assert dict(out) == {
         "url": "https://harbour.example/n/1", "final_url": "https://harbour.example/news/1",
@@ -235,7 +234,7 @@ def test_a_page_without_text_is_dropped_not_output() -> None:
     item = article_item(None, no_article=("too_short", "42 characters"))
     with pytest.raises(DropItem, match=r"no article text in https://harbour.example/news/1 "
                                        r"\(too_short\)"):  # fmt: skip
-        asyncio.run(pipeline.process_item(item))
+        run_coroutine(pipeline.process_item(item))
     assert crawler.stats is not None
     assert crawler.stats.get_value("output/dropped/no_article") == 1
     assert crawler.stats.get_value("output/items") is None

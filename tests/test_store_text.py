@@ -50,7 +50,7 @@ REF = WarcRef("x-20260302090000-00000-h.warc.gz", 1234, 900, "<urn:uuid:1>", "sh
 
 def test_text_file_is_named_by_its_sha256_with_a_complete_sidecar(tmp_path: Path) -> None:
     p = pipeline(tmp_path)
-    outcome = p._store(item("https://harbour.example/news/1"), REF)
+    outcome = p.store(item("https://harbour.example/news/1"), REF)
     p._close()
     (txt,) = (tmp_path / "text").glob("*.txt")
     data = txt.read_bytes()
@@ -82,10 +82,10 @@ def test_text_file_is_named_by_its_sha256_with_a_complete_sidecar(tmp_path: Path
 
 def test_identical_text_is_stored_once_with_every_url_recorded(tmp_path: Path) -> None:
     p = pipeline(tmp_path)
-    p._store(item("https://harbour.example/news/1"), REF)
-    assert p._store(item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
-    assert p._store(item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
-    assert p._store(item("https://harbour.example/news/2", OTHER), REF)[:2] == (
+    p.store(item("https://harbour.example/news/1"), REF)
+    assert p.store(item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
+    assert p.store(item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
+    assert p.store(item("https://harbour.example/news/2", OTHER), REF)[:2] == (
         "written", _stem(1, OTHER),
     )  # fmt: skip
     p._close()
@@ -109,7 +109,7 @@ def test_unfinished_text_of_a_killed_crawl_is_dropped_and_its_number_not_reused(
     tmp_path: Path,
 ) -> None:
     p = pipeline(tmp_path)
-    p._store(item("https://harbour.example/news/1"), REF)
+    p.store(item("https://harbour.example/news/1"), REF)
     # a crawl killed between reserving number 001 and renaming its text into place
     sha = hashlib.sha256(OTHER.render().encode()).hexdigest()
     row = p.manifest.reserve_text(sha, lambda s: text_stem(s, sha), OTHER.title, "t", "run")
@@ -121,7 +121,7 @@ def test_unfinished_text_of_a_killed_crawl_is_dropped_and_its_number_not_reused(
     assert not (tmp_path / "text" / f"{row.stem}.json").exists()
     assert list((tmp_path / "tmp").iterdir()) == []
     assert p.stats.get_value("text/recovered") == 1
-    assert p._store(item("https://harbour.example/news/2", OTHER), REF)[:2] == (
+    assert p.store(item("https://harbour.example/news/2", OTHER), REF)[:2] == (
         "written", _stem(2, OTHER),
     )  # fmt: skip
     p._close()

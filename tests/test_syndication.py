@@ -89,7 +89,7 @@ def pipeline(archive: Path, **settings: Any) -> StoreTextPipeline:
 
 def store_all(archive: Path, copies: list[Copy]) -> tuple[StoreTextPipeline, list[str]]:
     p = pipeline(archive)
-    outcomes = [p._store(c.item(), c.ref)[0] for c in copies]
+    outcomes = [p.store(c.item(), c.ref)[0] for c in copies]
     p._close()
     return p, outcomes
 
@@ -292,7 +292,7 @@ def test_a_kill_between_a_copys_row_and_its_sidecar_is_repaired_at_the_next_star
     warc, refs = closed_warc(layout, [HARBOUR.url, WIRE.url], manifest)
     copies = [dataclasses.replace(c, ref=refs[c.url]) for c in (HARBOUR, WIRE)]
     p = pipeline(tmp_path)
-    p._store(copies[0].item(), copies[0].ref)
+    p.store(copies[0].item(), copies[0].ref)
     before = layout.sidecar_path(text_stem(0, SHA)).read_bytes()
     # the wire's copy: its manifest row committed, then the crawl killed (its sidecar rewrite
     # never happened, the WARC left open)
@@ -334,7 +334,7 @@ def test_two_workers_each_with_one_copy_the_merged_archive_credits_both(
                      CLUSTER_NAME=name, CLUSTER_WORKER_ID=worker)  # fmt: skip
         assert p.cluster is not None
         p.cluster.join(f"run-{worker}", 30, "2026-03-04T09:00:00Z")  # as the worker's extension
-        workers[worker] = p._store(copy.item(), copy.ref)[0]
+        workers[worker] = p.store(copy.item(), copy.ref)[0]
         p._close()
     assert workers == {"wa": "written", "wb": "elsewhere"}
     stem = text_stem(0, SHA)

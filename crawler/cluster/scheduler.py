@@ -32,6 +32,7 @@ from scrapy_redis.scheduler import Scheduler
 
 from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
+from crawler.requisite_links import REQUISITE
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ class LeasingScheduler(Scheduler):
         added already at that depth is not asked again (pages link the same URLs over and over:
         half the Redis commands of a crawl)."""
         fp = self.df.request_fingerprint(request)
-        depth = int(request.meta.get("depth", 0))
+        # a requisite is wanted once whatever page names it: never again for a shallower one
+        depth = 0 if request.meta.get("kind") == REQUISITE else int(request.meta.get("depth", 0))
         known = self._added_here.get(fp)
         if known is not None and known <= depth:
             return True

@@ -28,6 +28,8 @@ OUTLET_PATHS = (
     "/favicon.png",
 )
 MISSING_ICON = "/apple-touch-icon.png"  # named by the wire outlet's articles, served 404
+# named by the Beacon's articles, answering a 301 to itself: a requisite's redirect loop
+LOOPING_CSS = "/static/print.css"
 PHOTO_BORDER_RGB = (10, 20, 30)  # set by the CDN's stylesheet only
 
 

@@ -208,6 +208,10 @@ def build_outlet(
     # The robots-disallowed draft is linked from the home page only.
     public = [s for s in linked if "robots_disallowed" not in s.features]
     res: dict[str, _Resource] = _assets(assets.outlet_assets(spec.name)) if cdn else {}
+    if cdn and spec.template == "iconfont":
+        loop = base + assets.LOOPING_CSS
+        res[assets.LOOPING_CSS] = _html(templates.render_moved(loop), status=301,
+                                        headers=(("Location", loop),))  # fmt: skip
 
     def page(path: str, related: tuple[str, ...] = ()) -> templates.Page:
         return templates.Page(spec.site_name, base + path, spec.sections, related, cdn)

@@ -191,7 +191,8 @@ def _doc(lang: str, head: str, body_class: str, body: str) -> str:
 
 
 def render_iconfont(story: Story, page: Page) -> str:
-    """The Aldercombe Beacon: icon labels, title twice, comment policy, podcast player."""
+    """The Aldercombe Beacon: icon labels, title twice, comment policy, podcast player, and a
+    print stylesheet whose URL redirects to itself."""
     head = _head(
         story.title,
         page,
@@ -200,6 +201,7 @@ def render_iconfont(story: Story, page: Page) -> str:
         extra=(
             *_article_meta(story, page, published_meta=True),
             _jsonld(story, page, ascii_only=False),
+            f'<link rel="stylesheet" media="print" href="{assets.LOOPING_CSS}">',
         ),
     )
     # The icon font failed to load, so each glyph's ligature name is left as visible text.

@@ -26,6 +26,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
+from crawler.requisite_links import REQUISITE
 from crawler.run import run_id_for
 from crawler.twisted_util import deferred_from_future
 from storage.diskspace import is_disk_full
@@ -81,6 +82,12 @@ class FailureRecorder:
                     attempts: int = 1, detail: str = "", kind: str | None = None,
                     retry_after: float | None = None, due_now: bool = False,
                     **_: Any) -> None:  # fmt: skip
+        if kind == REQUISITE:
+            # not a page of the outlet: counted, never listed (a redirect loop, a retry
+            # abandoned at close or a request Redis lost, reported like a page's)
+            self.stats.inc_value(f"requisites/failed/{reason}")
+            logger.info("requisite failed: %s (%s)", url, reason)
+            return
         self.stats.inc_value(f"failures/{reason}")
         if outlet:
             self.stats.inc_value(f"outlet/{outlet}/failed/{reason}")

@@ -51,7 +51,7 @@ class IndexUpdater:
                            "index` once there is room, or let the next crawl do it")  # fmt: skip
             return
         try:
-            done = await maybe_deferred_to_future(deferToThread(update_index, self.layout))
+            done = await maybe_deferred_to_future(deferToThread(update_index, self.layout, False))
         except Exception as exc:
             self.stats.inc_value("index/errors")
             logger.error("could not update the index %s: %s (the WARC files are whole; "

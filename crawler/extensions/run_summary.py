@@ -25,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 
+from crawler.requisite_links import REQUISITE
 from crawler.run import run_id_for
 from storage.atomic import write_atomic
 from storage.diskspace import is_disk_full
@@ -76,17 +77,26 @@ class RunSummary:
             logger.warning("%d earlier run(s) never finished (killed): marked 'killed'", killed)
         logger.info("run %s started; archive %s", self.run_id, self.layout.root)
 
+    @staticmethod
+    def _outlet(request: Request) -> str | None:
+        """The outlet whose page `request` is; None for a page requisite (counted apart,
+        requisites/*: an outlet's figures are its pages')."""
+        if request.meta.get("kind") == REQUISITE:
+            return None
+        outlet: str | None = request.meta.get("outlet")
+        return outlet
+
     def request_scheduled(self, request: Request, spider: Spider) -> None:
-        if outlet := request.meta.get("outlet"):
+        if outlet := self._outlet(request):
             self.stats.inc_value(f"outlet/{outlet}/discovered")
 
     def request_dropped(self, request: Request, spider: Spider) -> None:
         # the duplicate filter turned it away: it was discovered before
-        if outlet := request.meta.get("outlet"):
+        if outlet := self._outlet(request):
             self.stats.inc_value(f"outlet/{outlet}/discovered", -1)
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
-        if outlet := request.meta.get("outlet"):
+        if outlet := self._outlet(request):
             self.stats.inc_value(f"outlet/{outlet}/fetched")
             if request.meta.get("retry_times"):
                 self.stats.inc_value(f"outlet/{outlet}/retried")
@@ -112,9 +122,19 @@ class RunSummary:
         totals: dict[str, Any] = {key: sum(o[key] for o in outlets.values()) for key in COUNTS}
         totals["failed"] = sum(sum(o["failed"].values()) for o in outlets.values())
         totals["warc_files"] = int(stats.get("warc/files", 0))
-        totals["warc_records"] = int(stats.get("warc/records/response", 0)) + int(
-            stats.get("warc/records/request", 0)
-        )
+        totals["warc_records"] = sum(
+            int(v) for k, v in stats.items()
+            if k.startswith("warc/records/") and k != "warc/records/revisit"
+        )  # fmt: skip
+        # the pages' requisites, apart from the outlets' figures (crawler.requisites)
+        totals["requisites"] = {
+            "fetched": sum(int(v) for k, v in stats.items()
+                           if k.startswith("requisites/fetched/")),
+            "bytes": int(stats.get("requisites/bytes", 0)),
+            "failed": {k.removeprefix("requisites/failed/"): int(v)
+                       for k, v in sorted(stats.items())
+                       if k.startswith("requisites/failed/")},
+        }  # fmt: skip
         return {
             "run_id": self.run_id,
             "archive": str(self.layout.root),

@@ -240,9 +240,6 @@ class BackoffRetryMiddleware:
             call.cancel()  # safe on a call that has run
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("retry/abandoned_at_close")
-            if request.meta.get("kind") == "requisite":  # not a page: never a failure record
-                self.crawler.stats.inc_value(f"requisites/failed/{why}")
-                continue
             self.crawler.signals.send_catch_log(
                 na_signals.page_failed, url=request.url, outlet=request.meta.get("outlet"),
                 reason=why, status=None, attempts=request.meta.get("retry_times", 1),

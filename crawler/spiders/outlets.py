@@ -52,11 +52,12 @@ from crawler.discovery import (
     sitemap_body,
     sitemap_entries,
 )
-from crawler.failure_reasons import failure_reason
+from crawler.failure_reasons import failed_request, failure_reason
 from crawler.items import ArticleItem
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
 from crawler.probes import NotFoundProbes
+from crawler.requisite_links import REQUISITE
 from crawler.requisites import Requisites
 from crawler.soft_failures import NotFoundFingerprint
 from pipelines.page_bytes import PageType, page_type
@@ -160,6 +161,8 @@ class OutletsSpider(Spider):
         for failure in failures:
             outlet = self.crawl_config.outlet(failure["outlet"])
             kind = failure["kind"] or "page"
+            if kind not in self._callbacks:  # not a page (a requisite listed by an older version)
+                continue
             self._count("spider/requeued")
             request = self._request(failure["url"], outlet, kind, self._callbacks[kind], force=True)
             yield request
@@ -177,7 +180,7 @@ class OutletsSpider(Spider):
         return []
 
     def on_probe_error(self, failure: Failure) -> None:
-        request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
+        request = failed_request(failure)
         self.probes.failed(request)
         if request is not None:
             self._signal(na_signals.request_done, request=request)
@@ -287,7 +290,7 @@ class OutletsSpider(Spider):
 
     def on_error(self, failure: Failure) -> None:
         """Record the failure (the failure recorder listens); its exchanges are in the WARC."""
-        request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
+        request = failed_request(failure)
         if request is None:
             return
         self._record_error(failure, request)
@@ -309,9 +312,11 @@ class OutletsSpider(Spider):
     def _fail(
         self, url: str, meta: dict[str, Any], reason: str, status: int | None, detail: str
     ) -> None:
-        """Tell the failure recorder; the URL recorded is the one found, before redirects."""
-        self._count(f"spider/failed/{reason}")
-        logger.warning("failed: %s (%s)", url, reason)
+        """Tell the failure recorder; the URL recorded is the one found, before redirects. (A
+        requisite's failure is only counted there: not one of the outlet's pages.)"""
+        if meta.get("kind") != REQUISITE:
+            self._count(f"spider/failed/{reason}")
+            logger.warning("failed: %s (%s)", url, reason)
         self._signal(
             na_signals.page_failed, url=(meta.get("redirect_urls") or [url])[0],
             outlet=meta.get("outlet"), reason=reason, status=status,
@@ -410,7 +415,8 @@ class OutletsSpider(Spider):
         if response.meta.get("depth", 0) < outlet.depth and not self.retry_mode:
             for request in self.follow_links(response, outlet):
                 yield request
-        if self.requisites is not None and self.requisites.wanted(response, bool(reason)):
+        article = bool(reason) and not response.meta.get("charset_unfit")  # archived as such
+        if self.requisites is not None and self.requisites.wanted(response, article):
             for request in await self.requisites.for_page(response, outlet.name):
                 yield request
 
@@ -424,7 +430,7 @@ class OutletsSpider(Spider):
         """Counted and logged (:meth:`Requisites.failed`), never an outlet's failure."""
         assert self.requisites is not None
         self.requisites.failed(failure)
-        request = getattr(failure, "request", None) or getattr(failure.value, "request", None)
+        request = failed_request(failure)
         if request is not None and not failure.check(RetryLater):
             self._signal(na_signals.request_done, request=request)
 
