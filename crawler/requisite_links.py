@@ -38,6 +38,21 @@ _IMG_ATTRS = ("src", "data-src")
 _SRCSET_ATTRS = ("srcset", "data-srcset")
 
 
+# the elements that may name a requisite, found by libxml2 rather than a walk in Python
+_CANDIDATES = lxml.etree.XPath(
+    "//link | //script[@src] | //img | //source | //video[@poster] | //input[@src]"
+    " | //meta[@content] | //style | //*[@style]"
+)
+# CSS that names nothing to fetch is not tokenized: inline "critical" CSS runs to tens of KB a
+# page, and tinycss2 (pure Python) would take most of a page's time on it
+_CSS_URL_MARKERS = ("url(", "image-set(", "@import", "\\")
+
+
+def _names_urls(css: str) -> bool:
+    lowered = css.lower()
+    return any(marker in lowered for marker in _CSS_URL_MARKERS)
+
+
 class Requisite(NamedTuple):
     url: str
     kind: str
@@ -116,7 +131,7 @@ def page_requisites(body: bytes, url: str, encoding: str | None = None) -> list[
         base = _absolute(url, tag.get("href")) or url
         break
     found: list[tuple[str | None, str]] = []
-    for el in root.iter(lxml.etree.Element):
+    for el in _CANDIDATES(root):  # in document order; the rest of the tree is not walked
         tag = el.tag
         if tag == "link":
             if kind := _link_kind(el):
@@ -145,9 +160,9 @@ def page_requisites(body: bytes, url: str, encoding: str | None = None) -> list[
             name = (el.get("property") or el.get("name") or "").lower()
             if name in _IMAGE_META:
                 found.append((el.get("content"), IMAGE))
-        elif tag == "style" and el.text:
+        elif tag == "style" and el.text and _names_urls(el.text):
             found.extend((r.url, r.kind) for r in css_requisites(el.text, base))
-        if style := el.get("style"):
+        if (style := el.get("style")) and _names_urls(style):
             found.extend((r.url, r.kind) for r in inline_style_requisites(style, base))
     return _unique(((_absolute(base, value), kind) for value, kind in found))
 
