@@ -93,6 +93,17 @@ class Manifest:
                 raise
             self._db.execute("COMMIT")
 
+    def iterate(self, sql: str, params: Iterable[Any] = ()) -> Iterator[sqlite3.Row]:
+        """The rows of a query one at a time, on a cursor of their own (a whole table's rows are
+        never all in memory); the connection is the caller's until the iterator is done."""
+        with self._lock:
+            cursor = self._db.execute(sql, tuple(params))
+            try:
+                while rows := cursor.fetchmany(10_000):
+                    yield from rows
+            finally:
+                cursor.close()
+
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()

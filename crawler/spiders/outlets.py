@@ -22,7 +22,8 @@ counted elsewhere; an article whose bytes fit no charset (``meta["charset_unfit"
 
 Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spider/not_html``
 (every page that is not HTML), ``spider/failed/<reason>``,
-``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, per outlet
+``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, ``spider/known_urls``
+(what the archive held at start: storage.known_pages), per outlet
 ``outlet/<name>/articles``, ``soft_failures/probe/{sent,answered_200,answered_404,
 answered_other,failed}``.
 """
@@ -41,6 +42,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from crawler import signals as na_signals
@@ -62,6 +65,7 @@ from crawler.requisites import Requisites
 from crawler.soft_failures import NotFoundFingerprint
 from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
+from storage.known_pages import KnownPages
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
 
@@ -91,6 +95,7 @@ class OutletsSpider(Spider):
         self.refresh = refresh not in (False, "", "0", "false", "False", None)
         self._leave_alone: set[str] = set()
         self._manifest: Manifest | None = None
+        self._known: KnownPages | None = None  # the archive's state at start (_load_known)
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
         self._archived_seen: dict[str, str] = {}
         self.probes = NotFoundProbes(False, self._count)  # made for the crawl in from_crawler
@@ -139,7 +144,7 @@ class OutletsSpider(Spider):
         seed_only = self.settings.getbool("CLUSTER_SEED_ONLY")  # newsarchiver seed
         if not seed_only and not self._cluster.should_seed():
             self._count("cluster/seeds/not_mine")
-            self._open_manifest()
+            await self._load_known()
             return
         assert self.crawler.engine is not None
         async for request in self._seeds():
@@ -148,7 +153,8 @@ class OutletsSpider(Spider):
         self._cluster.seeded()  # the other workers may now close once the queue is empty
 
     async def _seeds(self) -> AsyncIterator[Any]:
-        failures = self._failures_to_retry()
+        await self._load_known()
+        failures = await maybe_deferred_to_future(deferToThread(self._failures_to_retry))
         # the probes first: the pages after them are judged by their answers
         probed = {f["outlet"] for f in failures} if self.retry_mode else None
         for outlet in self.crawl_config.outlets:
@@ -201,10 +207,19 @@ class OutletsSpider(Spider):
         self._manifest = Manifest(layout.manifest_path)
         return self._manifest
 
-    def _failures_to_retry(self) -> list[dict[str, Any]]:
-        """Failures of earlier runs to request again now; the others are left alone. In a
-        distributed crawl, those every worker recorded (shared through Redis)."""
+    async def _load_known(self) -> None:
+        """What the archive holds, read into memory once, in a thread: the reactor makes no
+        sqlite query per link (storage.known_pages)."""
         manifest = self._open_manifest()
+        self._known = await maybe_deferred_to_future(deferToThread(KnownPages.load, manifest))
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value("spider/known_urls", len(self._known))
+
+    def _failures_to_retry(self) -> list[dict[str, Any]]:
+        """Thread: failures of earlier runs to request again now; the others are left alone.
+        In a distributed crawl, those every worker recorded (shared through Redis)."""
+        assert self._manifest is not None
+        manifest = self._manifest
         names = [o.name for o in self.crawl_config.outlets]
         mode = self.retry_mode or "due"
         shared = self._cluster.failures() if self._cluster is not None else None
@@ -229,27 +244,26 @@ class OutletsSpider(Spider):
         if not force and url in self._leave_alone:
             self._count("spider/skipped/failed_not_due")  # backing off across runs
             return None
-        if not force and not self.refresh and self._manifest is not None:
+        if not force and not self.refresh and self._known is not None:
             if kind in ARTICLE_KINDS and self._archived_recently(url, outlet):
                 self._count("spider/skipped/archived")
                 return None
-            original = self._manifest.original_capture(url=url)
-            if original is not None and (original["etag"] or original["last_modified"]):
-                if original["etag"]:
-                    headers["If-None-Match"] = original["etag"]
-                if original["last_modified"]:
-                    headers["If-Modified-Since"] = original["last_modified"]
+            if (original := self._known.validators(url)) is not None:
+                if original.etag:
+                    headers["If-None-Match"] = original.etag
+                if original.last_modified:
+                    headers["If-Modified-Since"] = original.last_modified
                 meta["handle_httpstatus_list"] = [304]
                 # a 304 is read from this capture (NotModifiedMiddleware): its links still count
-                meta["original_capture"] = {"url": original["url"],
-                                            "warc_file": original["warc_file"],
-                                            "warc_offset": original["warc_offset"]}  # fmt: skip
+                meta["original_capture"] = {"url": url,
+                                            "warc_file": original.warc_file,
+                                            "warc_offset": original.warc_offset}  # fmt: skip
                 self._count("spider/conditional")
         return Request(url, callback=callback, errback=self.on_error, meta=meta, headers=headers)
 
     def _archived_recently(self, url: str, outlet: OutletConfig) -> bool:
-        assert self._manifest is not None
-        at = self._manifest.archived_at(url)
+        assert self._known is not None
+        at = self._known.archived_at(url)
         if self._cluster is not None:  # archived by any worker
             try:
                 at = max(filter(None, (at, self._shared_archived_at(url))), default=None)
