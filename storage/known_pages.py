@@ -46,8 +46,9 @@ class KnownPages:
 
     @classmethod
     def load(cls, manifest: Manifest) -> KnownPages:
-        """Both tables' answers for every URL, as Manifest.archived_at and original_capture
-        would give them one query at a time."""
+        """Both tables' answers for every URL, as the spider's per-link queries gave them:
+        the latest fetched_at of an article found at or redirected to it, and the validators of
+        the latest full response (Manifest.original_capture(url=))."""
         archived: dict[int, str] = {}
         for row in manifest.iterate("SELECT url, final_url, fetched_at FROM articles"):
             at = row["fetched_at"]

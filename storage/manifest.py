@@ -171,13 +171,6 @@ class Manifest:
                 found[row["record_id"]] = dict(row)
         return found
 
-    def archived_at(self, url: str) -> str | None:
-        """When `url` was last archived as an article (as found or as final URL), or None."""
-        rows = self.query(
-            "SELECT MAX(fetched_at) AS at FROM articles WHERE url = ? OR final_url = ?", (url, url)
-        )
-        return rows[0]["at"] if rows else None
-
     # --- texts and articles -------------------------------------------------------------------
     def text_by_sha(self, sha256: str) -> TextRow | None:
         rows = self.query("SELECT id, sha256, stem, state FROM texts WHERE sha256 = ?", (sha256,))

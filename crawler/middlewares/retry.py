@@ -42,6 +42,7 @@ from scrapy.utils.misc import load_object
 
 from crawler import signals as na_signals
 from crawler.failure_reasons import exception_reason, http_reason
+from crawler.requisite_links import REQUISITE
 from crawler.soft_failures import FingerprintSource, judge
 from storage.layout import utc_now
 
@@ -140,7 +141,7 @@ class BackoffRetryMiddleware:
             self.soft_failures
             and 200 <= response.status < 300
             and isinstance(response, HtmlResponse)
-            and request.meta.get("kind") != "requisite"  # not a page: nothing to judge
+            and request.meta.get("kind") != REQUISITE  # not a page: nothing to judge
         ):
             # the spider's own parse: read here first, cached on the response for the spider
             soft = self._judge(request, response)
