@@ -34,9 +34,12 @@ class ArticleItem:
     encoding: str | None = None
     # storage.warc.WarcRef once written: crawler.twisted_util.Pending from WarcCapture
     warc: Any = field(default=None, repr=False)
-    # filled by pipelines.extract.ExtractPipeline
+    # filled by the page worker that read the page (crawler.page_work), else by
+    # pipelines.extract.ExtractPipeline
     article: Any = field(default=None, repr=False)
     no_article: tuple[str, str] | None = None  # (reason, detail) when the page had no article
+    analysed: bool = False  # article/no_article are the page worker's: nothing left to extract
+    extract_error: bool = False  # no_article is the extractor's exception (extract/error)
     # filled by pipelines.store_text.StoreTextPipeline
     stored: StoredText | None = None
     # the lease of the request in a distributed crawl (crawler.cluster.leases), ended with it

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,7 +79,7 @@ class OutletConfig:
     _allow_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
     _deny_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
 
-    @property
+    @cached_property  # asked for every link the crawl finds
     def hosts(self) -> frozenset[str]:
         return frozenset(host_key(u) for u in (*self.start_urls, *self.sitemaps, *self.feeds))
 

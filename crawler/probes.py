@@ -3,8 +3,9 @@
 The spider sends :meth:`NotFoundProbes.request` for an outlet before its seeds (priority
 ``PROBE_PRIORITY``): ``/newsarchiver-probe-<random hex>`` on the outlet's first host, never
 retried, never followed, never a failure; robots.txt applies and the WARC keeps it. Its answer is
-read on ``response_received`` (:meth:`answered`), as soon as it is downloaded, not when its
-callback comes round, so every page downloaded after it is judged by it: a success answer
+read on ``response_received`` (:meth:`answered`), as soon as it is downloaded (by a page
+worker: the crawl process parses no HTML), not when its callback comes round, so every page
+downloaded after it is judged by it: a success answer
 becomes the outlet's :class:`~crawler.soft_failures.NotFoundFingerprint` (an honest 404 or 410
 needs none), which the retry middleware compares pages with.
 
@@ -19,13 +20,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer
 
 from crawler.outlets import OutletConfig
@@ -38,9 +39,16 @@ KIND = "probe"
 
 
 class NotFoundProbes:
-    def __init__(self, enabled: bool, count: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        enabled: bool,
+        count: Callable[[str], None],
+        read: Callable[[Request, Response], Awaitable[NotFoundFingerprint]] | None = None,
+    ) -> None:
         self.enabled = enabled
         self._count = count  # a stats counter (the crawl's stats exist only once it starts)
+        # reads an HTML answer off the reactor (PageAnalysis.fingerprint: a page worker)
+        self._read = read
         self._fingerprints: dict[str, NotFoundFingerprint] = {}  # outlet: its probe's answer
         self._waiting: dict[str, defer.Deferred[None]] = {}  # outlet: fired when it is in
 
@@ -71,13 +79,27 @@ class NotFoundProbes:
             self._count("soft_failures/probe/answered_404")
         else:
             self._count("soft_failures/probe/answered_other")
-        urls = [*request.meta.get("redirect_urls", ()), response.url]
-        page = response.selector.root if isinstance(response, HtmlResponse) else None
-        fingerprint = NotFoundFingerprint.from_page(page, status, urls)
+        if isinstance(response, HtmlResponse) and self._read is not None:
+            deferred_from_coro(self._keep_read(request, response))
+        else:
+            urls = [*request.meta.get("redirect_urls", ()), response.url]
+            self._keep(request, response, NotFoundFingerprint.from_page(None, status, urls))
+
+    async def _keep_read(self, request: Request, response: Response) -> None:
+        assert self._read is not None
+        try:
+            fingerprint = await self._read(request, response)
+        except Exception as exc:  # its worker died or hung on it: pages go by the patterns
+            logger.warning("probe %s not read: %s", response.url, exc)
+            self.failed(request)
+            return
+        self._keep(request, response, fingerprint)
+
+    def _keep(self, request: Request, response: Response, fingerprint: NotFoundFingerprint) -> None:
         if fingerprint.usable:
             self._fingerprints[request.meta["outlet"]] = fingerprint
         use = "a soft 404 to compare pages with" if fingerprint.usable else "not used"
-        logger.info("probe %s: %d, %s", response.url, status, use)
+        logger.info("probe %s: %d, %s", response.url, response.status, use)
         self._settle(request.meta["outlet"])
 
     def failed(self, request: Request | None) -> None:

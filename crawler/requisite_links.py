@@ -126,6 +126,12 @@ def page_requisites(body: bytes, url: str, encoding: str | None = None) -> list[
         return []
     if root is None:
         return []
+    return requisites_in(root, url)
+
+
+def requisites_in(root: Any, url: str) -> list[Requisite]:
+    """The requisites of a parsed HTML page (an lxml tree, not changed), in document order,
+    each URL once: what :func:`page_requisites` reads, for a page parsed already."""
     base = url
     for tag in root.iter("base"):
         base = _absolute(url, tag.get("href")) or url

@@ -1,9 +1,9 @@
 """Page requisites: what an archived page needs to replay as its reader saw it.
 
 For every article page the crawl archives (and every hub page with ``ARCHIVE_REQUISITES_HUBS``),
-:meth:`Requisites.for_page` reads the page's stylesheets, scripts, images, fonts and icons
-(:mod:`crawler.requisite_links`, in a thread: the reactor parses nothing) and returns the
-requests for them; a stylesheet's own ``@import``, fonts and images come from
+the page worker that reads the page lists its stylesheets, scripts, images, fonts and icons
+(:mod:`crawler.page_work`, :mod:`crawler.requisite_links`) and :meth:`Requisites.for_page`
+returns the requests for them; a stylesheet's own ``@import``, fonts and images come from
 :meth:`Requisites.for_stylesheet` once it is fetched. Requisites on other hosts (CDNs) are
 fetched too; robots.txt and politeness (Scrapy's per-host slots, AutoThrottle) apply to each
 host as to the outlet's own pages. Each URL is requested once per run, so one shared stylesheet
@@ -24,7 +24,8 @@ Request meta of a requisite: ``kind="requisite"``, ``requisite`` (its kind), ``r
 
 Stats: ``requisites/pages``, ``requisites/found``, ``requisites/requested/<kind>``,
 ``requisites/fetched/<kind>``, ``requisites/bytes``, ``requisites/failed/<reason>`` (the
-reasons of :mod:`crawler.failure_reasons`, and ``robots``),
+reasons of :mod:`crawler.failure_reasons`, ``robots``, and ``unread``: a stylesheet its worker
+died or hung on),
 ``requisites/skipped/{seen,page_limit,run_limit,url_too_long,import_depth}`` (a stylesheet
 @imported more than ``MAX_IMPORT_DEPTH`` stylesheets below its page: generated chains end).
 """
@@ -33,8 +34,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from scrapy import Request
@@ -47,15 +49,16 @@ from w3lib.encoding import http_content_type_encoding
 
 from crawler.failure_reasons import failed_request, failure_reason
 from crawler.middlewares.retry import RetryLater
+from crawler.page_work import ALL, ARTICLES
 from crawler.requisite_links import (
     ORDER,
     REQUISITE,
     STYLESHEET,
     Requisite,
     css_requisites,
-    page_requisites,
 )
 from crawler.twisted_util import deferred_from_future
+from pipelines.worker_pool import WorkerPool, WorkTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +79,7 @@ class Requisites:
         max_per_page: int = 150,
         max_per_run: int = 50_000,
         max_url_length: int = 2083,
+        run: Callable[..., Awaitable[Any]] | None = None,
     ) -> None:
         self.count = count  # (stats key, amount): the crawler's stats, made after this
         self.callback = callback
@@ -86,7 +90,9 @@ class Requisites:
         self.max_per_run = max_per_run
         self.max_url_length = max_url_length
         self._requested: set[str] = set()  # URLs asked for in this run
-        # one thread: parsing is CPU work under the GIL; a second one would only queue behind it
+        # where a stylesheet is read: the crawl's worker processes (tinycss2 is pure Python, a
+        # thread would hold the crawl's GIL); without them, one thread
+        self._run = run
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="requisites")
 
     @classmethod
@@ -106,29 +112,30 @@ class Requisites:
 
         return cls(
             count, callback, errback, hubs=settings.getbool("ARCHIVE_REQUISITES_HUBS"),
-            max_url_length=settings.getint("URLLENGTH_LIMIT") or 2**31, **limits,
+            max_url_length=settings.getint("URLLENGTH_LIMIT") or 2**31,
+            run=WorkerPool.for_crawler(crawler).run, **limits,
         )  # fmt: skip
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def wanted(self, response: Response, article: bool) -> bool:
-        """Whether this page's requisites are fetched: an archived article (or hub, by
-        setting) fetched now, not one read back from its last capture after a 304 (its
-        requisites were fetched with that capture), and not opted out."""
-        meta = response.meta
+    def wanted(self, meta: dict[str, Any], status: int) -> str | None:
+        """Whose requisites are read from this page (``page_work.ALL``: any page,
+        ``ARTICLES``: an article's, by setting), or None: not for a page read back from its
+        last capture after a 304 (its requisites were fetched with that capture), not for an
+        opted-out one. `meta`: the page's request's."""
         if meta.get("dont_archive_requisites") or meta.get("dont_archive"):
-            return False
-        if meta.get("not_modified") or response.status != 200:
-            return False
-        return article or self.hubs
+            return None
+        if meta.get("not_modified") or status != 200:
+            return None
+        return ALL if self.hubs else ARTICLES
 
-    async def for_page(self, response: Response, outlet: str) -> list[Request]:
-        """The requests for the requisites of an HTML page."""
-        encoding = getattr(response, "encoding", None)
-        found = await self._in_thread(page_requisites, response.body, response.url, encoding)
+    def for_page(
+        self, found: Iterable[Requisite], response: Response, outlet: str
+    ) -> list[Request]:
+        """The requests for the requisites a page worker read from an HTML page."""
         self.count("requisites/pages", 1)
-        return self.requests_for(found, response.url, outlet)
+        return self.requests_for(list(found), response.url, outlet)
 
     async def for_stylesheet(self, response: Response) -> list[Request]:
         """The requisites a fetched stylesheet names (@import, fonts, images)."""
@@ -137,7 +144,12 @@ class Requisites:
             return []
         content_type = response.headers.get("Content-Type") or b""
         encoding = http_content_type_encoding(content_type.decode("latin-1"))
-        found = await self._in_thread(css_requisites, response.body, response.url, encoding)
+        try:
+            found = await self._off_reactor(css_requisites, response.body, response.url, encoding)
+        except (BrokenProcessPool, WorkTimeout) as exc:  # its worker died or hung on it
+            self.count("requisites/failed/unread", 1)
+            logger.warning("stylesheet %s not read: %s", response.url, exc)
+            return []
         return self.stylesheet_requests(found, response)
 
     def stylesheet_requests(self, found: list[Requisite], response: Response) -> list[Request]:
@@ -169,7 +181,10 @@ class Requisites:
         url = request.url if request is not None else "?"
         logger.info("requisite failed: %s (%s)", url, reason)
 
-    async def _in_thread(self, fn: Callable[..., list[Requisite]], *args: Any) -> list[Requisite]:
+    async def _off_reactor(self, fn: Callable[..., list[Requisite]], *args: Any) -> list[Requisite]:
+        if self._run is not None:
+            found: list[Requisite] = await self._run(fn, *args)
+            return found
         future = self._executor.submit(fn, *args)
         try:
             return await maybe_deferred_to_future(deferred_from_future(future))

@@ -21,7 +21,7 @@ Two rules, general to any outlet:
   URL left out, at least ``FINGERPRINT_SIMILARITY``. Signals the not-found page itself carries
   (a template that says og:type=article everywhere) are no evidence against it.
 
-The page is read from the tree the spider parses anyway (``response.selector.root``), without
+The page is read from the tree a page worker parsed (:mod:`crawler.page_work`), without
 changing it: XPath leaves scripts, hidden elements and page furniture out. Paragraph text is
 measured first, so an article (the common case) costs one XPath query and no pattern search.
 """
@@ -31,13 +31,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
 from crawler.discovery import article_signals
 from pipelines.cleaning import word_shingles
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
 
 ARTICLE_PROSE_CHARS = 1500  # an error page titled as such has less paragraph text than this
 SHORT_PROSE_CHARS = 400  # a page with less is short enough to be judged by any visible text
@@ -127,10 +131,11 @@ class NotFoundFingerprint:
         return len(shingles & self.shingles) / len(shingles | self.shingles)
 
 
-class FingerprintSource(Protocol):
-    """What the retry middleware asks the spider for (``OutletsSpider`` is one)."""
+class PageJudge(Protocol):
+    """What the retry middleware asks the spider (``OutletsSpider`` is one): the verdict on a
+    page with a success status, read off the reactor (:mod:`crawler.page_analysis`)."""
 
-    def not_found_fingerprint(self, outlet: str) -> NotFoundFingerprint | None: ...
+    async def judged(self, request: Request, response: HtmlResponse) -> Verdict: ...
 
 
 @dataclass(frozen=True)

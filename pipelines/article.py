@@ -77,9 +77,13 @@ class NoArticle(Exception):
 
 
 # ------------------------------------------------------------ decoding, parsing
-def _decode_and_parse(
-    body: bytes, content_type: str | None, encoding: str | None = None
+def parse_html(
+    body: bytes, content_type: str | None, encoding: str | None = None, *, strict: bool = True
 ) -> lxml_html.HtmlElement:
+    """The page's one parse: decoded in `encoding` (the crawl's choice; None: by the crawl's
+    rules), control characters out, comments and processing instructions dropped. Raises
+    NoArticle for what is not an HTML document; with `strict`, for text more than
+    MAX_BAD_SHARE undecodable too (a page's links are still worth reading: ``strict=False``)."""
     if not body or not body.strip():
         raise NoArticle("empty_body")
     what = page_type(content_type, body)  # the spider's rule: a crawl never sends a non-HTML page
@@ -95,7 +99,7 @@ def _decode_and_parse(
         encoding, text = html_to_unicode(f"charset={encoding}", body)
     except (LookupError, UnicodeError, ValueError) as err:
         raise NoArticle("decode_error", str(err)) from err
-    if text.count("\ufffd") > MAX_BAD_SHARE * len(text):
+    if strict and text.count("\ufffd") > MAX_BAD_SHARE * len(text):
         raise NoArticle("decode_error", f"undecodable as {encoding}")
     # decoded once here; parse UTF-8 bytes with a forced encoding so that a <meta charset>
     # in the page cannot make lxml decode it a second time
@@ -248,7 +252,8 @@ def extract_article(
     favor: str = "",
     disabled: frozenset[str] = frozenset(),
 ) -> ArticleText:
-    """Extract the clean article text of one HTML page.
+    """Extract the clean article text of one HTML page: :func:`parse_html`, then
+    :func:`extract_from_tree`.
 
     `drop`: CSS selectors whose elements are removed before extraction; `keep`: if given,
     only the content of matching elements is extracted (metadata still comes from the
@@ -261,9 +266,27 @@ def extract_article(
     keep_no_match, no_text, error_page, too_short), and ValueError for an invalid CSS
     selector in `drop`/`keep` (a configuration error, not a property of the page).
     """
+    root = parse_html(body, content_type, encoding)
+    return extract_from_tree(
+        root, url, drop=drop, keep=keep, min_chars=min_chars, favor=favor, disabled=disabled
+    )
+
+
+def extract_from_tree(
+    root: lxml_html.HtmlElement,
+    url: str,
+    *,
+    drop: Sequence[str] = (),
+    keep: Sequence[str] = (),
+    min_chars: int = 200,
+    favor: str = "",
+    disabled: frozenset[str] = frozenset(),
+) -> ArticleText:
+    """The clean article text of a page :func:`parse_html` parsed; the tree is changed (what
+    is dropped, pruned, stripped), so every other reading of it comes first. Arguments and
+    exceptions as :func:`extract_article`'s."""
     started = time.perf_counter()
     off = disabled
-    root = _decode_and_parse(body, content_type, encoding)
     for el in _select(root, drop) if drop else ():
         if el.getparent() is not None:
             el.drop_tree()

@@ -8,13 +8,16 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from scrapy import Spider
+from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings_module
+from crawler.page_work import PageJob, analyse_page
+from crawler.soft_failures import NotFoundFingerprint, Verdict
 from storage.layout import ArchiveLayout, iso
 from storage.manifest import Manifest
 from storage.warc import Exchange, WarcFileWriter, WarcRef, capture_row
@@ -68,6 +71,35 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     refuses to start another."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def finished(coro: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that awaits nothing that waits (a middleware's async method
+    on a response it answers at once); what it raises is raised."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return cast(T, stop.value)
+    coro.close()
+    raise AssertionError("the coroutine waited")
+
+
+def judging_spider(crawler: Crawler, fingerprint: NotFoundFingerprint | None = None) -> list[str]:
+    """Give the crawler's spider the ``judged`` OutletsSpider answers the retry middleware with,
+    the page read by :func:`crawler.page_work.analyse_page` here, in the test's process; returns
+    the list of URLs it is asked about."""
+    asked: list[str] = []
+
+    async def judged(request: Request, response: HtmlResponse) -> Verdict:
+        asked.append(response.url)
+        urls = (*request.meta.get("redirect_urls", ()), response.url)
+        job = PageJob(response.url, response.body, "text/html", response.encoding, judge=True,
+                      urls=urls, fingerprint=fingerprint,
+                      hub=request.meta.get("kind") == "hub")  # fmt: skip
+        return analyse_page(job).verdict
+
+    crawler.spider.judged = judged  # type: ignore[union-attr]
+    return asked
 
 
 def normalised(text: str) -> str:

@@ -324,7 +324,8 @@ def test_a_link_past_the_url_length_limit_is_listed_once_and_the_crawl_goes_on(
     assert row["state"] == "gave_up" and row["next_retry_at"] is None  # nothing to request
     assert not [r for r in faulty.first.served if r.path.startswith("/f/long-link")]
     stats = first_run_stats(faulty)
-    assert stats["urllength/failed"] == 1 and stats["urllength/repeated"] == 1  # two hubs
+    # listed once, though two hubs link it: the second link is dropped as a repeat of the first
+    assert stats["urllength/failed"] == 1 and stats["spider/links/repeated"] >= 1
     assert stats["failures/url_too_long"] == 1
     assert article_title(LINKED_ARTICLE) in faulty.titles()  # linked after the long links
 

@@ -10,12 +10,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from scrapy import Request
-from scrapy.http import HtmlResponse, Response
+from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.demo import DemoSite
 from crawler.demo.assets import LOOPING_CSS, MISSING_ICON
+from crawler.page_work import ALL, ARTICLES, PageJob, analyse_page
 from crawler.requisite_links import (
     FONT,
     ICON,
@@ -227,21 +228,31 @@ def test_imports_stop_some_stylesheets_below_the_page() -> None:
     assert stats.get_value("requisites/skipped/import_depth") == 1
 
 
-def html(meta: dict[str, Any] | None = None, status: int = 200) -> HtmlResponse:
-    request = Request(PAGE, meta=meta or {})
-    return HtmlResponse(PAGE, status=status, body=b"<html></html>", request=request)
-
-
 def test_which_pages_have_their_requisites_fetched() -> None:
     req, _ = requisites()
-    assert req.wanted(html(), article=True)
-    assert not req.wanted(html(), article=False)  # a hub: ARCHIVE_REQUISITES_HUBS is off
-    assert not req.wanted(html({"dont_archive_requisites": True}), article=True)
-    assert not req.wanted(html({"dont_archive": True}), article=True)
+    assert req.wanted({}, 200) == ARTICLES  # a hub's are not: ARCHIVE_REQUISITES_HUBS is off
+    assert req.wanted({"dont_archive_requisites": True}, 200) is None
+    assert req.wanted({"dont_archive": True}, 200) is None
     # read back from its capture after a 304: its requisites came with that capture
-    assert not req.wanted(html({"not_modified": True}), article=True)
+    assert req.wanted({"not_modified": True}, 200) is None
+    assert req.wanted({}, 203) is None
     hubs, _ = requisites(ARCHIVE_REQUISITES_HUBS=True)
-    assert hubs.wanted(html(), article=False)
+    assert hubs.wanted({}, 200) == ALL
+
+
+def test_the_page_worker_reads_requisites_of_the_pages_asked_for() -> None:
+    body = b'<html><head><link rel="stylesheet" href="/s.css"></head><body><p>x</p></body></html>'
+
+    def job(**kwargs: Any) -> PageJob:
+        return PageJob(url=PAGE, body=body, content_type="text/html", encoding="utf-8", **kwargs)
+
+    css = (Requisite("https://news.example/s.css", "stylesheet"),)
+    assert (
+        analyse_page(job(requisites=ARTICLES, article_by_url=True, extract=False)).requisites == css
+    )
+    assert analyse_page(job(requisites=ARTICLES, article_by_url=False)).requisites is None  # a hub
+    assert analyse_page(job(requisites=ALL, article_by_url=False)).requisites == css
+    assert analyse_page(job(article_by_url=True, extract=False)).requisites is None
 
 
 def test_off_means_no_requisites() -> None:

@@ -16,7 +16,7 @@ from crawler.middlewares.retry import (
     parse_retry_after,
 )
 from crawler.soft_failures import soft_failure
-from tests.helpers import project_crawler
+from tests.helpers import finished, judging_spider, project_crawler
 
 ARTICLE = (
     "<p>" + "The ferry ran again on Monday after three days tied up at the quay. " * 30 + "</p>"
@@ -25,6 +25,7 @@ ARTICLE = (
 
 def middleware(**settings: object) -> BackoffRetryMiddleware:
     crawler = project_crawler(**settings)
+    judging_spider(crawler)
     return BackoffRetryMiddleware.from_crawler(crawler)
 
 
@@ -49,7 +50,7 @@ def test_retryable_status_schedules_a_delayed_retry_not_an_immediate_one() -> No
     mw = middleware()
     request = Request("https://a.example/news/1", meta={"outlet": "a", "kind": "page"})
     with pytest.raises(RetryLater, match="http_403: retry 1"):
-        mw.process_response(request, Response(request.url, status=403, request=request))
+        finished(mw.process_response(request, Response(request.url, status=403, request=request)))
     ((retry, reason, call),) = mw._waiting.values()
     call.cancel()
     assert (retry.meta["retry_times"], reason, retry.dont_filter) == (1, "http_403", True)
@@ -62,10 +63,10 @@ def test_dont_retry_and_max_retry_times_meta_keys_keep_working() -> None:
     mw = middleware()
     request = Request("https://a.example/1", meta={"outlet": "a", "dont_retry": True})
     response = Response(request.url, status=503, request=request)
-    assert mw.process_response(request, response) is response
+    assert finished(mw.process_response(request, response)) is response
     request = Request("https://a.example/2", meta={"outlet": "a", "max_retry_times": 0})
     response = Response(request.url, status=503, request=request)
-    assert mw.process_response(request, response) is response  # gives up at once
+    assert finished(mw.process_response(request, response)) is response  # gives up at once
     assert mw.crawler.stats.get_value("retry/max_reached") == 1
 
 
@@ -73,7 +74,7 @@ def test_retry_after_longer_than_the_cap_is_left_to_a_later_run() -> None:
     mw = middleware(RETRY_AFTER_MAX=60)
     request = Request("https://a.example/1", meta={"outlet": "a"})
     response = Response(request.url, status=429, headers={"Retry-After": "3600"}, request=request)
-    assert mw.process_response(request, response) is response
+    assert finished(mw.process_response(request, response)) is response
     assert request.meta["retry_after"] == 3600.0  # becomes the failure's next_retry_at
     assert not mw._waiting
 
@@ -81,7 +82,8 @@ def test_retry_after_longer_than_the_cap_is_left_to_a_later_run() -> None:
 def test_requests_that_are_not_the_spiders_retry_at_once() -> None:
     mw = middleware()
     request = Request("https://a.example/robots.txt")  # robots.txt: no outlet in meta
-    retry = mw.process_response(request, Response(request.url, status=503, request=request))
+    response = Response(request.url, status=503, request=request)
+    retry = finished(mw.process_response(request, response))
     assert isinstance(retry, Request) and retry.meta["retry_times"] == 1
 
 
@@ -137,5 +139,5 @@ def test_soft_failure_page_is_retried_like_a_403_and_marked() -> None:
     request = Request("https://a.example/1", meta={"outlet": "a", "max_retry_times": 0})
     body = html("Just a moment...", "<p>Checking your browser</p>")
     response = HtmlResponse(request.url, status=200, body=body, request=request)
-    assert mw.process_response(request, response) is response
+    assert finished(mw.process_response(request, response)) is response
     assert request.meta["soft_failure"] == "blocked"  # the spider records it, writes no text

@@ -12,7 +12,7 @@ from scrapy.http import HtmlResponse
 
 from crawler.middlewares.retry import BackoffRetryMiddleware, RetryLater
 from crawler.soft_failures import NotFoundFingerprint, Verdict, judge, soft_failure
-from tests.helpers import project_crawler
+from tests.helpers import finished, judging_spider, project_crawler
 
 SECTIONS = ("News", "Politics", "Business", "Sport", "Culture", "Opinion", "Weather")
 MENU = (
@@ -229,15 +229,12 @@ def test_signals_the_not_found_template_carries_are_no_evidence() -> None:
 # --- the retry middleware: stats and the spider's fingerprint ---------------------------------
 
 
-def test_middleware_asks_the_spider_for_the_fingerprint_and_counts() -> None:
+def test_middleware_asks_the_spider_for_the_verdict_and_counts() -> None:
     from twisted.internet import reactor  # noqa: F401 - a reactor to schedule the retry on
 
     crawler = project_crawler()
     fingerprint = probe_answer()
-    # what OutletsSpider answers, once the outlet's probe came back
-    crawler.spider.not_found_fingerprint = lambda outlet: (  # type: ignore[union-attr]
-        fingerprint if outlet == "courier" else None
-    )
+    asked = judging_spider(crawler, fingerprint)
     mw = BackoffRetryMiddleware.from_crawler(crawler)
     meta = {"outlet": "courier", "kind": "page"}
     url = "https://courier.example/news/z"
@@ -245,11 +242,11 @@ def test_middleware_asks_the_spider_for_the_fingerprint_and_counts() -> None:
     page = etree.tostring(body.getroottree())
     request = Request(url, meta=dict(meta))
     response = HtmlResponse(url, body=page, encoding="utf-8", request=request)
-    assert mw.process_response(request, response) is response
+    assert finished(mw.process_response(request, response)) is response
     miss = etree.tostring(missing("/news/z", 8).getroottree())
     request = Request(url, meta=dict(meta, soft_failure="stale"))
     with pytest.raises(RetryLater, match="soft_404"):
-        mw.process_response(request, HtmlResponse(url, body=miss, encoding="utf-8"))
+        finished(mw.process_response(request, HtmlResponse(url, body=miss, encoding="utf-8")))
     for call in (c for _, _, c in mw._waiting.values()):
         call.cancel()
     stats = crawler.stats
@@ -259,5 +256,10 @@ def test_middleware_asks_the_spider_for_the_fingerprint_and_counts() -> None:
     # an answer after a soft failure is judged afresh: the mark of the attempt before goes
     request = Request(url, meta=dict(meta, soft_failure="soft_404"))
     response = HtmlResponse(url, body=page, encoding="utf-8", request=request)
-    assert mw.process_response(request, response) is response
+    assert finished(mw.process_response(request, response)) is response
     assert "soft_failure" not in request.meta
+    # requisites and pages marked dont_retry are not judged
+    for extra in ({"kind": "requisite"}, {"dont_retry": True}):
+        request = Request(url, meta={**meta, **extra})
+        finished(mw.process_response(request, HtmlResponse(url, body=miss, encoding="utf-8")))
+    assert len(asked) == 3

@@ -10,9 +10,10 @@ spider's own (robots.txt) are retried at once, as Scrapy does.
 Besides ``RETRY_HTTP_CODES`` and ``RETRY_EXCEPTIONS``, an HTML page with a success status that is
 an error, block or challenge page (:mod:`crawler.soft_failures`) is retried like a 403; when its
 retries run out it reaches the spider with ``meta["soft_failure"]`` set, to be recorded, not
-archived as text. The page is judged with the outlet's "not found" fingerprint, which the spider
-keeps from its probe (``spider.not_found_fingerprint(outlet)``, :class:`~crawler.soft_failures.
-FingerprintSource`); pages judged before the probe's answer is in go by the patterns alone.
+archived as text. The page is judged by a page worker the spider sends it to
+(``spider.judged(request, response)``, :class:`~crawler.soft_failures.PageJudge`), with the
+outlet's "not found" fingerprint from its probe; that one reading of the page then serves the
+spider's callback too.
 A ``Retry-After`` longer than ``RETRY_AFTER_MAX`` is not waited for in this run:
 the failure is recorded and the URL is due again in a later run.
 
@@ -43,7 +44,7 @@ from scrapy.utils.misc import load_object
 from crawler import signals as na_signals
 from crawler.failure_reasons import exception_reason, http_reason
 from crawler.requisite_links import REQUISITE
-from crawler.soft_failures import FingerprintSource, judge
+from crawler.soft_failures import PageJudge
 from storage.layout import utc_now
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class BackoffRetryMiddleware:
         return mw
 
     # --- downloader middleware ----------------------------------------------------------------
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
         # a retry copies the meta of the attempt before: every answer is judged afresh
         request.meta.pop("soft_failure", None)
         if request.meta.get("dont_retry"):
@@ -143,8 +144,7 @@ class BackoffRetryMiddleware:
             and isinstance(response, HtmlResponse)
             and request.meta.get("kind") != REQUISITE  # not a page: nothing to judge
         ):
-            # the spider's own parse: read here first, cached on the response for the spider
-            soft = self._judge(request, response)
+            soft = await self._judge(request, response)
             if soft is None:
                 return response
             reason = request.meta["soft_failure"] = soft
@@ -155,18 +155,13 @@ class BackoffRetryMiddleware:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return self._retry(request, reason, retry_after) or response
 
-    def _judge(self, request: Request, response: HtmlResponse) -> str | None:
-        """The page's soft failure, if any, by the rules of :func:`judge` and the outlet's
-        not-found fingerprint, which the spider keeps (``not_found_fingerprint``)."""
-        outlet = request.meta.get("outlet")
-        fingerprint = None
-        if outlet and hasattr(self.crawler.spider, "not_found_fingerprint"):
-            source = cast(FingerprintSource, self.crawler.spider)
-            fingerprint = source.not_found_fingerprint(outlet)
-        urls = [*request.meta.get("redirect_urls", ()), response.url]
-        verdict = judge(
-            response.selector.root, fingerprint, urls, hub=request.meta.get("kind") == "hub"
-        )
+    async def _judge(self, request: Request, response: HtmlResponse) -> str | None:
+        """The page's soft failure, if any, by the rules of :func:`judge`: the spider has the
+        page read by a page worker (``judged``), with its outlet's not-found fingerprint."""
+        spider = self.crawler.spider
+        if not hasattr(spider, "judged"):
+            return None  # not a spider of this project: its pages are its own business
+        verdict = await cast(PageJudge, spider).judged(request, response)
         stats = self.crawler.stats
         assert stats is not None
         if verdict.kept:

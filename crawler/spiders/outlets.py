@@ -23,7 +23,8 @@ counted elsewhere; an article whose bytes fit no charset (``meta["charset_unfit"
 Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spider/not_html``
 (every page that is not HTML), ``spider/failed/<reason>``,
 ``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, ``spider/known_urls``
-(what the archive held at start: storage.known_pages), per outlet
+(what the archive held at start: storage.known_pages), ``spider/links/repeated`` (links to a URL
+a page of this run linked already, at the same depth or less: not made requests again), per outlet
 ``outlet/<name>/articles``, ``soft_failures/probe/{sent,answered_200,answered_404,
 answered_other,failed}``.
 """
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -40,29 +41,24 @@ import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
-from crawler.discovery import (
-    SitemapTooLarge,
-    article_signal,
-    feed_links,
-    sitemap_body,
-    sitemap_entries,
-)
+from crawler.discovery import SitemapTooLarge, feed_links, sitemap_body, sitemap_entries
 from crawler.failure_reasons import failed_request, failure_reason
 from crawler.items import ArticleItem
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
+from crawler.page_analysis import PageAnalysis
+from crawler.page_work import PageResult
 from crawler.probes import NotFoundProbes
 from crawler.requisite_links import REQUISITE
 from crawler.requisites import Requisites
-from crawler.soft_failures import NotFoundFingerprint
+from crawler.soft_failures import KEEP, NotFoundFingerprint, Verdict
 from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
 from storage.known_pages import KnownPages
@@ -98,25 +94,27 @@ class OutletsSpider(Spider):
         self._known: KnownPages | None = None  # the archive's state at start (_load_known)
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
         self._archived_seen: dict[str, str] = {}
+        self._linked: dict[str, int] = {}  # URL: the least depth a page of this run linked it at
         self.probes = NotFoundProbes(False, self._count)  # made for the crawl in from_crawler
         self.requisites: Requisites | None = None  # made for the crawl in from_crawler
+        self.pages: PageAnalysis | None = None  # made for the crawl in from_crawler
         if crawl_config is None:
             if not config:
                 raise ConfigError("no outlet config given: pass -a config=PATH")
             crawl_config = load_config(config)
         names = outlets.split(",") if isinstance(outlets, str) else outlets
         self.crawl_config = crawl_config.select(names)
-        self._links = LinkExtractor(unique=True)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> OutletsSpider:
         spider: OutletsSpider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         settings = crawler.settings
+        spider.pages = PageAnalysis.from_crawler(crawler)
         spider.probes = NotFoundProbes(
             settings.getbool("SOFT_FAILURE_PROBE") and settings.getbool("RETRY_SOFT_FAILURES"),
-            spider._count,
-        )
+            spider._count, spider.pages.fingerprint,
+        )  # fmt: skip
         crawler.signals.connect(spider.probes.answered, signal=signals.response_received)
         with contextlib.suppress(NotConfigured):  # ARCHIVE_REQUISITES off
             spider.requisites = Requisites.from_crawler(
@@ -193,8 +191,32 @@ class OutletsSpider(Spider):
 
     def not_found_fingerprint(self, outlet: str) -> NotFoundFingerprint | None:
         """The outlet's answer for a URL that cannot exist, once its probe came back with a
-        success status (:class:`~crawler.soft_failures.FingerprintSource`)."""
+        success status."""
         return self.probes.fingerprint(outlet)
+
+    async def judged(self, request: Request, response: HtmlResponse) -> Verdict:
+        """The soft-failure verdict on a page (:class:`~crawler.soft_failures.PageJudge`, for
+        the retry middleware): its page worker reads everything else of it in the same pass."""
+        try:
+            outlet = self.crawl_config.outlet(request.meta["outlet"])
+        except KeyError:
+            return KEEP  # not an outlet's page (robots.txt…)
+        return (await self._analysed(request, response, outlet, judge=True)).verdict
+
+    async def _analysed(
+        self, request: Request, response: Response, outlet: OutletConfig, judge: bool = False
+    ) -> PageResult:
+        assert self.pages is not None
+        meta = request.meta
+        follow = meta.get("depth", 0) < outlet.depth and not self.retry_mode
+        requisites = (
+            self.requisites.wanted(meta, response.status) if self.requisites is not None else None
+        )
+        return await self.pages.analyse(
+            request, response, outlet, judge=judge, follow=follow, requisites=requisites,
+            fingerprint=self.probes.fingerprint(outlet.name),
+            extract=not meta.get("charset_unfit"),
+        )  # fmt: skip
 
     @property
     def _callbacks(self) -> dict[str, Any]:
@@ -355,18 +377,25 @@ class OutletsSpider(Spider):
     def _outlet(self, response: Response) -> OutletConfig:
         return self.crawl_config.outlet(response.meta["outlet"])
 
+    def _count_many(self, key: str, amount: int) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(key, amount)
+
     def _count(self, key: str, outlet: OutletConfig | None = None) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(key if outlet is None else f"outlet/{outlet.name}/{key}")
 
     # --- discovery ----------------------------------------------------------------------------
-    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+    async def parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
         outlet = self._outlet(response)
         if self._not_modified(response):
             return
         max_size = response.meta.get("download_maxsize", self.settings.getint("DOWNLOAD_MAXSIZE"))
         try:
-            kind, urls = sitemap_entries(sitemap_body(response.body, max_size))
+            # a sitemap can run to 50,000 URLs (and gunzipped, to many MB): read in a thread
+            kind, urls = await maybe_deferred_to_future(
+                deferToThread(_read_sitemap, response.body, max_size)
+            )
         except SitemapTooLarge as exc:
             self._count("spider/sitemap/too_large")
             self._fail(response.url, response.meta, "too_large", response.status, str(exc))
@@ -385,12 +414,13 @@ class OutletsSpider(Spider):
             if request is not None:
                 yield request
 
-    def parse_feed(self, response: Response) -> Iterator[Request]:
+    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         outlet = self._outlet(response)
         if self._not_modified(response):
             return
         self._ok(response)
-        for url in (response.urljoin(link) for link in feed_links(response.body)):
+        links = await maybe_deferred_to_future(deferToThread(feed_links, response.body))
+        for url in (response.urljoin(link) for link in links):
             if not outlet.owns(url) or outlet.denied(url) or outlet.allowed_article(url) is False:
                 continue
             self._count("spider/feed/entries")
@@ -399,6 +429,8 @@ class OutletsSpider(Spider):
 
     # --- pages --------------------------------------------------------------------------------
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
+        """Route a page by what its page worker made of it (crawler.page_work): the crawl
+        process parses nothing."""
         outlet = self._outlet(response)
         if self._not_modified(response):
             return
@@ -415,23 +447,37 @@ class OutletsSpider(Spider):
             # unchanged since its capture (a 304, read back from the WARC): parsed as fetched. An
             # article asked for again had no text yet (a killed run) or is due a recrawl.
             self._count("spider/not_modified")
-        reason = self.article_reason(response, outlet)
+        assert response.request is not None
+        page = await self._analysed(response.request, response, outlet)
+        if page.failed:  # its worker died or hung on it: this page only, recorded
+            self._fail(response.url, response.meta, page.failed[0], response.status,
+                       page.failed[1])  # fmt: skip
+            return
+        reason = page.article
         if reason and (unfit := response.meta.get("charset_unfit")):
             self._fail(response.url, response.meta, "charset_mismatch", response.status, unfit)
         elif reason:
             self._count("spider/pages/article")
             self._count(f"spider/article_signal/{reason}")
             self._count("articles", outlet)
-            yield self.article_item(response, outlet)  # the store pipeline says page_ok
+            yield self.article_item(response, outlet, page)  # the store pipeline says page_ok
         else:
             self._count("spider/pages/hub")
             self._ok(response)
-        if response.meta.get("depth", 0) < outlet.depth and not self.retry_mode:
-            for request in self.follow_links(response, outlet):
+        depth, repeated = response.meta.get("depth", 0) + 1, 0
+        for url in page.links:
+            # the same menus on every page: a URL linked already, as shallow, is not made a
+            # request again only for Scrapy's duplicate filter to drop it
+            if self._linked.get(url, depth + 1) <= depth:
+                repeated += 1
+                continue
+            self._linked[url] = depth
+            if request := self._request(url, outlet, "page", self.parse_page):
                 yield request
-        article = bool(reason) and not response.meta.get("charset_unfit")  # archived as such
-        if self.requisites is not None and self.requisites.wanted(response, article):
-            for request in await self.requisites.for_page(response, outlet.name):
+        if repeated:
+            self._count_many("spider/links/repeated", repeated)
+        if self.requisites is not None and page.requisites is not None:
+            for request in self.requisites.for_page(page.requisites, response, outlet.name):
                 yield request
 
     async def parse_requisite(self, response: Response) -> AsyncIterator[Request]:
@@ -462,22 +508,9 @@ class OutletsSpider(Spider):
         else:
             self._ok(response)
 
-    def article_reason(self, response: TextResponse, outlet: OutletConfig) -> str | None:
-        by_url = outlet.allowed_article(response.url)
-        if by_url is not None:
-            return "allow" if by_url else None
-        if signal := article_signal(response.selector):
-            return signal
-        return "feed" if response.meta.get("kind") == "feed_entry" else None
-
-    def follow_links(self, response: TextResponse, outlet: OutletConfig) -> Iterator[Request]:
-        for link in self._links.extract_links(response):
-            if not outlet.owns(link.url) or outlet.denied(link.url):
-                continue
-            if request := self._request(link.url, outlet, "page", self.parse_page):
-                yield request
-
-    def article_item(self, response: TextResponse, outlet: OutletConfig) -> ArticleItem:
+    def article_item(
+        self, response: TextResponse, outlet: OutletConfig, page: PageResult
+    ) -> ArticleItem:
         redirects = response.meta.get("redirect_urls") or [response.url]
         content_type = response.headers.get("Content-Type")
         return ArticleItem(
@@ -490,4 +523,12 @@ class OutletsSpider(Spider):
             encoding=response.encoding,  # as CharsetMiddleware chose it: extraction decodes alike
             fetched_at=iso(utc_now()),
             warc=response.meta.get("warc"),
+            article=page.text,
+            no_article=page.no_text,
+            analysed=True,  # its page worker read the text (or found none): ExtractPipeline counts
+            extract_error=page.error,
         )
+
+
+def _read_sitemap(body: bytes, max_size: int) -> tuple[str, list[str]]:
+    return sitemap_entries(sitemap_body(body, max_size))

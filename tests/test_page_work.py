@@ -1,0 +1,144 @@
+"""The page worker: every per-page decision on one parse, and a crawl process that parses none."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+from crawler.demo import DemoSite
+from crawler.outlets import parse_config
+from crawler.page_work import ARTICLES, PageJob, analyse_page
+from crawler.soft_failures import NotFoundFingerprint
+from tests.conftest import FAST
+
+URL = "https://courier.example/news/bridge"
+OUTLET = parse_config(
+    {"outlets": [{"name": "courier", "start_urls": ["https://courier.example/"],
+                  "deny": [r"/login"]}]}
+).outlets[0]  # fmt: skip
+PROSE = "".join(
+    f"<p>Paragraph {n} of the story: the council met on Tuesday night and voted on the "
+    f"bridge repairs after a long debate about the budget and the river crossing.</p>"
+    for n in range(6)
+)
+
+
+def page(body: str, head: str = "") -> bytes:
+    return f"<html><head><title>Bridge</title>{head}</head><body>{body}</body></html>".encode()
+
+
+def job(body: bytes, **kwargs: object) -> PageJob:
+    return PageJob(URL, body, "text/html; charset=utf-8", "utf-8", **kwargs)  # type: ignore[arg-type]
+
+
+def test_one_parse_gives_the_article_its_links_and_its_text() -> None:
+    body = page(
+        f'<nav><a href="/news/other">Other</a><a href="https://elsewhere.example/x">Out</a>'
+        f'<a href="/login">Log in</a></nav><article><h1>Bridge to close</h1>{PROSE}</article>',
+        head='<meta property="og:type" content="article"><link rel="stylesheet" href="/s.css">',
+    )
+    result = analyse_page(job(body, scope=OUTLET, requisites=ARTICLES, judge=True))
+    assert result.article == "og:type"
+    # inside the outlet's hosts, outside its deny rules
+    assert result.links == ("https://courier.example/news/other",)
+    assert [r.url for r in result.requisites or ()] == ["https://courier.example/s.css"]
+    assert result.text is not None and result.text.title == "Bridge to close"
+    assert len(result.text.paragraphs) == 6
+    assert pickle.loads(pickle.dumps(result)) == result  # it crosses back from the worker
+
+
+def test_a_hub_gets_links_and_no_text() -> None:
+    body = page('<ul><li><a href="/news/a">A</a></li><li><a href="/news/b">B</a></li></ul>')
+    result = analyse_page(job(body, scope=OUTLET, requisites=ARTICLES))
+    assert result.article is None and result.text is None and result.requisites is None
+    assert result.links == ("https://courier.example/news/a", "https://courier.example/news/b")
+    # no scope: links are not wanted (the page is at the outlet's depth)
+    assert analyse_page(job(body)).links == ()
+
+
+def test_the_allow_rules_and_feeds_decide_before_the_page_does() -> None:
+    body = page(f"<article><h1>Bridge to close</h1>{PROSE}</article>",
+                head='<meta property="og:type" content="article">')  # fmt: skip
+    assert analyse_page(job(body, article_by_url=False)).article is None
+    assert analyse_page(job(body, article_by_url=True, extract=False)).article == "allow"
+    plain = page(f"<h1>Bridge to close</h1>{PROSE}")
+    assert analyse_page(job(plain, feed_entry=True, extract=False)).article == "feed"
+    assert analyse_page(job(plain, extract=False)).article is None
+
+
+def test_a_soft_failure_ends_the_reading() -> None:
+    wall = page("<h1>Access denied</h1><p>Please verify you are human.</p>"
+                '<a href="/news/a">A</a>')  # fmt: skip
+    result = analyse_page(job(wall, judge=True, scope=OUTLET, article_by_url=True))
+    assert result.verdict.reason == "blocked"
+    assert result.links == () and result.text is None and result.no_text is None
+    # the same page, not judged (RETRY_SOFT_FAILURES off): read as any other
+    assert analyse_page(job(wall, scope=OUTLET)).links == ("https://courier.example/news/a",)
+
+
+def test_the_outlets_not_found_answer_is_compared() -> None:
+    missing = page("<h1>Sorry</h1><p>We looked everywhere for this story, but it has gone.</p>")
+    fingerprint = analyse_fingerprint(missing)
+    result = analyse_page(job(missing, judge=True, fingerprint=fingerprint, urls=(URL,)))
+    assert result.verdict.reason == "soft_404" and result.verdict.fingerprint
+
+
+def analyse_fingerprint(body: bytes) -> NotFoundFingerprint:
+    from crawler.page_work import probe_fingerprint
+
+    probe = "https://courier.example/newsarchiver-probe-1"
+    fingerprint = probe_fingerprint(body, "text/html", "utf-8", 200, [probe])
+    assert fingerprint.usable
+    return fingerprint
+
+
+def test_a_garbled_article_keeps_its_links_and_is_no_text() -> None:
+    body = page('<a href="/news/a">A</a><p>' + "\ufffd" * 400 + "</p>")
+    result = analyse_page(job(body, scope=OUTLET, article_by_url=True))
+    assert result.no_text is not None and result.no_text[0] == "decode_error"
+    assert result.links == ("https://courier.example/news/a",)
+
+
+def test_an_extractor_that_raises_is_that_page_only() -> None:
+    body = page(f"<h1>Bridge</h1>{PROSE}")
+    result = analyse_page(job(body, article_by_url=True, extract_fn=_raises))
+    assert result.error and result.no_text is not None
+    assert result.no_text[0] == "extraction_error" and "KeyError" in result.no_text[1]
+
+
+def _raises(body: bytes, url: str, content_type: str | None = None, **_: object) -> None:
+    raise KeyError("a bug in a user's extractor")
+
+
+def crawl_counting_parses(
+    site: DemoSite, root: Path, archive: Path, name: str
+) -> dict[str, object]:
+    out = root / f"{name}.json"
+    config = site.write_config(root / "outlets.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.parse_counter", str(out), "crawl", "--config", str(config),
+         "--archive", str(archive), *FAST],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    counted: dict[str, object] = json.loads(out.read_text(encoding="utf-8"))
+    return counted
+
+
+def test_the_crawl_process_parses_no_html(demo_site: DemoSite, tmp_path: Path) -> None:
+    """Every page is parsed once, in a page worker: the crawl process (reactor and threads)
+    parses none, on a first crawl and on a second one of 304s read back from the WARC."""
+    archive = tmp_path / "archive"
+    for name in ("first", "second"):
+        counted = crawl_counting_parses(demo_site, tmp_path, archive, name)
+        assert counted["counted"] >= 2  # the counter sees a Scrapy selector's parse, lxml's
+        assert counted["html"] == [], counted["html"][:5]  # type: ignore[index]
+    runs = sorted((archive / "runs").glob("*.json"))
+    first, second = (json.loads(p.read_text(encoding="utf-8"))["stats"] for p in runs)
+    # the pages were read: by the workers
+    assert first["pages/analysed"] >= first["spider/pages/article"] + first["spider/pages/hub"]
+    assert first["spider/pages/article"] == 17 and first["text/written"] >= 15
+    assert second.get("not_modified/replayed", 0) > 0 and second["pages/analysed"] > 0
