@@ -9,6 +9,8 @@ waiting. (``--native`` would show the C functions too, but needs the processes s
 sample, which counts the waiting threads again and made a crawl three times slower here.) A
 sample's self time goes to its innermost Python frame; a call into C (lxml's parser, zlib-ng,
 sqlite) counts for the Python line that made it, shown beside each package's hottest function.
+A thread inside a system call that does not sleep interruptibly (``fsync`` waiting for the disk,
+a ``poll`` returning) counts as busy too: such lines are their thread's time, not all of it CPU.
 
 :func:`breakdown` reads py-spy's raw output: per kind of process (:func:`process_kind`: the
 crawl process, the extraction workers, other helpers), the share of its samples by package

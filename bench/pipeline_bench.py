@@ -29,9 +29,11 @@ for the extraction workers apart (``--no-profile`` skips it). JSON to bench/resu
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -441,15 +443,25 @@ def run_profile(server: SiteServer, n: int, work: Path, rate: int) -> dict[str, 
         _clean(work)
     if not raw.exists():
         return {"skipped": "py-spy wrote no samples"}
-    samples = cpu_profile.parse_raw(raw.read_text(errors="replace"))
+    text = raw.read_text(errors="replace")
+    # the raw stacks, for a flame graph (flamegraph.pl, speedscope): bench/results/ as the JSON
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    kept = RESULTS / f"py-spy-{n}-{time.strftime('%Y-%m-%dT%H%M%SZ', time.gmtime())}.txt.gz"
+    kept.write_bytes(gzip.compress(text.encode(), 6))
     version = subprocess.run([py_spy, "--version"], capture_output=True, text=True, check=False)
+    # py-spy's own count: samples it could not read (a process between two states) are dropped
+    log = (work / "profile.log").read_text(errors="replace")
+    said = re.search(r"Samples: (\d+) Errors: (\d+)", log)
     return {
         "tool": version.stdout.strip() or "py-spy",
         "rate": rate,
         "mode": "nonblocking, Python frames only",
+        "samples": int(said[1]) if said else None,
+        "errors": int(said[2]) if said else None,
+        "raw": str(kept.relative_to(RESULTS.parent.parent)),
         "profiled_seconds": round(run.seconds, 2),
         "profiled_cpu_by_process": run.cpu_by_process,
-        "kinds": cpu_profile.breakdown(samples, n),
+        "kinds": cpu_profile.breakdown(cpu_profile.parse_raw(text), n),
     }
 
 
@@ -613,9 +625,13 @@ def print_table(res: dict[str, Any]) -> None:
     if "skipped" in profile:
         print(f"\n  where the CPU goes: no breakdown ({profile['skipped'][:300]})")
         return
+    errors = ""
+    if profile.get("samples"):
+        errors = f", {profile['errors']} of {profile['samples']} samples unreadable"
     print(
-        f"\n  where the CPU of (3) goes: {profile['tool']}, {profile['rate']} samples/s, "
-        f"self time by package ({profile['mode']}); ms/page from the timed runs' CPU:"
+        f"\n  where the CPU of (3) goes: {profile['tool']}, {profile['rate']} samples/s "
+        f"({profile['mode']}{errors}), self time by package (a thread inside fsync or poll "
+        f"counts as busy); ms/page from the timed runs' CPU; raw stacks in {profile['raw']}:"
     )
     cpu_profile.print_breakdown(profile)
 
