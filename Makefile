@@ -54,9 +54,11 @@ test: $(DEPS) redis-server chromium
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# crawl a synthetic outlet on loopback: bare Scrapy, WARC only, the full pipeline, and the
-# one-core extraction floor (BENCH_ARGS="--pages 5000 --runs 1"; "--large" for the memory target);
-# then one worker against two through a local Redis (CLUSTER_BENCH_ARGS="--pages 2000 --runs 3")
+# crawl a synthetic outlet on loopback: (1) bare Scrapy, (2) WARC only, (3) the full pipeline,
+# (4) the one-core extraction floor (plain trafilatura, comments off) and (5) the two-core limit,
+# against their targets, and where the full crawl's CPU goes (py-spy) (BENCH_ARGS="--pages 5000
+# --runs 1"; "--large" for the memory target); then one worker against two through a local Redis,
+# with Redis commands per page (CLUSTER_BENCH_ARGS="--pages 2000 --runs 3")
 bench: $(DEPS) redis-server
 	$(BIN)/python -m bench.pipeline_bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.cluster_bench $(CLUSTER_BENCH_ARGS)

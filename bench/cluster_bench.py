@@ -9,9 +9,9 @@ own) is crawled with the full pipeline by:
 
 All on this machine: two workers share its cores, so (3) shows the coordination working and
 its overhead, not the scaling more machines give. It also counts Redis commands per page
-(``INFO stats``) and the object-store requests a push of the result makes per page, the two
-figures that bound scaling across machines. A redis-server (Debian's) is started on a free
-loopback port for the run. JSON to bench/results/.
+(``INFO stats``; target: at most 6, printed met / NOT met) and the object-store requests a push
+of the result makes per page, the two figures that bound scaling across machines. A
+redis-server (Debian's) is started on a free loopback port for the run. JSON to bench/results/.
 
     python -m bench.cluster_bench [--pages 1000] [--runs 1]
 """
@@ -40,6 +40,8 @@ from bench.pipeline_bench import (
     write_results,
 )
 from bench.synthetic_site import Site, SiteServer
+
+TARGET_REDIS_COMMANDS = 6  # issue 17: Redis commands per page, at most
 
 
 class Redis:
@@ -191,6 +193,14 @@ def bench(n: int, runs: int, seed: int) -> dict[str, Any]:
     summary["ratio_redis2_redis1"] = round(
         summary["redis-2"]["pages_per_s"] / summary["redis-1"]["pages_per_s"], 3
     )
+    summary["targets"] = {
+        f"redis_commands_per_page/{name}": {
+            "value": summary[name]["redis_commands_per_page"],
+            "target": f"<= {TARGET_REDIS_COMMANDS}",
+            "met": summary[name]["redis_commands_per_page"] <= TARGET_REDIS_COMMANDS,
+        }
+        for name in ("redis-1", "redis-2")
+    }
     return {"pages": n, "summary": summary, "runs": cases}
 
 
@@ -222,6 +232,11 @@ def main() -> None:
         "  Redis commands per page, 1 worker: "
         + ", ".join(f"{name} {calls}" for name, calls in by_command.items())
     )
+    targets = s["targets"]
+    for name, label in (("redis-1", "1 worker"), ("redis-2", "2 workers")):
+        target = targets[f"redis_commands_per_page/{name}"]
+        print(f"  target: Redis commands per page, {label} = {target['value']:.1f} "
+              f"(<= {TARGET_REDIS_COMMANDS}): {'met' if target['met'] else 'NOT met'}")  # fmt: skip
     write_results({**results_header("cluster"), **res})
 
 
