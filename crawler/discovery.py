@@ -92,8 +92,8 @@ def _jsonld_types(node: Any) -> Iterator[str]:
         yield from _jsonld_types(node.get("mainEntity", []))
 
 
-OG_TYPE = etree.XPath("//meta[@property='og:type']/@content")
-JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()")
+OG_TYPE = etree.XPath("//meta[@property='og:type']/@content", smart_strings=False)
+JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()", smart_strings=False)
 
 
 def article_signal(page: Selector | etree._Element) -> str | None:

@@ -9,8 +9,9 @@ page) and returns a small picklable :class:`PageResult`. The page is decoded and
    fingerprint: an error, block or challenge page ends here;
 2. the article signal (:func:`crawler.discovery.article_signal`), when the outlet's ``allow``
    rules do not decide by the URL;
-3. link extraction (Scrapy's ``LinkExtractor``, over the same tree), kept to the outlet's hosts
-   and outside its ``deny`` rules;
+3. the links, as Scrapy's ``LinkExtractor`` makes them (its functions, over the same tree;
+   each menu link made once per worker), kept to the outlet's hosts and outside its ``deny``
+   rules;
 4. the page requisites (:func:`crawler.requisite_links.requisites_in`);
 5. last, since it changes the tree, the article text
    (:func:`pipelines.article.extract_from_tree`), for an article page only.
@@ -23,14 +24,18 @@ settings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlparse
 
+from lxml import etree
 from lxml import html as lxml_html
-from scrapy.http import HtmlResponse
-from scrapy.linkextractors import LinkExtractor
-from scrapy.selector import Selector
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.utils.url import url_has_any_extension
+from w3lib.html import strip_html5_whitespace
+from w3lib.url import safe_url_string
 
 from crawler.discovery import article_signal
 from crawler.outlets import OutletConfig
@@ -41,7 +46,16 @@ from pipelines.article import ArticleText, NoArticle, extract_from_tree, parse_h
 ALL = "all"  # PageJob.requisites: read the requisites of any page
 ARTICLES = "articles"  # ... of article pages only
 
-_links: LinkExtractor | None = None  # built once per worker process
+# what Scrapy's LinkExtractor reads by default: <a href>, <area href>, the first <base href>
+_HREFS = etree.XPath("//a/@href | //area/@href", smart_strings=False)
+_BASE_HREF = etree.XPath("//base/@href", smart_strings=False)
+_LINK_SCHEMES = frozenset({"http", "https", "file", "ftp"})  # LinkExtractor's valid URLs
+_DENY_EXTENSIONS = frozenset(f".{e}" for e in IGNORED_EXTENSIONS)
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# (outlet, what the URL depends on, encoding, href): the link's URL if in the outlet's scope
+_URLS: dict[tuple[str, str, str, str], Any] = {}
+_URL_CACHE_SIZE = 200_000  # per worker process: then it starts again
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -79,13 +93,6 @@ class PageResult:
     failed: tuple[str, str] | None = None  # (reason, detail): the worker died or hung on it
 
 
-def _link_extractor() -> LinkExtractor:
-    global _links
-    if _links is None:
-        _links = LinkExtractor(unique=True)
-    return _links
-
-
 def _article_reason(job: PageJob, root: lxml_html.HtmlElement | None) -> str | None:
     if job.article_by_url is not None:
         return "allow" if job.article_by_url else None
@@ -108,17 +115,57 @@ def _parse(job: PageJob) -> tuple[lxml_html.HtmlElement | None, NoArticle | None
             return None, exc
 
 
+def _link_url(base: str, page_url: str, encoding: str, href: str) -> str | None:
+    """A link's URL as Scrapy's LinkExtractor (its defaults) makes it from an href, or None
+    for one it would leave out (not http(s)/ftp/file, a file extension it ignores)."""
+    try:
+        url = urljoin(base, strip_html5_whitespace(href))
+        url = urljoin(page_url, safe_url_string(url, encoding=encoding))
+    except ValueError:
+        return None  # a bogus link
+    if url.split("://", 1)[0] not in _LINK_SCHEMES:
+        return None
+    if url_has_any_extension(urlparse(url), _DENY_EXTENSIONS):
+        return None
+    return url
+
+
+def _cache_key(base: str, href: str) -> str | None:
+    """What a link's URL depends on besides the href (see _links_of), or None when that is
+    the whole base URL: not worth keeping."""
+    href = href.lstrip(" \t\n\r\f")
+    if _ABSOLUTE.match(href):
+        return ""
+    if href.startswith("/"):
+        scheme, rest = base.split("://", 1) if "://" in base else ("", base)
+        return scheme if href.startswith("//") else f"{scheme}://{rest.split('/', 1)[0]}"
+    return None
+
+
 def _links_of(job: PageJob, root: lxml_html.HtmlElement) -> tuple[str, ...]:
+    """The page's links (``<a href>``, ``<area href>``) as Scrapy's ``LinkExtractor(unique=
+    True)`` gives them, in the outlet's scope. The same menus come on every page of an
+    outlet: a URL made from an absolute or root-relative href depends only on the page's
+    origin, so it is made once per worker (the rest of a link's handling is a set lookup)."""
     assert job.scope is not None
-    scope = job.scope
-    # LinkExtractor reads a response's selector: one over the tree parsed already
-    response = HtmlResponse(job.url, body=job.body, encoding=job.encoding or "utf-8")
-    response._cached_selector = Selector(root=root, type="html")
-    return tuple(
-        link.url
-        for link in _link_extractor().extract_links(response)
-        if scope.owns(link.url) and not scope.denied(link.url)
-    )
+    scope, page_url, encoding = job.scope, job.url, job.encoding or "utf-8"
+    base = page_url
+    for href in _BASE_HREF(root)[:1]:
+        base = safe_url_string(urljoin(page_url, strip_html5_whitespace(href)), encoding)
+    links: dict[str, None] = {}
+    for href in dict.fromkeys(_HREFS(root)):  # each href once: a menu repeats its links
+        key = _cache_key(base, href)
+        cache = None if key is None else (scope.name, key, encoding, href)
+        if cache is None or (kept := _URLS.get(cache, _MISSING)) is _MISSING:
+            url = _link_url(base, page_url, encoding, href)
+            kept = url if url is not None and scope.owns(url) and not scope.denied(url) else None
+            if cache is not None:
+                if len(_URLS) >= _URL_CACHE_SIZE:
+                    _URLS.clear()
+                _URLS[cache] = kept
+        if isinstance(kept, str):
+            links[kept] = None
+    return tuple(links)
 
 
 def analyse_page(job: PageJob) -> PageResult:

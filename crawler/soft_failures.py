@@ -79,14 +79,19 @@ FURNITURE = "self::a or self::nav or self::header or self::footer or self::selec
 # Not prose either: sidebars, teaser lists ("Most read" on a 404 page) and forms (a login wall).
 NOT_PROSE = f"{JUNK} or {FURNITURE} or self::aside or self::li or self::form"
 PROSE = etree.XPath(f"//p//text()[not(ancestor::*[{NOT_PROSE}])]")
-BODY_TEXT = etree.XPath(f"//body//text()[not(ancestor::*[{JUNK} or {FURNITURE} or self::h1])]")
+# the same texts as plain strings (faster made), where only their words are read
+PROSE_TEXT = etree.XPath(f"//p//text()[not(ancestor::*[{NOT_PROSE}])]", smart_strings=False)
+BODY_TEXT = etree.XPath(
+    f"//body//text()[not(ancestor::*[{JUNK} or {FURNITURE} or self::h1])]", smart_strings=False
+)
 H1 = f"(//h1[not(ancestor-or-self::*[{JUNK}])])[1]"
 FIRST_H1 = etree.XPath(H1)
-VISIBLE = etree.XPath(f"descendant-or-self::text()[not(ancestor::*[{JUNK}])]")
+VISIBLE = etree.XPath(f"descendant-or-self::text()[not(ancestor::*[{JUNK}])]", smart_strings=False)
 # Where a story's body goes: inside <article>, or after the headline.
 BRIEF = etree.XPath(
     f"//article//p//text()[not(ancestor::*[{NOT_PROSE}])]"
-    f" | {H1}/following::p//text()[not(ancestor::*[{NOT_PROSE}])]"
+    f" | {H1}/following::p//text()[not(ancestor::*[{NOT_PROSE}])]",
+    smart_strings=False,
 )
 WORD = re.compile(r"[^\W\d_]+")  # letters only: digits (dates, counters, request ids) left out
 
@@ -165,9 +170,8 @@ def judge(
     itself, or when it is a `hub` (a start page): an outlet that sends unknown URLs to its home
     page has its home page reached through http -> https or a www redirect too."""
     root = page.getroottree().getroot()
-    prose_nodes = PROSE(root)
     # Paragraph text measures the article, not the menus and footers every template has.
-    prose = len(_words(prose_nodes))
+    prose = len(_words(PROSE_TEXT(root)))
     if prose >= ARTICLE_PROSE_CHARS:
         return KEEP
     urls = list(urls)
@@ -185,7 +189,7 @@ def judge(
     def article_signals() -> list[str]:
         nonlocal signals
         if signals is None:
-            signals = _signals(root, prose_nodes)
+            signals = _signals(root, PROSE(root))  # the nodes, for the <p> each is in
         return signals
 
     if compare:

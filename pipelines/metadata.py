@@ -27,9 +27,11 @@ ARTICLE_TYPES = frozenset({
     "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "blogposting",
     "liveblogposting", "socialmediaposting", "techarticle", "scholarlyarticle", "report",
 })  # fmt: skip
-_JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()")
+_JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()", smart_strings=False)
 _META = etree.XPath("//meta[@content]")
-_TIME = etree.XPath("(//article//time[@datetime] | //time[@datetime])[1]/@datetime")
+_TIME = etree.XPath(
+    "(//article//time[@datetime] | //time[@datetime])[1]/@datetime", smart_strings=False
+)
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 DATE_KEYS = (
     "article:published_time", "og:published_time", "datepublished", "date", "pubdate",

@@ -6,6 +6,7 @@ import json
 import pickle
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from crawler.demo import DemoSite
@@ -142,3 +143,46 @@ def test_the_crawl_process_parses_no_html(demo_site: DemoSite, tmp_path: Path) -
     assert first["pages/analysed"] >= first["spider/pages/article"] + first["spider/pages/hub"]
     assert first["spider/pages/article"] == 17 and first["text/written"] >= 15
     assert second.get("not_modified/replayed", 0) > 0 and second["pages/analysed"] > 0
+
+
+TRICKY = page(
+    '<base href="/news/2026/">'
+    '<a href=" story.html ">spaces</a><a href="../older.html">up</a><a href="?page=2">query</a>'
+    '<a href="#top">fragment</a><a href="story.html#comments">fragment too</a>'
+    '<a href="/news/caf\u00e9 cr\u00e8me?q=a b">non-ASCII</a><a href="//courier.example/p">'
+    'protocol-relative</a><a href="https://courier.example:443/x">port</a>'
+    '<a href="HTTPS://COURIER.EXAMPLE/Upper">case</a><a href="/files/report.pdf">pdf</a>'
+    '<a href="/img/photo.JPG">image</a><a href="mailto:desk@courier.example">mail</a>'
+    '<a href="javascript:void(0)">js</a><a href="tel:+100">tel</a><a href="">empty</a>'
+    '<a href="http://[::1">bogus</a><a>no href</a><area href="/map/area">area</area>'
+    '<a href="/login?next=/x">denied</a><a href="https://elsewhere.example/">elsewhere</a>'
+    '<a href="/news/a">A</a><a href="/news/a">A again</a><a href="/news/a#x">A, #x</a>'
+)
+
+
+def scrapy_links(url: str, body: bytes, encoding: str = "utf-8") -> list[str]:
+    from scrapy.http import HtmlResponse
+    from scrapy.linkextractors import LinkExtractor
+
+    response = HtmlResponse(url, body=body, encoding=encoding)
+    found = [link.url for link in LinkExtractor(unique=True).extract_links(response)]
+    return [u for u in found if OUTLET.owns(u) and not OUTLET.denied(u)]
+
+
+def test_links_are_what_scrapys_link_extractor_gives(demo_site: DemoSite) -> None:
+    """Read twice from two pages of the outlet (the second time from the worker's cache of
+    menu links), the links of tricky, demo and benchmark pages are Scrapy's own."""
+    from bench.synthetic_site import Site
+
+    site = Site(pages=30, seed=3)
+    pages = [TRICKY, site.hub(1), site.article(1), site.article(2)]
+    base = demo_site.outlets["iconnews"]
+    for path in ("/", "/section/politics", "/news/2025/03/14/wendle-bridge-to-close.html"):
+        with urllib.request.urlopen(base + path) as answer:  # the demo outlet, as served
+            pages.append(answer.read().replace(base.encode(), b"https://courier.example"))
+    for number, body in enumerate(pages):
+        for url in (f"https://courier.example/news/{number}/p.html", "https://courier.example/"):
+            links = analyse_page(job(body, scope=OUTLET)).links
+            ours = analyse_page(PageJob(url, body, "text/html", "utf-8", scope=OUTLET)).links
+            assert list(ours) == scrapy_links(url, body), (number, url)
+            assert links  # every page has links to compare
