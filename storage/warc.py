@@ -8,12 +8,13 @@ thread owns it.
 
 Each digest is computed once, here, and handed to warcio with the record (warcio computes a
 digest only when the record has none): the payload digest of a response is the one the caller
-decided "revisit?" with (``payload_sha1``), the block digest hashes the HTTP headers and then the
-body; a record whose block is its payload (metadata, a request without HTTP headers) takes one
-hash for both. A record is gzipped in one call (a few for bodies past ``WHOLE_MEMBER_MAX``) and
-both records of an exchange reach the file in one write: each C call that lets go of the
-interpreter lock must take it back from the reactor thread, and under load that wait, not the
-compression, is what costs (``python -m bench.gil_bench``).
+decided "revisit?" with (:func:`payload_sha1`), the block digest hashes the HTTP headers and
+then the body (the body twice in all: a hash of the block cannot start from the payload's); a
+record whose block is its payload (metadata) takes one hash for both. A record is gzipped in
+one call (a few for bodies past ``WHOLE_MEMBER_MAX``) and both records of an exchange reach the
+file in one write: compression runs without the interpreter lock, but each call that lets go of
+it must take it back from the reactor thread, and under load that wait is what costs
+(``python -m bench.gil_bench``).
 
 As it appends a response or revisit record the writer makes its CDXJ line
 (:func:`storage.index.record_entry`: URL, time, status, digest, mime, place, file; revisits
@@ -125,13 +126,14 @@ class WarcFileWriter:
         self._warcinfo_id = ""
         self._lines: list[str] = []  # the open file's CDXJ lines
 
-    def write_exchange(self, ex: Exchange, payload_sha1: Any = None) -> WarcRef:
-        """A response record and its request record. `payload_sha1`: the body's hashlib sha1,
-        if the caller has it (it decided "revisit?" with it), not to hash the body again."""
+    def write_exchange(self, ex: Exchange, body_sha1: Any = None) -> WarcRef:
+        """A response record and its request record. `body_sha1`: the body's hashlib sha1, if
+        the caller has it (it decided "revisit?" with it: :func:`payload_sha1`), not to hash
+        the body again."""
         writer = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
         response_id = _record_id()
-        payload = payload_sha1 if payload_sha1 is not None else hashlib.sha1(ex.response_body)
+        payload = body_sha1 if body_sha1 is not None else hashlib.sha1(ex.response_body)
         response = self._record(writer, "response", ex.url, response_id, common,
                                 _response_headers(ex), ex.response_body, payload)  # fmt: skip
         request = self._request_record(
@@ -443,8 +445,8 @@ def payload_digest(body: bytes) -> str:
     return _digest(hashlib.sha1(body))
 
 
-def payload_sha1(body: bytes) -> Any:
-    """The running sha1 of a body, for :meth:`WarcFileWriter.write_exchange`, and its digest."""
+def payload_sha1(body: bytes) -> tuple[Any, str]:
+    """The sha1 of a body (for :meth:`WarcFileWriter.write_exchange`) and its digest."""
     sha1 = hashlib.sha1(body)
     return sha1, _digest(sha1)
 

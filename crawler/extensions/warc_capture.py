@@ -23,7 +23,8 @@ Settings: ``WARC_ENABLED``, ``WARC_PREFIX``, ``WARC_MAX_SIZE``, ``WARC_GZIP_LEVE
 ``WARC_MAX_PENDING_BYTES``, ``WARC_FSYNC``, ``ARCHIVE_DIR``, ``ARCHIVE_MIN_FREE_MB``.
 Per request: ``meta["dont_archive"] = True`` keeps an exchange out of the WARC.
 A response whose payload the archive already has is a revisit record (identical-payload-digest)
-referring to the first capture; a 304 to a conditional request is a revisit record
+referring to the first capture (the body's sha1 that finds it is the record's payload digest:
+hashed once, :mod:`storage.warc`); a 304 to a conditional request is a revisit record
 (server-not-modified). ``.open`` files left by a killed crawl are repaired before the first
 write. An attempt that ended without a response (timeout, reset, body cut short or too large) is a
 request record and a metadata record naming the error (``download_failed`` signal). Once the
