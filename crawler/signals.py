@@ -15,8 +15,9 @@
 ``request_done``  the spider is done with a request that ended in an error (recorded, not to be
                   retried in this run): ``request``. A distributed crawl ends its lease.
 ``warc_closed``   the crawl is over and the WARC capture has closed its files: ``reason`` (the
-                  spider's finish reason). The index takes the new files in; handlers may
-                  return a Deferred, which the close waits for.
+                  spider's finish reason), ``parts`` (the files whose index part the writer
+                  wrote). The index takes the new files in; handlers may return a Deferred,
+                  which the close waits for.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@
       text/       NNN_HASH.txt (clean text) + NNN_HASH.json (sidecar)
       runs/       <run-id>.json, one summary per crawl
       logs/       <run-id>.log, one log per crawl
-      indexes/    index.cdxj (sorted, every closed WARC), by-warc/<warc>.cdxj
+      indexes/    index.cdxj (sorted, every closed WARC), by-warc/<warc>.cdxj (one per WARC, written
+                  by the WARC writer as it closes the file)
       tmp/        files being written; renamed into place when complete
       manifest.sqlite
       failures.jsonl
@@ -61,6 +62,7 @@ class ArchiveLayout:
         self.logs_dir = self.root / "logs"
         self.indexes_dir = self.root / "indexes"
         self.index_path = self.indexes_dir / "index.cdxj"
+        self.index_parts_dir = self.indexes_dir / "by-warc"
         self.tmp_dir = self.root / "tmp"
         self.manifest_path = self.root / "manifest.sqlite"
         self.failures_path = self.root / "failures.jsonl"
@@ -82,6 +84,10 @@ class ArchiveLayout:
 
     def run_log_path(self, run_id: str) -> Path:
         return self.logs_dir / f"{run_id}.log"
+
+    def index_part_path(self, warc_name: str) -> Path:
+        """The CDXJ lines of one closed WARC file."""
+        return self.index_parts_dir / f"{warc_name}.cdxj"
 
     def warc_name(self, prefix: str, opened: datetime, serial: int, hostname: str) -> str:
         stamp = opened.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")

@@ -94,7 +94,7 @@ def _pages(layout: ArchiveLayout, manifest: Manifest, outlet: str | None,
 
 
 def _part(layout: ArchiveLayout, warc_name: str) -> list[str]:
-    part = layout.indexes_dir / "by-warc" / f"{warc_name}.cdxj"
+    part = layout.index_part_path(warc_name)
     return part.read_text(encoding="utf-8").splitlines(keepends=True)
 
 

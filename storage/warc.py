@@ -5,6 +5,22 @@ Files are named ``{prefix}-{yyyymmddHHMMSS}-{serial:05d}-{hostname}.warc.gz``, w
 (so any record can be read from its offset) and each file opens with a warcinfo record. The writer
 takes plain values (:class:`Exchange`) and knows nothing of Scrapy; it is not thread-safe: one
 thread owns it.
+
+Each digest is computed once, here, and handed to warcio with the record (warcio computes a
+digest only when the record has none): the payload digest of a response is the one the caller
+decided "revisit?" with (:func:`payload_sha1`), the block digest hashes the HTTP headers and
+then the body (the body twice in all: a hash of the block cannot start from the payload's); a
+record whose block is its payload (metadata) takes one hash for both. A record is gzipped in
+one call (a few for bodies past ``WHOLE_MEMBER_MAX``) and both records of an exchange reach the
+file in one write: compression runs without the interpreter lock, but each call that lets go of
+it must take it back from the reactor thread, and under load that wait is what costs
+(``python -m bench.gil_bench``).
+
+As it appends a response or revisit record the writer makes its CDXJ line
+(:func:`storage.index.record_entry`: URL, time, status, digest, mime, place, file; revisits
+resolved with the captures row they refer to); when the file is closed and renamed, its lines are
+its index part, written atomically (:func:`storage.index.write_part`). A file left ``.open``
+has no part: the repair and the index's rebuild make it from the file.
 """
 
 from __future__ import annotations
@@ -12,7 +28,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -23,12 +38,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from warcio.statusandheaders import StatusAndHeaders
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 from zlib_ng import zlib_ng
 
 from storage.atomic import fsync_dir
+from storage.index import entry_line, record_entry, resolved_line, short_profile, write_part
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, safe_hostname, utc_now
 
 logger = logging.getLogger(__name__)
@@ -38,6 +54,10 @@ logger = logging.getLogger(__name__)
 DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+WARC_VERSION = "WARC/1.1"
+# a record up to this size is joined and gzipped in one call; a larger one piece by piece (the
+# body in one piece), not to hold two copies of a 20 MB body
+WHOLE_MEMBER_MAX = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -95,32 +115,31 @@ class WarcFileWriter:
         self.warcinfo = dict(warcinfo)
         self.hostname = hostname or safe_hostname()
         self.files_written: list[str] = []
+        self.parts_written: list[str] = []  # closed files whose index part is written
         self.broken: str | None = None  # why the open file may not be written to or renamed
         self._broken_by: BaseException | None = None
         self._serial = 0
         self._fh: BinaryIO | None = None
+        self._members: _GzipMembers | None = None
         self._writer: WARCWriter | None = None
         self._name = ""
         self._warcinfo_id = ""
+        self._lines: list[str] = []  # the open file's CDXJ lines
 
-    def write_exchange(self, ex: Exchange) -> WarcRef:
+    def write_exchange(self, ex: Exchange, body_sha1: Any = None) -> WarcRef:
+        """A response record and its request record. `body_sha1`: the body's hashlib sha1, if
+        the caller has it (it decided "revisit?" with it: :func:`payload_sha1`), not to hash
+        the body again."""
         writer = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
-        http_resp = _response_headers(ex)
-        response = writer.create_warc_record(
-            ex.url,
-            "response",
-            payload=io.BytesIO(ex.response_body),
-            length=len(ex.response_body),
-            http_headers=http_resp,
-            warc_headers_dict=dict(common),
-        )
-        response_id = response.rec_headers.get_header("WARC-Record-ID")
+        response_id = _record_id()
+        payload = body_sha1 if body_sha1 is not None else hashlib.sha1(ex.response_body)
+        response = self._record(writer, "response", ex.url, response_id, common,
+                                _response_headers(ex), ex.response_body, payload)  # fmt: skip
         request = self._request_record(
             writer, ex.url, ex.method, ex.request_headers, ex.request_body, ex.protocol,
-            {**common, "WARC-Concurrent-To": response_id},
+            [*common, ("WARC-Concurrent-To", response_id)],
         )  # fmt: skip
-
         return self._write_pair(response, request, "response")
 
     def write_revisit(
@@ -128,21 +147,23 @@ class WarcFileWriter:
     ) -> WarcRef:
         """A revisit record instead of a response: HTTP headers only, referring to the original
         capture (its URI, date and record id). `profile` is IDENTICAL_PAYLOAD (the body is the
-        same as the original's) or SERVER_NOT_MODIFIED (a 304)."""
+        same as the original's) or SERVER_NOT_MODIFIED (a 304). `original` is its captures row
+        (what its index line is resolved with)."""
         writer = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
-        revisit = writer.create_revisit_record(
-            ex.url, digest, original["url"], original["warc_date"],
-            http_headers=_response_headers(ex),
-            warc_headers_dict={**common, "WARC-Refers-To": original["record_id"]},
+        revisit_id = _record_id()
+        revisit = self._record(
+            writer, "revisit", ex.url, revisit_id,
+            [*common, ("WARC-Refers-To", original["record_id"]), ("WARC-Profile", profile),
+             ("WARC-Refers-To-Target-URI", original["url"]),
+             ("WARC-Refers-To-Date", original["warc_date"]), ("WARC-Payload-Digest", digest)],
+            _response_headers(ex), b"", None,
         )  # fmt: skip
-        revisit.rec_headers.replace_header("WARC-Profile", profile)
-        revisit_id = revisit.rec_headers.get_header("WARC-Record-ID")
         request = self._request_record(
             writer, ex.url, ex.method, ex.request_headers, ex.request_body, ex.protocol,
-            {**common, "WARC-Concurrent-To": revisit_id},
+            [*common, ("WARC-Concurrent-To", revisit_id)],
         )  # fmt: skip
-        return self._write_pair(revisit, request, "revisit")
+        return self._write_pair(revisit, request, "revisit", original)
 
     def write_failed_attempt(
         self, url: str, method: str, request_headers: list[tuple[str, str]],
@@ -156,30 +177,60 @@ class WarcFileWriter:
                                        "HTTP/1.1", common)  # fmt: skip
         request_id = request.rec_headers.get_header("WARC-Record-ID")
         fields = f"fetch-error: {error}\r\n".encode()
-        metadata = writer.create_warc_record(
-            url, "metadata", payload=io.BytesIO(fields), length=len(fields),
-            warc_content_type="application/warc-fields",
-            warc_headers_dict={**common, "WARC-Concurrent-To": request_id},
+        metadata = self._record(
+            writer, "metadata", url, _record_id(), [*common, ("WARC-Concurrent-To", request_id)],
+            None, fields, hashlib.sha1(fields), content_type="application/warc-fields",
         )  # fmt: skip
         return self._write_pair(request, metadata, "request")
 
-    def _write_pair(self, first: Any, second: Any, record_type: str) -> WarcRef:
+    def _record(
+        self, writer: WARCWriter, rec_type: str, url: str, record_id: str,
+        headers: list[tuple[str, str]], http: StatusAndHeaders | None, body: bytes, payload: Any,
+        content_type: str = "",
+    ) -> Any:  # fmt: skip
+        """A record with both digests set, each hashed once: `payload` (a hashlib sha1 of
+        `body`) is the payload digest, and the block digest's too when there are no HTTP
+        headers; with them the block digest hashes the headers, then the body. None: a
+        revisit, whose payload digest is in `headers` and whose block is the headers only."""
+        warc_headers = [("WARC-Type", rec_type), ("WARC-Record-ID", record_id),
+                        ("WARC-Target-URI", url), *headers]  # fmt: skip
+        if http is None:
+            block = payload
+        else:
+            http.compute_headers_buffer()  # the bytes warcio writes (it makes them again, the same)
+            block = hashlib.sha1(http.headers_buff)
+            if payload is not None and body:
+                block.update(body)
+        if payload is not None:
+            warc_headers.append(("WARC-Payload-Digest", _digest(payload)))
+        warc_headers.append(("WARC-Block-Digest", _digest(block)))
+        return writer.create_warc_record(
+            url, rec_type, payload=_Body(body) if body else None, length=len(body),
+            warc_content_type=content_type, http_headers=http,
+            warc_headers=StatusAndHeaders("", warc_headers, protocol=WARC_VERSION),
+        )  # fmt: skip
+
+    def _write_pair(
+        self, first: Any, second: Any, record_type: str,
+        original: Mapping[str, Any] | None = None,
+    ) -> WarcRef:  # fmt: skip
         """Write the two records of one exchange, back to back in the open file (a reader of
-        the file never finds one without the other, but at a cut end). Returns where `first`
-        is. A file past max_size is closed at the next write, once the caller has recorded this
-        one (`before_close` commits what it knows of the file).
+        the file never finds one without the other, but at a cut end), in one write. Returns
+        where `first` is. A file past max_size is closed at the next write, once the caller has
+        recorded this one (`before_close` commits what it knows of the file).
 
         Both records are in the kernel (flushed) before this returns, so what is decided on the
         strength of the returned place (a text that names its record) survives a SIGKILL of
         the process; `fsync_each` also makes it survive a power cut, at the price of a disk
         flush per exchange."""
-        fh = self._fh
-        assert self._writer is not None and fh is not None
+        fh, members = self._fh, self._members
+        assert self._writer is not None and fh is not None and members is not None
         offset = fh.tell()
         try:
             self._writer.write_record(first)
-            length = fh.tell() - offset
             self._writer.write_record(second)
+            one, two = members.take()
+            fh.write(one + two)
             fh.flush()
             if self.fsync_each:
                 os.fsync(fh.fileno())
@@ -193,24 +244,43 @@ class WarcFileWriter:
         ref = WarcRef(
             warc_file=self._name,
             offset=offset,
-            length=length,
+            length=len(one),
             record_id=headers.get_header("WARC-Record-ID"),
             payload_digest=headers.get_header("WARC-Payload-Digest"),
             record_type=record_type,
             warc_date=headers.get_header("WARC-Date"),
         )
+        if record_type in ("response", "revisit"):
+            self._index(first, ref, original)
         return ref
 
-    def _common(self, fetched_at: datetime, ip_address: str | None) -> dict[str, str]:
+    def _index(self, record: Any, ref: WarcRef, original: Mapping[str, Any] | None) -> None:
+        """The CDXJ line of a response or revisit record just written at `ref`."""
+        headers = record.rec_headers
+        http = record.http_headers.headers_buff if record.http_headers else None
+        entry = record_entry(
+            record.rec_type, headers.get_header("WARC-Target-URI"), ref.warc_date, http,
+            ref.payload_digest, ref.offset, ref.length, ref.warc_file,
+        )  # fmt: skip
+        line = None
+        if record.rec_type == "revisit":
+            line = resolved_line(
+                entry, original, short_profile(headers.get_header("WARC-Profile") or "")
+            )
+        self._lines.append(line or entry_line(entry))
+
+    def _common(self, fetched_at: datetime, ip_address: str | None) -> list[tuple[str, str]]:
+        """WARC headers every record of an exchange has, after its type and id."""
         date = datetime_to_iso_date(fetched_at.replace(tzinfo=None), use_micros=True)
-        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
+        common = [("WARC-Date", date)]
         if ip_address:
-            common["WARC-IP-Address"] = ip_address
+            common.append(("WARC-IP-Address", ip_address))
+        common.append(("WARC-Warcinfo-ID", self._warcinfo_id))
         return common
 
     def _request_record(
         self, writer: WARCWriter, url: str, method: str, headers: list[tuple[str, str]],
-        body: bytes, protocol: str, warc_headers: dict[str, str],
+        body: bytes, protocol: str, warc_headers: list[tuple[str, str]],
     ) -> Any:  # fmt: skip
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -218,14 +288,14 @@ class WarcFileWriter:
         if not any(k.lower() == "host" for k, _ in headers):
             headers.insert(0, ("Host", parts.netloc))
         http_req = StatusAndHeaders(f"{method} {target} {protocol}", headers, is_http_request=True)
-        return writer.create_warc_record(
-            url, "request", payload=io.BytesIO(body), length=len(body), http_headers=http_req,
-            warc_headers_dict=warc_headers,
-        )  # fmt: skip
+        payload = hashlib.sha1(body) if body else _EMPTY_SHA1.copy()
+        return self._record(writer, "request", url, _record_id(), warc_headers, http_req, body,
+                            payload)  # fmt: skip
 
     def close(self) -> None:
-        """Flush, fsync and rename the open file to its final name; after a failed write (or a
-        failed `before_close`), close it and leave it ``.open`` for the next crawl's repair."""
+        """Flush, fsync and rename the open file to its final name, then write its index
+        part; after a failed write (or a failed `before_close`), close it and leave it
+        ``.open`` for the next crawl's repair (and no part)."""
         if self._fh is None:
             return
         if self.broken is None and self.before_close is not None:
@@ -235,7 +305,8 @@ class WarcFileWriter:
                 self.broken = f"recording its records failed: {type(exc).__name__}: {exc}"
                 self._broken_by = exc
                 raise
-        fh, self._fh, self._writer = self._fh, None, None
+        fh, self._fh, self._writer, self._members = self._fh, None, None, None
+        lines, self._lines = self._lines, []
         if self.broken is not None:
             with contextlib.suppress(OSError):  # what is left to flush may not fit either
                 fh.close()
@@ -249,6 +320,13 @@ class WarcFileWriter:
         os.replace(open_path, self.layout.warc_dir / self._name)
         fsync_dir(self.layout.warc_dir)
         logger.info("closed WARC file %s", self._name)
+        try:
+            write_part(self.layout, self._name, lines)
+        except OSError as exc:  # the file is whole and closed: the index makes its part from it
+            logger.warning("could not write the index part of %s (%s): the index makes it from "
+                           "the file", self._name, exc)  # fmt: skip
+            return
+        self.parts_written.append(self._name)
 
     def _ensure_open(self) -> WARCWriter:
         if self.broken is not None:
@@ -269,39 +347,81 @@ class WarcFileWriter:
         if self.fsync_each:  # its name too must survive a power cut, not only its bytes
             fsync_dir(self.layout.warc_dir)
         # warcio gzips at level 9 only; it writes plain records into _GzipMembers instead
-        self._writer = WARCWriter(
-            _GzipMembers(self._fh, self.gzip_level), gzip=False, warc_version="1.1"
-        )
+        self._members = _GzipMembers(self.gzip_level)
+        self._writer = WARCWriter(self._members, gzip=False, warc_version="1.1")
         self._name = name
+        self._lines = []
         info = self._writer.create_warcinfo_record(name, self.warcinfo)
         self._warcinfo_id = info.rec_headers.get_header("WARC-Record-ID")
         self._writer.write_record(info)
+        (member,) = self._members.take()
+        self._fh.write(member)
         self.files_written.append(name)
         logger.info("opened WARC file %s", name)
         return self._writer
 
 
+class _Body:
+    """A record's payload as warcio reads it to write it: all in one read, not in 16 KB pieces
+    (each piece would be a compress call of its own)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._data if self._pos == 0 else self._data[self._pos :]
+        self._pos = len(self._data)
+        return data
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int) -> None:
+        self._pos = pos
+
+
 class _GzipMembers:
     """The file WARCWriter(gzip=False) writes to: each record, which the writer ends with a
-    flush(), becomes a gzip member of its own in `fh`, as warcio's gzip=True would make it."""
+    flush(), becomes a gzip member of its own, as warcio's gzip=True would make it, compressed
+    in one call; :meth:`take` hands the members made so far to the caller to write."""
 
-    def __init__(self, fh: BinaryIO, level: int) -> None:
-        self.fh = fh
+    def __init__(self, level: int) -> None:
         self.level = level
-        self._gz = self._compressor()
-
-    def _compressor(self) -> Any:
-        # zlib-ng: the same gzip, at the same level and within 0.5 % of the same size, for about
-        # half of zlib's CPU (0.51 instead of 0.91 ms for a 60 KB news page at level 6)
-        return zlib_ng.compressobj(self.level, zlib_ng.DEFLATED, zlib_ng.MAX_WBITS + 16)
+        self._pieces: list[bytes] = []
+        self._size = 0
+        self._members: list[bytes] = []
 
     def write(self, data: bytes) -> int:
-        self.fh.write(self._gz.compress(data))
+        self._pieces.append(data)
+        self._size += len(data)
         return len(data)
 
     def flush(self) -> None:
-        self.fh.write(self._gz.flush())
-        self._gz = self._compressor()
+        pieces, self._pieces, size, self._size = self._pieces, [], self._size, 0
+        # zlib-ng: the same gzip, at the same level and within 0.5 % of the same size, for about
+        # half of zlib's CPU (0.51 instead of 0.91 ms for a 60 KB news page at level 6)
+        if size <= WHOLE_MEMBER_MAX:
+            self._members.append(zlib_ng.compress(b"".join(pieces), self.level, GZIP_WBITS))
+            return
+        gz = zlib_ng.compressobj(self.level, zlib_ng.DEFLATED, GZIP_WBITS)
+        self._members.append(b"".join([*(gz.compress(p) for p in pieces), gz.flush()]))
+
+    def take(self) -> list[bytes]:
+        members, self._members = self._members, []
+        return members
+
+
+GZIP_WBITS = zlib_ng.MAX_WBITS + 16  # a gzip header and trailer, not zlib's
+_EMPTY_SHA1 = hashlib.sha1(b"")  # never updated: the payload digest of an empty body, copied
+
+
+def _record_id() -> str:
+    return str(StatusAndHeadersParser.make_warc_id())
+
+
+def _digest(sha1: Any) -> str:
+    return "sha1:" + base64.b32encode(sha1.digest()).decode("ascii")
 
 
 def capture_row(
@@ -322,7 +442,13 @@ def capture_row(
 
 def payload_digest(body: bytes) -> str:
     """WARC-Payload-Digest of a body as warcio writes it: sha1, base32."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+    return _digest(hashlib.sha1(body))
+
+
+def payload_sha1(body: bytes) -> tuple[Any, str]:
+    """The sha1 of a body (for :meth:`WarcFileWriter.write_exchange`) and its digest."""
+    sha1 = hashlib.sha1(body)
+    return sha1, _digest(sha1)
 
 
 def _response_headers(ex: Exchange) -> StatusAndHeaders:

@@ -4,7 +4,8 @@ A writer killed mid-record leaves a ``….warc.gz.open`` file whose last gzip me
 anywhere. :func:`repair_warc` keeps the longest prefix of complete, valid records, cuts the rest
 off in place, fsyncs, and renames the file to its final name, so every closed WARC in the archive
 reads cleanly end to end. A trailing response, revisit or request whose partner record did not
-make it is cut as well: an exchange is kept whole or not at all.
+make it is cut as well: an exchange is kept whole or not at all. A repaired file has no index
+part until the index makes it from the file (:func:`storage.index.update_index`).
 """
 
 from __future__ import annotations
@@ -257,7 +258,15 @@ def repair_open_warcs(
     layout: ArchiveLayout, before_close: Callable[[RepairResult], None] | None = None
 ) -> list[RepairResult]:
     """Repair every .open file in layout.warc_dir (called at crawl start, before a new writer
-    opens a file)."""
+    opens a file). An index part under a repaired file's name is dropped first: a writer writes
+    parts of closed files only, so it was made of other bytes; the index makes it again from the
+    repaired file."""
     if not layout.warc_dir.is_dir():
         return []
-    return [repair_warc(path, before_close) for path in layout.open_warcs()]
+    results = []
+    for path in layout.open_warcs():
+        name = path.name[: -len(OPEN_SUFFIX)]
+        if not (layout.warc_dir / name).exists():  # else the part is that closed file's
+            layout.index_part_path(name).unlink(missing_ok=True)
+        results.append(repair_warc(path, before_close))
+    return results

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import DemoSite
-from storage.index import lookup
+from storage.index import lookup, parse_line, update_index
 from storage.layout import ArchiveLayout
 from tests.browser_tools import ArchivedPage, PywbBrowser, ReplayWebPage
 from tests.conftest import FAST, cli, exported
@@ -67,6 +69,30 @@ def test_the_304_stays_in_the_warc_and_its_index_line_names_what_it_replays(
     assert revisit["filename"] != first["filename"]  # the second run's WARC keeps the 304
     assert latest["refers_to"] == {k: first[k] for k in ("timestamp", "filename", "offset",
                                                          "length")}  # fmt: skip
+
+
+def test_the_crawls_index_is_what_a_rebuild_from_the_warc_files_makes(
+    incremental: Incremental, tmp_path: Path
+) -> None:
+    # each crawl's writer made its files' lines as it appended the records; no WARC was read
+    # back for the index, and the lines are those cdxj-indexer makes of the files
+    summaries = [
+        json.loads(p.read_text()) for p in sorted((incremental.archive / "runs").glob("*.json"))
+    ]
+    assert len(summaries) == 2
+    for summary in summaries:
+        stats = summary["stats"]
+        assert stats["index/warcs_indexed"] == stats["warc/files"]
+        assert "index/warcs_read" not in stats
+    copy = tmp_path / "archive"
+    shutil.copytree(incremental.archive, copy, ignore=shutil.ignore_patterns("indexes"))
+    rebuilt = update_index(ArchiveLayout(copy))
+    assert len(rebuilt.read) == len(list((copy / "warc").glob("*.warc.gz")))
+    crawled = (incremental.archive / "indexes" / "index.cdxj").read_text(encoding="utf-8")
+    assert (copy / "indexes" / "index.cdxj").read_text(encoding="utf-8") == crawled
+    entries = [parse_line(line) for line in crawled.splitlines()]
+    kinds = {("revisit" in e, e["mime"] == "warc/revisit") for e in entries}
+    assert kinds == {(False, False), (True, False), (False, True)}  # 304s and identical payloads
 
 
 def test_lookup_shows_the_revisit_as_what_it_is(incremental: Incremental) -> None:

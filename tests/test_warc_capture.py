@@ -7,6 +7,7 @@ no reactor; the end-to-end crawl test covers the signal wiring.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import ipaddress
 import os
 import re
@@ -212,3 +213,97 @@ def test_warc_fsync_record_fsyncs_each_exchange(
     ext._close()
     with pytest.raises(SettingsError, match=r"WARC_FSYNC must be one of close, record"):
         make_capture(tmp_path / "bad", WARC_FSYNC="sometimes")
+
+
+class CountedSha1:
+    """A hashlib sha1 that counts the bytes it is given (one per hash computed)."""
+
+    def __init__(self, real: Any, made: list[CountedSha1], data: bytes = b"") -> None:
+        self.real, self.hashed = real, 0
+        made.append(self)
+        self._made = made
+        self.update(data)
+
+    def update(self, data: bytes) -> None:
+        self.hashed += len(data)
+        self.real.update(data)
+
+    def digest(self) -> bytes:
+        return bytes(self.real.digest())
+
+    def copy(self) -> CountedSha1:
+        twin = CountedSha1(self.real.copy(), self._made)
+        twin.hashed = self.hashed
+        return twin
+
+
+def counting_sha1(monkeypatch: pytest.MonkeyPatch) -> list[CountedSha1]:
+    """Every sha1 made from now on, ours (hashlib.sha1) and warcio's (hashlib.new)."""
+    made: list[CountedSha1] = []
+    real_sha1, real_new = hashlib.sha1, hashlib.new
+
+    def sha1(data: bytes = b"", **kwargs: Any) -> CountedSha1:
+        return CountedSha1(real_sha1(**kwargs), made, data)
+
+    def new(name: str, data: bytes = b"", **kwargs: Any) -> Any:
+        if name.lower() != "sha1":
+            return real_new(name, data, **kwargs)
+        return CountedSha1(real_new(name, **kwargs), made, data)
+
+    monkeypatch.setattr(hashlib, "sha1", sha1)
+    monkeypatch.setattr(hashlib, "new", new)
+    return made
+
+
+def blocks(path: Path) -> dict[str, int]:
+    """Record type -> bytes of its block (Content-Length), of the file's last exchange."""
+    return {rec.rec_type: int(rec.rec_headers.get_header("Content-Length"))
+            for rec, _ in records(path)[-2:]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "repeat"), [(200, False), (404, False), (200, True)], ids=["page", "404", "revisit"]
+)
+def test_each_digest_of_an_exchange_is_hashed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, repeat: bool
+) -> None:
+    # A response's WARC-Payload-Digest hashes the body, its WARC-Block-Digest the HTTP headers
+    # and the body: each hashed once (the payload digest is also the revisit test's), none
+    # again by warcio. The body goes through sha1 twice, once per digest: the block's hash runs
+    # over the headers before the body, so it cannot take over the payload's (which starts at
+    # the body); nothing is hashed a third time. Before: three times (the revisit test, warcio's
+    # payload digest, warcio's block digest).
+    ext = make_capture(tmp_path)
+    body = HTML * 50  # 55 KB: sha1 lets go of the interpreter lock for it
+    headers = {"Content-Type": "text/html; charset=utf-8"}
+    # the file's first exchange (the file opens with a warcinfo record, hashed once a file);
+    # the same body at another URL makes the one counted an identical-payload revisit
+    first = response("http://127.0.0.1:1/first", 200, body if repeat else b"other", **headers)
+    ext._write(to_exchange(first.request, first))
+    made = counting_sha1(monkeypatch)
+    r = response("http://127.0.0.1:1/page", status, body, **headers)
+    ref = ext._write(to_exchange(r.request, r))
+    monkeypatch.undo()
+    ext._close()
+    (warc,) = (tmp_path / "warc").iterdir()
+    stored = blocks(warc)
+    if repeat:
+        assert ref.record_type == "revisit"
+        # the body once (the revisit test), the revisit's block (HTTP headers), the request's
+        assert sorted(h.hashed for h in made) == sorted(
+            [len(body), stored["revisit"], stored["request"]]
+        )
+    else:
+        assert ref.record_type == "response"
+        # payload (the body), block (headers + body), the request's block; its empty payload's
+        # digest is a copy of sha1(b""), made once
+        assert sorted(h.hashed for h in made) == sorted(
+            [len(body), stored["response"], stored["request"]]
+        )
+        hashed, block = sum(h.hashed for h in made), stored["response"] + stored["request"]
+        assert hashed == block + len(body)  # every stored byte once, and the body once more
+    # and the digests are right: warcio checks them on reading
+    with warc.open("rb") as fh:
+        for rec in ArchiveIterator(fh, check_digests=True):
+            rec.raw_stream.read()
+            assert rec.digest_checker.passed is not False, rec.rec_type

@@ -23,11 +23,14 @@ Settings: ``WARC_ENABLED``, ``WARC_PREFIX``, ``WARC_MAX_SIZE``, ``WARC_GZIP_LEVE
 ``WARC_MAX_PENDING_BYTES``, ``WARC_FSYNC``, ``ARCHIVE_DIR``, ``ARCHIVE_MIN_FREE_MB``.
 Per request: ``meta["dont_archive"] = True`` keeps an exchange out of the WARC.
 A response whose payload the archive already has is a revisit record (identical-payload-digest)
-referring to the first capture; a 304 to a conditional request is a revisit record
+referring to the first capture (the body's sha1 that finds it is the record's payload digest:
+hashed once, :mod:`storage.warc`); a 304 to a conditional request is a revisit record
 (server-not-modified). ``.open`` files left by a killed crawl are repaired before the first
 write. An attempt that ended without a response (timeout, reset, body cut short or too large) is a
 request record and a metadata record naming the error (``download_failed`` signal). Once the
-files are closed at the crawl's end, the ``warc_closed`` signal (the index's cue).
+files are closed at the crawl's end, the ``warc_closed`` signal (the index's cue), naming the
+files whose index part the writer wrote as it closed them (:mod:`storage.index`: their CDXJ
+lines are made as the records are appended, so the index never reads a WARC back).
 
 Stats: ``warc/records/{response,request,metadata}``,
 ``warc/records/revisit/{identical_payload,server_not_modified}``, ``warc/repaired``,
@@ -74,7 +77,7 @@ from storage.warc import (
     WarcFileWriter,
     WarcRef,
     capture_row,
-    payload_digest,
+    payload_sha1,
 )
 from storage.warc_repair import RepairResult, repair_open_warcs
 
@@ -279,6 +282,7 @@ class WarcCapture:
         check_free(self.layout.root, self.min_free_bytes)
         files_before = len(self.writer.files_written)
         ref = None
+        sha1 = None  # the body's, hashed once: the revisit test's digest is the record's
         if exchange.status == 304:
             original = self._original(url=exchange.url)
             if original is not None:
@@ -287,13 +291,13 @@ class WarcCapture:
                 )
                 self.stats.inc_value("warc/records/revisit/server_not_modified")
         elif 200 <= exchange.status < 300 and exchange.response_body:
-            digest = payload_digest(exchange.response_body)
+            sha1, digest = payload_sha1(exchange.response_body)
             original = self._original(digest=digest)
             if original is not None:
                 ref = self.writer.write_revisit(exchange, IDENTICAL_PAYLOAD, original, digest)
                 self.stats.inc_value("warc/records/revisit/identical_payload")
         if ref is None:
-            ref = self.writer.write_exchange(exchange)
+            ref = self.writer.write_exchange(exchange, sha1)
             self.stats.inc_value("warc/records/response")
         self.stats.inc_value("warc/records/request")
         self.stats.inc_value("warc/files", len(self.writer.files_written) - files_before)
@@ -371,4 +375,7 @@ class WarcCapture:
         await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._close)))
         self._executor.shutdown(wait=True)
         if self.crawler is not None:  # the files are closed: the index may take them in now
-            await self.crawler.signals.send_catch_log_async(na_signals.warc_closed, reason=reason)
+            parts = list(self.writer.parts_written) if self.writer is not None else []
+            await self.crawler.signals.send_catch_log_async(
+                na_signals.warc_closed, reason=reason, parts=parts
+            )
