@@ -174,8 +174,9 @@ class StoreTextPipeline:
                 self._count("cluster/redis_errors/text_numbers")
                 logger.warning("could not give back reserved text numbers: %s", exc)
             if unused:
-                self._count(f"cluster/text_numbers/{'returned' if given_back else 'skipped'}",
-                            unused)
+                self._count(
+                    f"cluster/text_numbers/{'returned' if given_back else 'skipped'}", unused
+                )
                 if not given_back:
                     logger.info("%d reserved text number(s) unused and skipped: another worker "
                                 "took numbers after them", unused)  # fmt: skip
