@@ -252,7 +252,9 @@ class ClusterWorker:
             if loop is not None and loop.running:
                 loop.stop()
         try:
-            await maybe_deferred_to_future(threads.deferToThread(self.state.flush, False))
+            self._flushed(
+                await maybe_deferred_to_future(threads.deferToThread(self.state.flush, False))
+            )
         except redis.RedisError as exc:
             self.stats.inc_value("cluster/redis_errors/flush")
             logger.warning("could not share %s with the other workers (%s): a refetch at worst",

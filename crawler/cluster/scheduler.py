@@ -14,9 +14,12 @@ and once for each it takes. Here the reactor asks nothing. :meth:`enqueue_reques
 once: a fingerprint this worker queued already at that depth or shallower is dropped, any other
 request is held; :meth:`next_request` hands out requests taken ahead (up to
 ``CLUSTER_PREFETCH``). A batched step (:meth:`ClusterState.sync`, one Lua script in a thread)
-runs at most every ``CLUSTER_SYNC_INTERVAL`` seconds, at once when the engine waits for
-requests: it puts the held requests through the shared seen-URL filter into the queue, ends the
-leases finished since the last step, takes requests ahead. A held request is in the shared
+puts the held requests through the shared seen-URL filter into the queue, ends the leases
+finished since the last step and takes requests ahead: at once when those taken ahead are down
+to half, else ``CLUSTER_SYNC_INTERVAL`` seconds after the last step (held requests and finished
+leases wait that long at most, to go together), and every ``CLUSTER_IDLE_POLL`` seconds while
+the shared queue is found empty. A busy worker makes a step every ``CLUSTER_PREFETCH`` / 2
+pages or so, an idle one a few a second. A held request is in the shared
 queue once its step says so: then ``request_queued`` is sent (the lease middleware ends the
 lease of the page that found it only after that), or ``request_dropped`` if the filter had seen
 it. Requests taken ahead and not started when the crawl closes go back into the queue.
@@ -32,7 +35,7 @@ Settings: scrapy-redis's ``REDIS_URL``, ``SCHEDULER_*`` and ``DUPEFILTER_*`` (se
 Stats: scrapy-redis's ``scheduler/enqueued/redis``, ``scheduler/dequeued/redis``, and
 ``cluster/syncs``, ``cluster/leases/{taken,released,recovered,ended_elsewhere}``,
 ``cluster/requeued_shallower``, ``cluster/enqueue_failed``, ``cluster/unqueueable``,
-``cluster/unreadable``, ``cluster/redis_errors/{sync,enqueue,complete}``.
+``cluster/unreadable``, ``cluster/redis_errors/{sync,enqueue,complete,open}``.
 """
 
 from __future__ import annotations
@@ -134,12 +137,12 @@ class LeasingScheduler(Scheduler):
         )  # fmt: skip
         if not self.df:
             self.df = load_object(self.dupefilter_cls).from_spider(spider)
-        self.state.wake = self._kick  # a finished lease waits for a step
+        self.state.wake = self._kick  # a finished lease, or "seeded", waits for a step
         try:
             if queued := self.state.queued():  # once, at the start
                 logger.info("%d request(s) waiting in the shared queue", queued)
         except redis.RedisError:
-            self._inc("cluster/redis_errors/sync")
+            self._inc("cluster/redis_errors/open")
 
     def _inc(self, key: str, count: int = 1) -> None:
         if self.stats:
@@ -173,13 +176,8 @@ class LeasingScheduler(Scheduler):
         return True
 
     def _push(self, request: Request) -> Push | None:
-        """What the step sends for `request`, or None: unqueueable (recorded) or a duplicate
-        of one this worker queued already."""
-        try:
-            data = self.serializer.dumps(request.to_dict(spider=self.spider))
-        except TypeError as exc:
-            self._lost(request, exc)
-            return None
+        """What the step sends for `request`, or None: a duplicate of one this worker queued
+        already, or unqueueable (recorded)."""
         fingerprint, depth = "", 0
         if not request.dont_filter:
             fingerprint = self.df.request_fingerprint(request)
@@ -191,6 +189,12 @@ class LeasingScheduler(Scheduler):
             if known is not None and known <= depth:
                 self.df.log(request, self.spider)
                 return None
+        try:
+            data = self.serializer.dumps(request.to_dict(spider=self.spider))
+        except TypeError as exc:
+            self._lost(request, exc)
+            return None
+        if fingerprint:
             if len(self._added_here) >= LOCAL_SEEN_MAX:
                 self._added_here.clear()  # a cache, not the filter: memory stays bounded
             self._added_here[fingerprint] = depth
@@ -202,7 +206,7 @@ class LeasingScheduler(Scheduler):
         while self._ready:
             lease, data = self._ready.popleft()
             if len(self._ready) <= self.prefetch // 2:
-                self._kick()
+                self._kick(urgent=True)  # refilled while half is left: the engine never waits
             try:
                 request = request_from_dict(self.serializer.loads(data), spider=self.spider)
             except Exception:
@@ -234,15 +238,17 @@ class LeasingScheduler(Scheduler):
 
     # --- the batched step -------------------------------------------------------------------
     def _kick(self, urgent: bool = False) -> None:
-        """Have a step run: at once if `urgent` (the engine waits for requests and the queue
-        may have some), else CLUSTER_SYNC_INTERVAL after the last one."""
+        """Have a step run: at once if `urgent` (requests taken ahead run low, and the queue
+        may have some), else CLUSTER_SYNC_INTERVAL after the last one (requests held, leases
+        finished: they wait a little to go in one step)."""
         if self._closing:
             return
         if self._in_flight:
             self._again = True
             return
         now = time.monotonic()
-        if urgent and not self._dry and not self._failing:
+        # (an empty queue is not polled at once; one this worker is adding to may be taken from)
+        if urgent and not self._failing and (not self._dry or self._held):
             at = now
         else:
             at = self._last_sync + self.interval
@@ -275,15 +281,16 @@ class LeasingScheduler(Scheduler):
     def _take(self, final: bool = False) -> _Batch | None:
         held = [self._held.popleft() for _ in range(min(len(self._held), MAX_BATCH))]
         ended = self.state.take_done()
+        recover, self._recover = self._recover, []
         want = 0
-        if not (final or self.seed_only):
+        # (after a failed step, first a look for what it took: then new lease ids)
+        if not (final or self.seed_only or recover):
             room = self.prefetch - len(self._ready)
             polled_lately = time.monotonic() - self._last_take < self.idle_poll
             if (room >= max(1, self.prefetch // 2) or not self._ready) and not (
                 self._dry and polled_lately and not held
             ):
                 want = room
-        recover, self._recover = self._recover, []
         if not (held or ended or want or recover or self.state.seeded_waiting()):
             return None
         return _Batch(held, ended, self.state.lease_ids(want), recover, not self._held)
@@ -356,10 +363,11 @@ class LeasingScheduler(Scheduler):
             d.callback(None)
         if self._closing:
             return
+        low = len(self._ready) <= self.prefetch // 2
         if self._again or self._held or self._recover or self.state.done_waiting():
             self._again = False
-            self._kick(urgent=not self._ready)
-        elif not self._ready:
+            self._kick(urgent=low)
+        elif low:
             self._kick(urgent=True)
 
     def sync_now(self) -> None:

@@ -188,7 +188,8 @@ class ClusterState:
         self.numbers_ahead = numbers_ahead
         self._numbers = (0, 0)
         self._block = 1
-        self.wake: Any = None  # called (on the reactor) when a finished lease waits for a step
+        # the scheduler's "a step is wanted" (called on the reactor: a lease ended, seeded said)
+        self.wake: Any = None
         # archived URLs: every worker's, in memory by url_key; this worker's, to write behind
         self._archived: dict[int, str] = {}
         self._log_id = "0-0"  # the last archived_log entry read
@@ -274,9 +275,11 @@ class ClusterState:
     def seeded(self) -> None:
         """The run is seeded: written by the next batched step (:meth:`sync`) that leaves
         nothing queued here unsent, so that no worker sees the run "running" with an empty
-        queue while the seeds are still on their way."""
+        queue while the seeds are still on their way. (On the reactor, in a crawl.)"""
         with self._lock:
             self._seeded = True
+        if self.wake is not None:
+            self.wake()
 
     def leave(self, requeue: bool) -> tuple[int, bool]:
         """Leave the run: (leases requeued or dropped, whether this ended the run)."""
@@ -320,7 +323,8 @@ class ClusterState:
             )  # fmt: skip
         except redis.RedisError:
             if seeded:
-                self.seeded()  # said again, for the next step
+                with self._lock:
+                    self._seeded = True  # for the next step
             raise
         pairs = [(taken[n].decode(), taken[n + 1]) for n in range(0, len(taken), 2)]
         self.leased(lease for lease, _ in pairs)
