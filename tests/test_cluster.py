@@ -511,8 +511,8 @@ def test_failures_are_shared_and_retried_by_the_next_run_whichever_worker(
 
 # Issue 17's budget, measured as `make bench` does (bench/cluster_bench.py: INFO stats, the
 # commands of Lua scripts counted one by one): two workers on the bench's synthetic outlet.
-# Measured 3.8 a page there (300 pages), ~4.3 here (200 pages: the start and the end weigh more),
-# from 23.5 / 25.6 before the batching; one Redis command more for each page would fail it.
+# Measured 3.4 a page there (300 pages), 3.5-3.9 here (200 pages: the start and the end weigh
+# more), from 25.6 before the batching; a Redis command more for each page would fail it.
 COMMANDS_PER_PAGE_MAX = 5.0
 
 
