@@ -321,6 +321,20 @@ def test_a_worker_id_in_use_is_refused(
         (["--redis", "http://x"], "REDIS_URL must be redis://"),
         (["--redis", "redis://h", "--worker-id", "a-b"], "CLUSTER_WORKER_ID must be letters"),
         (["--redis", "redis://h", "-s", "CLUSTER_WORKER_TTL=1"], "CLUSTER_WORKER_TTL must be"),
+        (["--redis", "redis://h", "-s", "CLUSTER_PREFETCH=0"], "CLUSTER_PREFETCH must be at least"),
+        (
+            ["--redis", "redis://h", "-s", "CLUSTER_PREFETCH=5000"],
+            "CLUSTER_PREFETCH must be at most",
+        ),
+        (
+            ["--redis", "redis://h", "-s", "CLUSTER_SYNC_INTERVAL=x"],
+            "CLUSTER_SYNC_INTERVAL must be",
+        ),
+        (["--redis", "redis://h", "-s", "CLUSTER_FLUSH_INTERVAL=0"], "CLUSTER_FLUSH_INTERVAL must"),
+        (
+            ["--redis", "redis://h", "-s", "CLUSTER_TEXT_NUMBERS_AHEAD=0"],
+            "CLUSTER_TEXT_NUMBERS_AHEAD must be at least",
+        ),
     ],
 )
 def test_bad_cluster_options_are_exit_2(
