@@ -9,9 +9,10 @@ own) is crawled with the full pipeline by:
 
 All on this machine: two workers share its cores, so (3) shows the coordination working and
 its overhead, not the scaling more machines give. It also counts Redis commands per page
-(``INFO stats``; target: at most 6, printed met / NOT met) and the object-store requests a push
-of the result makes per page, the two figures that bound scaling across machines. A
-redis-server (Debian's) is started on a free loopback port for the run. JSON to bench/results/.
+(``INFO stats``: every command of a Lua script counted; target: at most 6, printed met / NOT
+met) and the object-store requests a push of the result makes per page, the two figures that
+bound scaling across machines. A redis-server (Debian's) is started on a free loopback port
+for the run. JSON to bench/results/.
 
     python -m bench.cluster_bench [--pages 1000] [--runs 1]
 """

@@ -186,3 +186,11 @@ CLUSTER_WORKER_TTL = 30  # seconds without a refresh before a worker's requests 
 CLUSTER_REDIS_LOST_TIMEOUT = 60.0  # seconds without Redis before a worker stops cleanly
 CLUSTER_SEED_ONLY = False  # newsarchiver seed: queue the run's seeds and stop, fetch nothing
 CLUSTER_IDLE_POLL = 0.5  # seconds between looks at the queue while other workers still crawl
+# Redis is asked in batches, from threads (none of it per page on the reactor):
+CLUSTER_SYNC_INTERVAL = 0.5  # seconds between a worker's batched steps: requests it found
+#   queued, finished leases ended, requests taken ahead (at once when the engine waits)
+CLUSTER_PREFETCH = 32  # requests a worker takes ahead of need (leased; at most 1000)
+CLUSTER_TEXT_NUMBERS_AHEAD = 16  # text numbers a worker reserves at a time, at most (1: the
+#   archive-wide order of first writes kept exactly, at one more Redis command per text)
+CLUSTER_FLUSH_INTERVAL = 1.0  # seconds between writes of a worker's archived URLs and healed
+#   failures and reads of the URLs the others archived

@@ -15,18 +15,25 @@ recorder lists it); a stored one is ``page_ok`` (a failure listed for it has hea
 All disk and manifest work runs in one writer thread, off the reactor.
 
 In a distributed crawl (``CLUSTER_ENABLED``) the number and the "stored already?" answer come
-from Redis (:meth:`ClusterState.claim_text`, one atomic step): a text another worker stored or
+from Redis (:meth:`ClusterState.claim_text`, one atomic step, from the writer thread; numbers
+are reserved a few at a time, ``CLUSTER_TEXT_NUMBERS_AHEAD``, and those left unused are given
+back at the close if no other worker took numbers after them): a text another worker stored or
 is writing is a duplicate here, recorded in this manifest with state 'elsewhere' under the same
 number (this worker cannot rewrite the sidecar of a text on another worker's disk: the merge of
 the workers' manifests does, :mod:`storage.merge`); a text claimed by a worker that died is
-taken over under its number. Redis unreachable: the page is recorded as a failure
-(``cluster_unavailable``, due at once), never half-stored.
+taken over under its number. The text's "stored" mark goes to Redis as soon as its files are in
+place; its archived URLs are shared in batches (:meth:`ClusterState.mark_archived`, written
+behind). Redis unreachable: the page is recorded as a failure (``cluster_unavailable``, due at
+once), never half-stored.
 
-Settings: ``TEXT_ENABLED``, ``TEXT_FSYNC``, ``ARCHIVE_DIR``, ``CLUSTER_ENABLED``.
+Settings: ``TEXT_ENABLED``, ``TEXT_FSYNC``, ``ARCHIVE_DIR``, ``CLUSTER_ENABLED``,
+``CLUSTER_TEXT_NUMBERS_AHEAD`` (through ClusterState).
 Stats: ``text/written``, ``text/duplicate``, ``text/failed/<reason>``, ``text/recovered``,
 ``text/failed/warc_error`` (its WARC record was not written: no text without evidence),
 ``text/failed/disk_full``, ``text/elsewhere`` (duplicates of another worker's text),
-``text/canonical_moved`` (a copy more canonical than the one the sidecar named), per outlet
+``text/canonical_moved`` (a copy more canonical than the one the sidecar named),
+``cluster/text_numbers/{returned,skipped}`` (reserved, unused at the close: given back, or left
+as a gap because another worker reserved numbers after them), per outlet
 ``outlet/<name>/archived`` (a new text from its page), ``outlet/<name>/duplicates`` (its page
 had a text stored already) and ``outlet/<name>/syndicated`` (its pages this run whose text
 another outlet published too: counted for each outlet once the second one's copy is in).
@@ -85,7 +92,7 @@ class StoreTextPipeline:
         self.manifest: Manifest | None = None
         # (url, text id) of this run's copies counted as syndicated: each counted once
         self._syndicated: set[tuple[str, int]] = set()
-        self._counts: list[str] = []  # stats keys counted in the writer thread (_count)
+        self._counts: list[tuple[str, int]] = []  # stats counted in the writer thread (_count)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-writer")
 
     @classmethod
@@ -113,11 +120,11 @@ class StoreTextPipeline:
             # counted here, on the reactor: the progress line reads the stats there, and a key
             # added from the writer thread while it iterates them would break that loop
             while self._counts:
-                self.stats.inc_value(self._counts.pop())
+                self.stats.inc_value(*self._counts.pop())
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, n: int = 1) -> None:
         """Writer thread: count `key` once the call returns to the reactor."""
-        self._counts.append(key)  # list.append is atomic
+        self._counts.append((key, n))  # list.append is atomic
 
     def store(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:
         """Outside a crawl (reextract, tests), in the caller's thread: store the item's text as
@@ -126,7 +133,7 @@ class StoreTextPipeline:
             return self._store(item, warc_ref)
         finally:
             while self._counts:
-                self.stats.inc_value(self._counts.pop())
+                self.stats.inc_value(*self._counts.pop())
 
     async def open_spider(self) -> None:
         await self._in_thread(self._open)
@@ -159,6 +166,20 @@ class StoreTextPipeline:
     def _close(self) -> None:
         if self.manifest is not None:
             self.manifest.close()
+        if self.cluster is not None:
+            try:
+                unused, given_back = self.cluster.return_numbers()
+            except redis.RedisError as exc:
+                unused, given_back = 0, False
+                self._count("cluster/redis_errors/text_numbers")
+                logger.warning("could not give back reserved text numbers: %s", exc)
+            if unused:
+                self._count(
+                    f"cluster/text_numbers/{'returned' if given_back else 'skipped'}", unused
+                )
+                if not given_back:
+                    logger.info("%d reserved text number(s) unused and skipped: another worker "
+                                "took numbers after them", unused)  # fmt: skip
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):

@@ -2,13 +2,18 @@
 
 At start (``from_crawler``, before the first request) it checks that Redis answers and joins the
 run: the first worker of a run seeds it (the spider asks :meth:`ClusterState.should_seed`), the
-others take requests from the queue; a worker id used by a live process is refused. While the
-crawl runs, a heartbeat in a thread refreshes this worker's ``alive`` key and moves the leases of
-dead workers back to the queue. When this worker runs out of requests it stays open while the
-run has queued requests, is being seeded, or other workers hold requests (which may find more),
-and polls for them; it closes when none do. On closing it leaves the run: its unfinished leases
-go back to the queue (a shutdown, a lost Redis) or are dropped (a finished crawl has none that
-matter), and the last worker out deletes the run's queue and seen-URL filter.
+others take requests from the queue; a worker id used by a live process is refused. When the
+spider opens it reads every worker's archived URLs into memory, in a thread
+(:meth:`ClusterState.load_archived`: the spider's "archived by any worker?" is asked of memory).
+While the crawl runs, a heartbeat in a thread refreshes this worker's ``alive`` key and moves
+the leases of dead workers back to the queue, and every ``CLUSTER_FLUSH_INTERVAL`` seconds one
+pipeline, in a thread too, writes what is written behind (this worker's archived URLs, healed
+failures) and reads the URLs the others archived since (:meth:`ClusterState.flush`). When this
+worker runs out of requests it stays open while the run has queued requests, is being seeded, or
+other workers hold requests (which may find more), and polls for them, asking Redis in a thread
+and deciding on its last answer; it closes when none do. On closing it leaves the run: its
+unfinished leases go back to the queue (a shutdown, a lost Redis) or are dropped (a finished
+crawl has none that matter), and the last worker out deletes the run's queue and seen-URL filter.
 
 Redis lost midway: the heartbeat keeps trying; after ``CLUSTER_REDIS_LOST_TIMEOUT`` seconds
 without it the crawl closes with reason ``cluster_redis_lost``, its pipelines finish and its
@@ -17,10 +22,11 @@ expires.
 
 Settings: ``CLUSTER_ENABLED``, ``REDIS_URL``, ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``,
 ``CLUSTER_HEARTBEAT``, ``CLUSTER_WORKER_TTL``, ``CLUSTER_REDIS_LOST_TIMEOUT``,
-``CLUSTER_IDLE_POLL``.
+``CLUSTER_IDLE_POLL``, ``CLUSTER_FLUSH_INTERVAL``, ``CLUSTER_SEED_ONLY``.
 Stats: ``cluster/role/<seeder|resumer|joiner>``, ``cluster/leases/reclaimed``,
 ``cluster/leases/{requeued,dropped}_at_close``, ``cluster/idle_waits``, ``cluster/run_ended``,
-``cluster/redis_errors/{heartbeat,idle,leave}``.
+``cluster/archived/{loaded,shared,pulled}``, ``cluster/heals/shared``, ``cluster/flushes``,
+``cluster/redis_errors/{heartbeat,idle,leave,archived,flush}``.
 """
 
 from __future__ import annotations
@@ -35,11 +41,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
-from crawler.cluster.state import ClusterState, redact
+from crawler.cluster.state import ClusterState, FlushResult, redact
 from crawler.run import run_id_for
 from crawler.twisted_util import nudge_engine
 from storage.layout import iso, utc_now
@@ -60,6 +66,7 @@ class ClusterWorker:
         lost_timeout: float = 60.0,
         idle_poll: float = 0.5,
         seed_only: bool = False,
+        flush_interval: float = 1.0,
     ) -> None:
         self.state = state
         self.stats = stats
@@ -75,6 +82,13 @@ class ClusterWorker:
         self._closing = False
         self._loop: task.LoopingCall | None = None
         self.seed_only = seed_only  # newsarchiver seed: queue the seeds, take nothing, leave
+        self.flush_interval = flush_interval
+        self._flush_loop: task.LoopingCall | None = None
+        self._flush_failing = False
+        # the last answer to "is the run over?": with this worker's activity when it was
+        # asked, and when it came
+        self._run_state: tuple[str, int, float] = ("unknown", -1, 0.0)
+        self._asking = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClusterWorker:
@@ -87,12 +101,14 @@ class ClusterWorker:
             heartbeat=s.getfloat("CLUSTER_HEARTBEAT"), ttl=s.getint("CLUSTER_WORKER_TTL"),
             lost_timeout=s.getfloat("CLUSTER_REDIS_LOST_TIMEOUT"),
             idle_poll=s.getfloat("CLUSTER_IDLE_POLL"), seed_only=s.getbool("CLUSTER_SEED_ONLY"),
+            flush_interval=s.getfloat("CLUSTER_FLUSH_INTERVAL"),
         )  # fmt: skip
         ext.crawler = crawler
         ext.join()  # ClusterError (exit 2) before anything starts
         # beating from now on: opening the pipelines can take longer than CLUSTER_WORKER_TTL
         ext._loop = task.LoopingCall(ext._beat)
         ext._loop.start(ext.heartbeat_interval, now=False)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
@@ -149,29 +165,105 @@ class ClusterWorker:
         d = deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
         d.addErrback(lambda f: logger.error("could not close the crawl: %s", f.getErrorMessage()))
 
+    async def spider_opened(self, spider: Spider) -> None:
+        """Every worker's archived URLs into memory before the first request, in a thread;
+        then the flushes that keep them fresh."""
+        if not self.seed_only:  # it asks none
+            try:
+                loaded = await maybe_deferred_to_future(
+                    threads.deferToThread(self.state.load_archived)
+                )
+            except redis.RedisError as exc:
+                # fetched again if found: the text hash keeps the archive free of duplicates
+                self.stats.inc_value("cluster/redis_errors/archived")
+                logger.warning("could not read the archived URLs from Redis: %s", exc)
+            else:
+                self.stats.set_value("cluster/archived/loaded", loaded)
+        self._flush_loop = task.LoopingCall(self._flush)
+        self._flush_loop.start(self.flush_interval, now=False)
+
+    def _flush(self) -> Deferred[Any]:
+        d: Deferred[Any] = threads.deferToThread(self.state.flush, not self.seed_only)
+        d.addCallbacks(self._flushed, self._flush_failed)
+        return d
+
+    def _flushed(self, result: FlushResult) -> None:
+        self._flush_failing = False
+        self.stats.inc_value("cluster/flushes")
+        for key, n in (("cluster/archived/shared", result.shared),
+                       ("cluster/archived/pulled", result.pulled),
+                       ("cluster/heals/shared", result.healed)):  # fmt: skip
+            if n:
+                self.stats.inc_value(key, n)
+
+    def _flush_failed(self, failure: Any) -> None:
+        # kept for the next flush; the heartbeat decides whether Redis is gone for good
+        self.stats.inc_value("cluster/redis_errors/flush")
+        if not self._flush_failing:
+            logger.warning("could not write archived URLs and healed failures to Redis (%s): "
+                           "kept for the next try", failure.getErrorMessage())  # fmt: skip
+        self._flush_failing = True
+
+    def _activity(self) -> int:
+        """Requests this worker queued or took so far: the run's state, once asked, holds
+        until this moves."""
+        return int(self.stats.get_value("scheduler/enqueued/redis", 0)) + int(
+            self.stats.get_value("scheduler/dequeued/redis", 0)
+        )
+
     def spider_idle(self) -> None:
-        """Stay open while the run may still give this worker work."""
+        """Stay open while the run may still give this worker work. Redis is asked in a
+        thread; the worker closes on an answer "done" given since it last did anything."""
         if self._closing or self.seed_only:
             return
-        try:
-            self.stats.inc_value("cluster/leases/reclaimed", self.state.reclaim())
-            state = self.state.run_state()
-        except redis.RedisError:
-            self.stats.inc_value("cluster/redis_errors/idle")
-            state = "unknown"  # the heartbeat decides whether Redis is gone for good
-        if state == "done":
+        state, activity, at = self._run_state
+        fresh = time.monotonic() - at < 2 * self.idle_poll
+        if state == "done" and activity == self._activity() and fresh:
             return
+        if not self._asking:
+            self._asking = True
+            activity = self._activity()
+            d = threads.deferToThread(self._ask_in_thread)
+            d.addCallbacks(self._answered, self._ask_failed, callbackArgs=(activity,))
         self.stats.inc_value("cluster/idle_waits")
         engine = self.crawler.engine if self.crawler is not None else None
         call_later(self.idle_poll, nudge_engine, engine)
         raise DontCloseSpider(f"cluster run {state}")
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
+    def _ask_in_thread(self) -> tuple[int, str]:
+        return self.state.reclaim(), self.state.run_state()
+
+    def _answered(self, answer: tuple[int, str], activity: int) -> None:
+        self._asking = False
+        reclaimed, state = answer
+        if reclaimed:
+            self.stats.inc_value("cluster/leases/reclaimed", reclaimed)
+        self._run_state = (state, activity, time.monotonic())
+        if state == "done":  # close now, not at the next poll
+            nudge_engine(self.crawler.engine if self.crawler is not None else None)
+
+    def _ask_failed(self, failure: Any) -> None:
+        self._asking = False
+        self.stats.inc_value("cluster/redis_errors/idle")
+        self._run_state = ("unknown", -1, 0.0)  # the heartbeat decides whether Redis is gone
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        for loop in (self._loop, self._flush_loop):
+            if loop is not None and loop.running:
+                loop.stop()
+        try:
+            self._flushed(
+                await maybe_deferred_to_future(threads.deferToThread(self.state.flush, False))
+            )
+        except redis.RedisError as exc:
+            self.stats.inc_value("cluster/redis_errors/flush")
+            logger.warning("could not share %s with the other workers (%s): a refetch at worst",
+                           self.state.waiting(), exc)  # fmt: skip
         requeue = reason != "finished"
         try:
-            moved, ended = self.state.leave(requeue=requeue)
+            moved, ended = await maybe_deferred_to_future(
+                threads.deferToThread(self.state.leave, requeue)
+            )
         except redis.RedisError as exc:
             self.stats.inc_value("cluster/redis_errors/leave")
             logger.error("could not leave the cluster run (%s): the other workers requeue this "

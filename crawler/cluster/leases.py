@@ -11,9 +11,10 @@ LeasingScheduler`) is finished when
 
 A worker killed before that leaves the lease in Redis and the request is fetched again by
 another worker: at least once, never lost; the text hash keeps the archive free of duplicates.
+Ending a lease asks nothing of Redis here: :meth:`ClusterState.lease_done` hands it to the
+scheduler's next batched step, which deletes every lease finished since the one before.
 
-Settings: ``CLUSTER_ENABLED``. Stats: ``cluster/leases/completed``,
-``cluster/redis_errors/complete``.
+Settings: ``CLUSTER_ENABLED``. Stats: ``cluster/leases/completed``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -140,12 +140,6 @@ class LeaseMiddleware:
         self.complete(request.meta.get("cluster_lease"))
 
     def complete(self, lease: str | None) -> None:
-        if not lease:
-            return
-        try:
-            if self.state.complete(lease):
-                self.stats.inc_value("cluster/leases/completed")
-        except redis.RedisError as exc:
-            # stays leased: requeued when this worker leaves or is found dead (a refetch)
-            self.stats.inc_value("cluster/redis_errors/complete")
-            logger.warning("could not end lease %s: %s", lease, exc)
+        # ended by the scheduler's next step; until then a kill requeues it (a refetch)
+        if lease and self.state.lease_done(lease):
+            self.stats.inc_value("cluster/leases/completed")

@@ -1,42 +1,89 @@
-"""LeasingScheduler: scrapy-redis's scheduler, with requests leased instead of popped.
+"""LeasingScheduler: scrapy-redis's scheduler, with requests leased instead of popped, and Redis
+asked in batches from a thread, never on the reactor.
 
 scrapy-redis pops a request off the shared queue and forgets it: a worker killed with requests
-in flight loses them. Here a pop moves the request into this worker's lease hash in the same
-Lua step (:meth:`ClusterState.pop`) and tags it ``meta["cluster_lease"]``; the lease ends when
-the page is archived or recorded as failed (:mod:`crawler.cluster.leases`), or when the request
-goes back into the queue (a retry, a redirect: :meth:`enqueue_request` ends it once the new
-request is queued). A dead worker's leases return to the queue (:meth:`ClusterState.reclaim`).
+in flight loses them. Here a request is taken under a lease: the step that takes it moves it
+into this worker's lease hash (:data:`crawler.cluster.lua.SYNC`), and it is tagged
+``meta["cluster_lease"]``; the lease ends when the page is archived or recorded as failed
+(:mod:`crawler.cluster.leases`), or when the request goes back into the queue (a retry, a
+redirect: the step that queues the new request ends it). A dead worker's leases return to the
+queue (:meth:`ClusterState.reclaim`).
 
-Redis errors on the reactor are counted and survived: a pop that fails returns no request (the
-cluster extension decides whether Redis is gone for good); a request that cannot be queued is
-recorded as a failure due at once, so the next run asks for it again.
+scrapy-redis also asks Redis on the reactor thread, once or twice for each request it queues
+and once for each it takes. Here the reactor asks nothing. :meth:`enqueue_request` answers at
+once: a fingerprint this worker queued already at that depth or shallower is dropped, any other
+request is held; :meth:`next_request` hands out requests taken ahead (up to
+``CLUSTER_PREFETCH``). A batched step (:meth:`ClusterState.sync`, one Lua script in a thread)
+puts the held requests through the shared seen-URL filter into the queue, ends the leases
+finished since the last step and takes requests ahead: at once when those taken ahead are down
+to half, else ``CLUSTER_SYNC_INTERVAL`` seconds after the last step (held requests and finished
+leases wait that long at most, to go together), and every ``CLUSTER_IDLE_POLL`` seconds while
+the shared queue is found empty. A busy worker makes a step every ``CLUSTER_PREFETCH`` / 2
+pages or so, an idle one a few a second. A held request is in the shared
+queue once its step says so: then ``request_queued`` is sent (the lease middleware ends the
+lease of the page that found it only after that), or ``request_dropped`` if the filter had seen
+it. Requests taken ahead and not started when the crawl closes go back into the queue.
+
+Redis errors are counted and survived: a failed step is sent again (``CLUSTER_SYNC_INTERVAL``
+later), after a look for what it may have taken (:meth:`ClusterState.recover`); the cluster
+extension decides whether Redis is gone for good. Requests that never reached Redis by the close
+are recorded as failures due at once, so the next run asks for them again.
 
 Settings: scrapy-redis's ``REDIS_URL``, ``SCHEDULER_*`` and ``DUPEFILTER_*`` (set by
-:mod:`crawler.cluster.addon`), ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``.
+:mod:`crawler.cluster.addon`), ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``, ``CLUSTER_SYNC_INTERVAL``,
+``CLUSTER_PREFETCH``, ``CLUSTER_IDLE_POLL``, ``CLUSTER_SEED_ONLY``.
 Stats: scrapy-redis's ``scheduler/enqueued/redis``, ``scheduler/dequeued/redis``, and
-``cluster/leases/{taken,released}``, ``cluster/requeued_shallower``, ``cluster/enqueue_failed``,
-``cluster/redis_errors/{pop,enqueue,len}``.
+``cluster/syncs``, ``cluster/leases/{taken,released,recovered,ended_elsewhere}``,
+``cluster/requeued_shallower``, ``cluster/enqueue_failed``, ``cluster/unqueueable``,
+``cluster/unreadable``, ``cluster/redis_errors/{sync,enqueue,complete,open}``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import redis
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.utils.asyncio import CallLaterResult, call_later
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.misc import load_object
 from scrapy.utils.request import request_from_dict
 from scrapy_redis.scheduler import Scheduler
+from twisted.internet import threads
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crawler import signals as na_signals
-from crawler.cluster.state import ClusterState
+from crawler.cluster.state import MAX_BATCH, ClusterState, Push, SyncResult
 from crawler.requisite_links import REQUISITE
+from crawler.twisted_util import nudge_engine
 
 logger = logging.getLogger(__name__)
 
 LOCAL_SEEN_MAX = 200_000  # fingerprints this worker remembers adding to the shared filter
+
+
+@dataclass
+class _Held:
+    """A request accepted here, on its way to the shared queue."""
+
+    request: Request | None  # None: one taken ahead and not started, going back at the close
+    push: Push
+
+
+@dataclass
+class _Batch:
+    held: list[_Held]
+    ended: list[str]  # finished leases
+    lease_ids: list[str]  # one for each request to take
+    recover: list[str]  # lease ids of failed steps: did they take requests?
+    drained: bool  # nothing held is left for a later step
 
 
 class LeasingScheduler(Scheduler):
@@ -44,16 +91,41 @@ class LeasingScheduler(Scheduler):
     crawler: Crawler
     df: Any  # scrapy-redis's RFPDupeFilter
     seed_only: bool = False
+    interval: float = 0.5
+    prefetch: int = 16
+    idle_poll: float = 0.5
     _added_here: dict[str, int]
+    _held: deque[_Held]
+    _ready: deque[tuple[str, bytes]]  # (lease id, request) taken ahead
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LeasingScheduler:
         instance: LeasingScheduler = super().from_crawler(crawler)
+        s = crawler.settings
         instance.crawler = crawler
         instance.state = ClusterState.for_crawler(crawler)
-        instance.seed_only = crawler.settings.getbool("CLUSTER_SEED_ONLY")
-        instance._added_here = {}
+        instance.seed_only = s.getbool("CLUSTER_SEED_ONLY")
+        instance.interval = s.getfloat("CLUSTER_SYNC_INTERVAL")
+        instance.prefetch = s.getint("CLUSTER_PREFETCH")
+        instance.idle_poll = s.getfloat("CLUSTER_IDLE_POLL")
+        instance._setup()
         return instance
+
+    def _setup(self) -> None:
+        self._added_here = {}
+        self._held = deque()
+        self._ready = deque()
+        self._recover: list[str] = []
+        self._in_flight = False
+        self._again = False  # work came while a step was in flight
+        self._timer: CallLaterResult | None = None
+        self._timer_at = math.inf
+        self._last_sync = -math.inf
+        self._last_take = -math.inf
+        self._dry = False  # the last step found fewer requests than it asked for
+        self._failing = False
+        self._closing = False
+        self._waiters: list[Deferred[None]] = []
 
     def open(self, spider: Spider) -> None:
         # scrapy-redis's open(), but its "Resuming crawl" goes through Spider.log(), which
@@ -65,67 +137,90 @@ class LeasingScheduler(Scheduler):
         )  # fmt: skip
         if not self.df:
             self.df = load_object(self.dupefilter_cls).from_spider(spider)
-        if queued := len(self):
-            logger.info("%d request(s) waiting in the shared queue", queued)
+        self.state.wake = self._kick  # a finished lease, or "seeded", waits for a step
+        try:
+            if queued := self.state.queued():  # once, at the start
+                logger.info("%d request(s) waiting in the shared queue", queued)
+        except redis.RedisError:
+            self._inc("cluster/redis_errors/open")
 
-    def _inc(self, key: str) -> None:
+    def _inc(self, key: str, count: int = 1) -> None:
         if self.stats:
-            self.stats.inc_value(key)
+            self.stats.inc_value(key, count)
 
     def __len__(self) -> int:
-        try:
-            return int(super().__len__())
-        except redis.RedisError:
-            self._inc("cluster/redis_errors/len")
-            return 0
+        return len(self._ready) + len(self._held)
 
+    def has_pending_requests(self) -> bool:
+        if self._held or self._in_flight:
+            return True
+        # until a step finds the shared queue empty, it may have requests
+        return not self.seed_only and (bool(self._ready) or not self._dry)
+
+    # --- the reactor's side: answers at once ------------------------------------------------
     def enqueue_request(self, request: Request) -> bool:
         lease = request.meta.pop("cluster_lease", None)
-        try:
-            queued = self._enqueue(request)
-        except (redis.RedisError, TypeError) as exc:
-            self._lost(request, exc)
-            queued = False
-        if queued:  # (not queued: the engine sends request_dropped)
-            self.crawler.signals.send_catch_log(na_signals.request_queued, request=request)
+        push = self._push(request)
         if lease is not None:
-            # the request is in the queue again (or seen, or recorded): this lease is done
-            self._complete(lease)
-            self._inc("cluster/leases/released")
-        return queued
-
-    def _enqueue(self, request: Request) -> bool:
-        # scrapy-redis's enqueue_request, without its `spider=` argument to inc_value(), which
-        # Scrapy 2.13 deprecated for removal (tests/test_cluster.py fails on such warnings)
-        if not request.dont_filter and self._seen(request):
-            self.df.log(request, self.spider)
-            return False
-        self.queue.push(request)
-        self._inc("scheduler/enqueued/redis")
+            # the request is in the queue again (or seen, or recorded): this lease is done,
+            # ended by the step that queues the new request, or by the next one
+            if push is not None and self.state.release(lease):
+                push.release = lease
+                self._inc("cluster/leases/released")
+            elif push is None and self.state.lease_done(lease):
+                self._inc("cluster/leases/released")
+        if push is None:
+            return False  # the engine sends request_dropped
+        self._held.append(_Held(request, push))
+        self._kick(urgent=not self._ready)
         return True
 
-    def _seen(self, request: Request) -> bool:
-        """The shared filter's answer (:meth:`ClusterState.admit`: by fingerprint, and a URL
-        found again at a smaller depth than before goes again); a fingerprint this worker
-        added already at that depth is not asked again (pages link the same URLs over and over:
-        half the Redis commands of a crawl)."""
-        fp = self.df.request_fingerprint(request)
-        # a requisite is wanted once whatever page names it: never again for a shallower one
-        depth = 0 if request.meta.get("kind") == REQUISITE else int(request.meta.get("depth", 0))
-        known = self._added_here.get(fp)
-        if known is not None and known <= depth:
-            return True
-        admitted = self.state.admit(fp, depth)
-        if not admitted:
-            return True
-        if admitted == 2:
-            self._inc("cluster/requeued_shallower")
-            logger.info("found again at depth %d, less than before, queued again: %s", depth,
-                        request.url)  # fmt: skip
-        if len(self._added_here) >= LOCAL_SEEN_MAX:
-            self._added_here.clear()  # a cache, not the filter: memory stays bounded
-        self._added_here[fp] = depth
-        return False
+    def _push(self, request: Request) -> Push | None:
+        """What the step sends for `request`, or None: a duplicate of one this worker queued
+        already, or unqueueable (recorded)."""
+        fingerprint, depth = "", 0
+        if not request.dont_filter:
+            fingerprint = self.df.request_fingerprint(request)
+            # a requisite is wanted once whatever page names it: never again for a shallower one
+            if request.meta.get("kind") != REQUISITE:
+                depth = int(request.meta.get("depth", 0))
+            # pages link the same URLs over and over: asked of the shared filter once here
+            known = self._added_here.get(fingerprint)
+            if known is not None and known <= depth:
+                self.df.log(request, self.spider)
+                return None
+        try:
+            data = self.serializer.dumps(request.to_dict(spider=self.spider))
+        except TypeError as exc:
+            self._lost(request, exc)
+            return None
+        if fingerprint:
+            if len(self._added_here) >= LOCAL_SEEN_MAX:
+                self._added_here.clear()  # a cache, not the filter: memory stays bounded
+            self._added_here[fingerprint] = depth
+        return Push(fingerprint, depth, -request.priority, data)
+
+    def next_request(self) -> Request | None:
+        if self.seed_only:
+            return None  # newsarchiver seed: queue, never take
+        while self._ready:
+            lease, data = self._ready.popleft()
+            if len(self._ready) <= self.prefetch // 2:
+                self._kick(urgent=True)  # refilled while half is left: the engine never waits
+            try:
+                request = request_from_dict(self.serializer.loads(data), spider=self.spider)
+            except Exception:
+                # a request no worker can run: drop the lease so it does not come back forever
+                logger.exception("unreadable request in the Redis queue, dropped: %r", data[:200])
+                self.state.lease_done(lease)
+                self._inc("cluster/unreadable")
+                continue
+            request.meta["cluster_lease"] = lease
+            self._inc("scheduler/dequeued/redis")
+            self._inc("cluster/leases/taken")
+            return request
+        self._kick(urgent=True)  # the engine waits
+        return None
 
     def _lost(self, request: Request, exc: Exception) -> None:
         reason = "cluster_unavailable" if isinstance(exc, redis.RedisError) else "unqueueable"
@@ -141,37 +236,197 @@ class LeasingScheduler(Scheduler):
             kind=meta.get("kind"), due_now=True,
         )  # fmt: skip
 
-    def _complete(self, lease: str) -> None:
-        try:
-            self.state.complete(lease)
-        except redis.RedisError:
-            # left in the hash: requeued when this worker leaves or dies; a duplicate fetch,
-            # deduplicated by text hash, is the worst that comes of it
-            self._inc("cluster/redis_errors/complete")
+    # --- the batched step -------------------------------------------------------------------
+    def _kick(self, urgent: bool = False) -> None:
+        """Have a step run: at once if `urgent` (requests taken ahead run low, and the queue
+        may have some), else CLUSTER_SYNC_INTERVAL after the last one (requests held, leases
+        finished: they wait a little to go in one step)."""
+        if self._closing:
+            return
+        if self._in_flight:
+            self._again = True
+            return
+        now = time.monotonic()
+        # (an empty queue is not polled at once; one this worker is adding to may be taken from)
+        if urgent and not self._failing and (not self._dry or self._held):
+            at = now
+        else:
+            at = self._last_sync + self.interval
+            if self._dry and not self._held and not self.state.done_waiting():
+                at = max(at, self._last_take + self.idle_poll)  # polling an empty queue
+        at = max(at, now)
+        if self._timer is not None:
+            if self._timer_at <= at:
+                return
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = call_later(at - now, self._tick)
 
-    def next_request(self) -> Request | None:
-        if self.seed_only:
-            return None  # newsarchiver seed: queue, never take
-        try:
-            popped = self.state.pop()
-        except redis.RedisError:
-            self._inc("cluster/redis_errors/pop")
-            return None
-        if popped is None:
-            return None
-        lease, data = popped
-        try:
-            request = request_from_dict(self.serializer.loads(data), spider=self.spider)
-        except Exception:
-            # a request no worker can run: drop the lease so it does not come back forever
-            logger.exception("unreadable request in the Redis queue, dropped: %r", data[:200])
-            self._complete(lease)
-            self._inc("cluster/unreadable")
-            return None
-        request.meta["cluster_lease"] = lease
-        self._inc("scheduler/dequeued/redis")
-        self._inc("cluster/leases/taken")
-        return request
+    def _tick(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        if self._in_flight or self._closing:
+            return
+        batch = self._take()
+        if batch is None:
+            return
+        self._in_flight = True
+        self._last_sync = time.monotonic()
+        if batch.lease_ids:
+            self._last_take = self._last_sync
+        d = threads.deferToThread(self._run, batch)
+        d.addCallbacks(self._synced, self._sync_failed, callbackArgs=(batch,),
+                       errbackArgs=(batch,))  # fmt: skip
+        d.addBoth(self._settled)
 
-    def has_pending_requests(self) -> bool:
-        return not self.seed_only and len(self) > 0
+    def _take(self, final: bool = False) -> _Batch | None:
+        held = [self._held.popleft() for _ in range(min(len(self._held), MAX_BATCH))]
+        ended = self.state.take_done()
+        recover, self._recover = self._recover, []
+        want = 0
+        # (after a failed step, first a look for what it took: then new lease ids)
+        if not (final or self.seed_only or recover):
+            room = self.prefetch - len(self._ready)
+            polled_lately = time.monotonic() - self._last_take < self.idle_poll
+            if (room >= max(1, self.prefetch // 2) or not self._ready) and not (
+                self._dry and polled_lately and not held
+            ):
+                want = room
+        if not (held or ended or want or recover or self.state.seeded_waiting()):
+            return None
+        return _Batch(held, ended, self.state.lease_ids(want), recover, not self._held)
+
+    def _run(self, batch: _Batch) -> tuple[list[tuple[str, bytes]], SyncResult]:
+        """In a thread: the step, after a look for what failed ones took."""
+        found = self.state.recover(batch.recover)
+        pushes = [held.push for held in batch.held]
+        return found, self.state.sync(batch.ended, pushes, batch.lease_ids, batch.drained)
+
+    def _synced(self, out: tuple[list[tuple[str, bytes]], SyncResult], batch: _Batch) -> None:
+        found, result = out
+        self._failing = False
+        self._inc("cluster/syncs")
+        if found:
+            self._ready.extend(found)
+            self._inc("cluster/leases/recovered", len(found))
+            logger.warning("%d request(s) taken by a step whose answer was lost: fetched here",
+                           len(found))  # fmt: skip
+        for held, admitted in zip(batch.held, result.admitted, strict=True):
+            request = held.request
+            if request is None:
+                continue
+            if admitted:
+                self._inc("scheduler/enqueued/redis")
+                if admitted == 2:
+                    self._inc("cluster/requeued_shallower")
+                    logger.info("found again at depth %d, less than before, queued again: %s",
+                                held.push.depth, request.url)  # fmt: skip
+                self.crawler.signals.send_catch_log(na_signals.request_queued, request=request)
+            else:
+                self.df.log(request, self.spider)
+                self.crawler.signals.send_catch_log(signals.request_dropped, request=request,
+                                                    spider=self.spider)  # fmt: skip
+        asked = len(batch.ended) + sum(1 for held in batch.held if held.push.release)
+        if result.ended < asked:  # this worker was thought dead: another requeued them
+            self._inc("cluster/leases/ended_elsewhere", asked - result.ended)
+        if batch.lease_ids:
+            self._ready.extend(result.taken)
+            self._dry = len(result.taken) < len(batch.lease_ids)
+        elif any(result.admitted):
+            self._dry = False
+        if result.taken or found:
+            self._nudge()
+
+    def _nudge(self) -> None:
+        """Requests are here: the engine takes them now, not at its next heartbeat."""
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # not crawling (tools, tests)
+            return
+        nudge_engine(engine)
+
+    def _sync_failed(self, failure: Failure, batch: _Batch) -> None:
+        self._inc("cluster/redis_errors/sync")
+        if not failure.check(redis.RedisError):
+            logger.error("the batched Redis step failed: %s", failure.getTraceback())
+        elif not self._failing:
+            logger.warning("the batched Redis step failed (%s): sent again in %.1f s",
+                           failure.getErrorMessage(), self.interval)  # fmt: skip
+        self._failing = True
+        self._held.extendleft(reversed(batch.held))
+        self.state.put_back_done(batch.ended)
+        self._recover = batch.recover + batch.lease_ids + self._recover
+
+    def _settled(self, _: Any) -> None:
+        self._in_flight = False
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            d.callback(None)
+        if self._closing:
+            return
+        low = len(self._ready) <= self.prefetch // 2
+        if self._again or self._held or self._recover or self.state.done_waiting():
+            self._again = False
+            self._kick(urgent=low)
+        elif low:
+            self._kick(urgent=True)
+
+    def sync_now(self) -> None:
+        """One step in the caller's thread, as the timer runs them in a crawl (tools, tests)."""
+        batch = self._take()
+        if batch is None:
+            return
+        try:
+            out = self._run(batch)
+        except redis.RedisError:
+            self._sync_failed(Failure(), batch)
+            raise
+        self._synced(out, batch)
+
+    # --- the close --------------------------------------------------------------------------
+    def close(self, reason: str) -> Deferred[None]:
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return deferred_from_coro(self._close())
+
+    async def _close(self) -> None:
+        while self._in_flight:
+            d: Deferred[None] = Deferred()
+            self._waiters.append(d)
+            await maybe_deferred_to_future(d)
+        self._unstarted()
+        error: Exception | None = None
+        while (batch := self._take(final=True)) is not None:
+            self._in_flight = True
+            try:
+                out = await maybe_deferred_to_future(threads.deferToThread(self._run, batch))
+            except Exception as exc:
+                self._sync_failed(Failure(exc), batch)
+                error = exc
+                break
+            finally:
+                self._in_flight = False
+            self._synced(out, batch)
+            self._unstarted()
+        if error is None:
+            return
+        # Redis is gone: what never reached it is recorded, due at once (the next run asks
+        # for it again); leases not ended come back to the queue once this worker is found dead
+        lost, self._held = list(self._held), deque()
+        for held in lost:
+            if held.request is not None:
+                self._lost(held.request, error)
+        if left := len(self.state.take_done(limit=2**31)):
+            self._inc("cluster/redis_errors/complete", left)
+
+    def _unstarted(self) -> None:
+        """Requests taken ahead and not started: back into the queue with the last steps."""
+        while self._ready:
+            lease, data = self._ready.popleft()
+            try:
+                score = -int(self.serializer.loads(data).get("priority", 0))
+            except Exception:
+                score = 0
+            if self.state.release(lease):
+                self._held.append(_Held(None, Push("", 0, score, data, release=lease)))

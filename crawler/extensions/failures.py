@@ -3,8 +3,9 @@
 Hears ``page_failed`` from the spider and the pipelines and ``page_ok`` when a listed URL
 heals, and writes through :class:`storage.failures.FailureLog` in a writer thread of its own.
 
-In a distributed crawl (``CLUSTER_ENABLED``) each row is also put in Redis, where the worker
-that seeds the next run finds it, whoever recorded it; a URL that heals anywhere leaves it.
+In a distributed crawl (``CLUSTER_ENABLED``) each row is also put in Redis (from the writer
+thread), where the worker that seeds the next run finds it, whoever recorded it; a URL that
+heals anywhere leaves it (written behind, in the cluster's next flush: no Redis call per page).
 
 Settings: ``RETRY_RUNS_MAX`` (failed runs before gave_up), ``RETRY_RUN_BACKOFF`` (seconds before
 a URL that failed in one run is due again), ``RETRY_RUN_BACKOFF_FACTOR`` (growth per failed run).
@@ -115,8 +116,8 @@ class FailureRecorder:
             logger.warning("could not share a failure record through Redis: %s", exc)
 
     def page_ok(self, url: str, **_: Any) -> None:
-        if self.cluster is not None:  # maybe listed by another worker
-            self._submit(self._shared, lambda c: c.heal(url))
+        if self.cluster is not None:  # maybe listed by another worker: with the next flush
+            self.cluster.heal(url)
         if url in self._listed:
             self._listed.discard(url)
             self.stats.inc_value("failures/healed")

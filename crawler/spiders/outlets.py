@@ -299,18 +299,10 @@ class OutletsSpider(Spider):
         return age < outlet.recrawl_after
 
     def _shared_archived_at(self, url: str) -> str | None:
-        """When any worker archived `url`. The same links come back page after page: a URL
-        found archived is remembered (bounded); one not yet archived is asked again, since
-        another worker may archive it any moment."""
+        """When any worker archived `url`, from memory: loaded at the start and kept fresh in
+        a thread (ClusterState.archived_at_cached), no Redis call per link."""
         assert self._cluster is not None
-        if (at := self._archived_seen.get(url)) is not None:
-            return at
-        at = self._cluster.archived_at(url)
-        if at is not None:
-            if len(self._archived_seen) >= 65536:
-                self._archived_seen.clear()
-            self._archived_seen[url] = at
-        return at
+        return self._cluster.archived_at_cached(url)
 
     def _not_modified(self, response: Response) -> bool:
         """A 304 whose stored copy could not be read: nothing to parse. (One that could is a
