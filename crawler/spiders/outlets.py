@@ -37,7 +37,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -93,7 +92,6 @@ class OutletsSpider(Spider):
         self._manifest: Manifest | None = None
         self._known: KnownPages | None = None  # the archive's state at start (_load_known)
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
-        self._archived_seen: dict[str, str] = {}
         self._linked: dict[str, int] = {}  # URL: the least depth a page of this run linked it at
         self.probes = NotFoundProbes(False, self._count)  # made for the crawl in from_crawler
         self.requisites: Requisites | None = None  # made for the crawl in from_crawler
@@ -286,23 +284,16 @@ class OutletsSpider(Spider):
     def _archived_recently(self, url: str, outlet: OutletConfig) -> bool:
         assert self._known is not None
         at = self._known.archived_at(url)
-        if self._cluster is not None:  # archived by any worker
-            try:
-                at = max(filter(None, (at, self._shared_archived_at(url))), default=None)
-            except redis.RedisError:
-                self._count("cluster/redis_errors/archived")  # fetch it: the text hash dedups
+        if self._cluster is not None:  # archived by any worker: from memory, kept fresh in a
+            # thread (ClusterState.archived_at_cached), no Redis call per link
+            shared = self._cluster.archived_at_cached(url)
+            at = max(filter(None, (at, shared)), default=None)
         if at is None:
             return False
         if outlet.recrawl_after is None:
             return True
         age = (utc_now() - datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds()
         return age < outlet.recrawl_after
-
-    def _shared_archived_at(self, url: str) -> str | None:
-        """When any worker archived `url`, from memory: loaded at the start and kept fresh in
-        a thread (ClusterState.archived_at_cached), no Redis call per link."""
-        assert self._cluster is not None
-        return self._cluster.archived_at_cached(url)
 
     def _not_modified(self, response: Response) -> bool:
         """A 304 whose stored copy could not be read: nothing to parse. (One that could is a
