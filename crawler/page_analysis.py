@@ -6,8 +6,9 @@ analyse` for the :class:`~crawler.page_work.PageResult` of a response, and the f
 sends the page to the crawl's :class:`~pipelines.worker_pool.WorkerPool`
 (:func:`crawler.page_work.analyse_page`); the other gets the same answer, kept beside the
 response object (weakly: gone with the response, or with a retry that replaces it). A worker
-that dies on the page or hangs past ``EXTRACT_TIMEOUT`` costs that page only: its result says
-``failed`` (``extraction_crashed``, ``extraction_timeout``).
+that dies on the page or hangs past ``EXTRACT_TIMEOUT`` costs that page only (its text, its
+links and requisites too): its result says ``failed`` (``extraction_crashed``,
+``extraction_timeout``, or ``extraction_error`` for a bug in reading it).
 
 Settings: ``EXTRACT_ENABLED`` (read an article page's text in the same pass),
 ``EXTRACT_MIN_CHARS``, ``EXTRACT_FUNCTION``; the pool's ``EXTRACT_WORKERS``, ``EXTRACT_TIMEOUT``.
@@ -105,7 +106,7 @@ class PageAnalysis:
             url=response.url, body=response.body, content_type=_content_type(response),
             encoding=getattr(response, "encoding", None),
             urls=(*meta.get("redirect_urls", ()), response.url), judge=judge,
-            hub=meta.get("kind") == "hub", fingerprint=fingerprint,
+            hub=meta.get("kind") == "hub", fingerprint=fingerprint if judge else None,
             article_by_url=outlet.allowed_article(response.url),
             feed_entry=meta.get("kind") == "feed_entry", extract=self.extract and extract,
             scope=outlet if follow else None, requisites=requisites, drop=outlet.drop,
@@ -124,6 +125,9 @@ class PageAnalysis:
             logger.error("page worker hung on %s: %s; it was replaced", response.url, exc)
             self.count("extract/timeout")
             result = PageResult(failed=("extraction_timeout", str(exc)))
+        except Exception as exc:  # a bug on one page's reading: that page only, recorded
+            logger.exception("page worker failed on %s", response.url)
+            result = PageResult(failed=("extraction_error", f"{type(exc).__name__}: {exc}"[:500]))
         if result.failed:
             self.count(f"pages/failed/{result.failed[0]}")
         self._results[response] = result

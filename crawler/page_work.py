@@ -24,6 +24,7 @@ settings.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,10 +52,11 @@ _HREFS = etree.XPath("//a/@href | //area/@href", smart_strings=False)
 _BASE_HREF = etree.XPath("//base/@href", smart_strings=False)
 _LINK_SCHEMES = frozenset({"http", "https", "file", "ftp"})  # LinkExtractor's valid URLs
 _DENY_EXTENSIONS = frozenset(f".{e}" for e in IGNORED_EXTENSIONS)
-_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# "http://…": the href alone makes the URL ("http:story" is relative to an http page: urljoin)
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # (outlet, what the URL depends on, encoding, href): the link's URL if in the outlet's scope
 _URLS: dict[tuple[str, str, str, str], Any] = {}
-_URL_CACHE_SIZE = 200_000  # per worker process: then it starts again
+_URL_CACHE_SIZE = 100_000  # per worker process (some 20 MB): then it starts again
 _MISSING = object()
 
 
@@ -150,8 +152,9 @@ def _links_of(job: PageJob, root: lxml_html.HtmlElement) -> tuple[str, ...]:
     assert job.scope is not None
     scope, page_url, encoding = job.scope, job.url, job.encoding or "utf-8"
     base = page_url
-    for href in _BASE_HREF(root)[:1]:
-        base = safe_url_string(urljoin(page_url, strip_html5_whitespace(href)), encoding)
+    for href in _BASE_HREF(root)[:1]:  # the first <base href> (Scrapy reads the first 4 KB)
+        with contextlib.suppress(ValueError):  # a bogus one ("http://[x"): the page's URL
+            base = safe_url_string(urljoin(page_url, strip_html5_whitespace(href)), encoding)
     links: dict[str, None] = {}
     for href in dict.fromkeys(_HREFS(root)):  # each href once: a menu repeats its links
         key = _cache_key(base, href)
@@ -159,7 +162,7 @@ def _links_of(job: PageJob, root: lxml_html.HtmlElement) -> tuple[str, ...]:
         if cache is None or (kept := _URLS.get(cache, _MISSING)) is _MISSING:
             url = _link_url(base, page_url, encoding, href)
             kept = url if url is not None and scope.owns(url) and not scope.denied(url) else None
-            if cache is not None:
+            if cache is not None and (kept is not None or len(href) < 200):
                 if len(_URLS) >= _URL_CACHE_SIZE:
                     _URLS.clear()
                 _URLS[cache] = kept
@@ -178,7 +181,9 @@ def analyse_page(job: PageJob) -> PageResult:
     else:
         verdict = KEEP
     article = _article_reason(job, root)
-    links = _links_of(job, root) if root is not None and job.scope is not None else ()
+    links: tuple[str, ...] = ()
+    if root is not None and job.scope is not None:
+        links = _links_of(job, root)
     requisites = None
     if root is not None and (job.requisites == ALL or (job.requisites and article)):
         requisites = tuple(requisites_in(root, job.url))

@@ -186,3 +186,14 @@ def test_links_are_what_scrapys_link_extractor_gives(demo_site: DemoSite) -> Non
             ours = analyse_page(PageJob(url, body, "text/html", "utf-8", scope=OUTLET)).links
             assert list(ours) == scrapy_links(url, body), (number, url)
             assert links  # every page has links to compare
+
+
+def test_a_bogus_base_or_scheme_relative_href_is_read_as_scrapy_reads_it() -> None:
+    # (Scrapy's LinkExtractor raises on this one: here the page's URL is the base)
+    bogus = page('<base href="http://[x"><a href="/news/a">A</a>')
+    assert analyse_page(job(bogus, scope=OUTLET)).links == ("https://courier.example/news/a",)
+    # "https:story" is relative to an https page: never taken from another page's cache
+    relative = page('<a href="https:story-1">story</a>')
+    for url in ("https://courier.example/news/x/p", "https://courier.example/other/q"):
+        ours = analyse_page(PageJob(url, relative, "text/html", "utf-8", scope=OUTLET)).links
+        assert list(ours) == scrapy_links(url, relative)

@@ -53,7 +53,7 @@ from crawler.items import ArticleItem
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
 from crawler.page_analysis import PageAnalysis
-from crawler.page_work import PageResult
+from crawler.page_work import ARTICLES, PageResult
 from crawler.probes import NotFoundProbes
 from crawler.requisite_links import REQUISITE
 from crawler.requisites import Requisites
@@ -67,6 +67,7 @@ from storage.manifest import Manifest
 logger = logging.getLogger(__name__)
 
 ARTICLE_KINDS = {"page", "feed_entry"}  # what may be an article; hubs, sitemaps, feeds are not
+LINKED_MAX = 500_000  # URLs remembered as linked (some 60 MB), then forgotten at once
 
 
 class OutletsSpider(Spider):
@@ -206,14 +207,18 @@ class OutletsSpider(Spider):
     ) -> PageResult:
         assert self.pages is not None
         meta = request.meta
-        follow = meta.get("depth", 0) < outlet.depth and not self.retry_mode
-        requisites = (
-            self.requisites.wanted(meta, response.status) if self.requisites is not None else None
-        )
+        page = meta.get("kind") not in ("sitemap", "feed")
+        # a sitemap or feed answered with an HTML page (an error page): only judged
+        follow = page and meta.get("depth", 0) < outlet.depth and not self.retry_mode
+        requisites = None
+        if page and self.requisites is not None:
+            requisites = self.requisites.wanted(meta, response.status)
+            if requisites == ARTICLES and meta.get("charset_unfit"):
+                requisites = None  # no article: its bytes fit no charset (charset_mismatch)
         return await self.pages.analyse(
             request, response, outlet, judge=judge, follow=follow, requisites=requisites,
             fingerprint=self.probes.fingerprint(outlet.name),
-            extract=not meta.get("charset_unfit"),
+            extract=page and not meta.get("charset_unfit"),
         )  # fmt: skip
 
     @property
@@ -436,6 +441,8 @@ class OutletsSpider(Spider):
             self._fail(response.url, response.meta, page.failed[0], response.status,
                        page.failed[1])  # fmt: skip
             return
+        if page.error and page.no_text:
+            logger.error("extraction failed on %s: %s", response.url, page.no_text[1])
         reason = page.article
         if reason and (unfit := response.meta.get("charset_unfit")):
             self._fail(response.url, response.meta, "charset_mismatch", response.status, unfit)
@@ -454,6 +461,8 @@ class OutletsSpider(Spider):
             if self._linked.get(url, depth + 1) <= depth:
                 repeated += 1
                 continue
+            if len(self._linked) >= LINKED_MAX:
+                self._linked.clear()  # bounded: a repeat then costs a request the filter drops
             self._linked[url] = depth
             if request := self._request(url, outlet, "page", self.parse_page):
                 yield request
