@@ -8,12 +8,19 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any, cast
+
+from scrapy import Request
+from scrapy.http import HtmlResponse
+from scrapy.utils.test import get_crawler
 
 from crawler.demo import DemoSite
 from crawler.outlets import parse_config
-from crawler.page_work import ARTICLES, PageJob, analyse_page
+from crawler.page_work import ARTICLES, PageJob, PageResult, analyse_page
 from crawler.soft_failures import NotFoundFingerprint
+from crawler.spiders.outlets import OutletsSpider
 from tests.conftest import FAST
+from tests.helpers import finished, project_settings
 
 URL = "https://courier.example/news/bridge"
 OUTLET = parse_config(
@@ -197,3 +204,80 @@ def test_a_bogus_base_or_scheme_relative_href_is_read_as_scrapy_reads_it() -> No
     for url in ("https://courier.example/news/x/p", "https://courier.example/other/q"):
         ours = analyse_page(PageJob(url, relative, "text/html", "utf-8", scope=OUTLET)).links
         assert list(ours) == scrapy_links(url, relative)
+
+
+class Pages:
+    """What a page worker answers, by URL: the links of each page (when they are wanted)."""
+
+    def __init__(self, links: dict[str, tuple[str, ...]]) -> None:
+        self.links = links
+        self.asked: list[tuple[str, bool]] = []
+
+    async def analyse(self, request: object, response: HtmlResponse, outlet: object,
+                      **kwargs: object) -> PageResult:  # fmt: skip
+        self.asked.append((response.url, bool(kwargs["follow"])))
+        return PageResult(links=self.links[response.url] if kwargs["follow"] else ())
+
+
+def racing_spider(links: dict[str, tuple[str, ...]]) -> tuple[OutletsSpider, Pages]:
+    from crawler.outlets import CrawlConfig
+
+    outlet = parse_config(
+        {"outlets": [{"name": "courier", "start_urls": [HOME], "depth": 2}]}
+    ).outlets[0]
+    crawler = get_crawler(OutletsSpider, project_settings(ARCHIVE_REQUISITES=False))
+    crawler.spider = OutletsSpider.from_crawler(crawler, crawl_config=CrawlConfig((outlet,)))
+    crawler.stats.open_spider()  # type: ignore[union-attr]
+    pages = Pages(links)
+    spider = cast(OutletsSpider, crawler.spider)
+    spider.pages = pages  # type: ignore[assignment]
+    return spider, pages
+
+
+def parsed(spider: OutletsSpider, url: str, depth: int) -> list[Request]:
+    request = Request(url, meta={"outlet": "courier", "kind": "page", "depth": depth})
+    response = HtmlResponse(url, body=b"<html><body><p>page</p></body></html>",
+                            encoding="utf-8", request=request)  # fmt: skip
+    return [r for r in finished_all(spider.parse_page(response)) if isinstance(r, Request)]
+
+
+def finished_all(agen: Any) -> list[Any]:
+    out = []
+    while True:
+        try:
+            out.append(finished(agen.__anext__()))
+        except StopAsyncIteration:
+            return out
+
+
+HOME, ARTICLE, SECTION = (f"https://courier.example{p}" for p in ("/", "/news/a", "/section/x"))
+DEEP = "https://courier.example/news/b"
+
+
+def test_a_section_found_first_through_an_article_is_read_at_its_lesser_depth() -> None:
+    """Pages come concurrently: the home page's article may be read before the home page's
+    own link to a section is made a request, and the section first found one hop deeper,
+    through the article's menu. It is read at the depth of its least link, and its links
+    followed, as if the pages had come in order."""
+    spider, pages = racing_spider({HOME: (), ARTICLE: (SECTION,), SECTION: (DEEP,)})
+    assert [r.url for r in parsed(spider, ARTICLE, 1)] == [SECTION]  # made at depth 2
+    spider._linked[ARTICLE] = 1
+    pages.links[HOME] = (ARTICLE, SECTION)
+    assert parsed(spider, HOME, 0) == []  # the section's request is queued already
+    # the queued request (depth 2) is read at depth 1: its links are followed
+    assert [r.url for r in parsed(spider, SECTION, 2)] == [DEEP]
+    assert (SECTION, True) in pages.asked
+    stats = spider.crawler.stats
+    assert stats is not None and stats.get_value("spider/depth/lessened") == 1
+
+
+def test_a_section_read_at_the_depth_limit_is_fetched_again_when_found_nearer() -> None:
+    spider, pages = racing_spider({HOME: (), ARTICLE: (SECTION,), SECTION: (DEEP,)})
+    parsed(spider, ARTICLE, 1)
+    assert parsed(spider, SECTION, 2) == []  # read before the nearer link came: not followed
+    pages.links[HOME] = (ARTICLE, SECTION)
+    (again,) = [r for r in parsed(spider, HOME, 0) if r.url == SECTION]
+    assert again.dont_filter  # past the duplicate filter, once
+    assert parsed(spider, HOME, 0) == []
+    stats = spider.crawler.stats
+    assert stats is not None and stats.get_value("spider/depth/refetched") == 1

@@ -24,7 +24,9 @@ Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spi
 (every page that is not HTML), ``spider/failed/<reason>``,
 ``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, ``spider/known_urls``
 (what the archive held at start: storage.known_pages), ``spider/links/repeated`` (links to a URL
-a page of this run linked already, at the same depth or less: not made requests again), per outlet
+a page of this run linked already, at the same depth or less: not made requests again),
+``spider/depth/{lessened,refetched}`` (a page linked again at a lesser depth: read at it, or a
+hub read already at the outlet's depth fetched again), per outlet
 ``outlet/<name>/articles``, ``soft_failures/probe/{sent,answered_200,answered_404,
 answered_other,failed}``.
 """
@@ -94,6 +96,7 @@ class OutletsSpider(Spider):
         self._known: KnownPages | None = None  # the archive's state at start (_load_known)
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
         self._linked: dict[str, int] = {}  # URL: the least depth a page of this run linked it at
+        self._capped_hubs: set[str] = set()  # hubs read at the outlet's depth: links not followed
         self.probes = NotFoundProbes(False, self._count)  # made for the crawl in from_crawler
         self.requisites: Requisites | None = None  # made for the crawl in from_crawler
         self.pages: PageAnalysis | None = None  # made for the crawl in from_crawler
@@ -202,11 +205,36 @@ class OutletsSpider(Spider):
             return KEEP  # not an outlet's page (robots.txt…)
         return (await self._analysed(request, response, outlet, judge=True)).verdict
 
+    @staticmethod
+    def _found_url(meta: dict[str, Any], url: str) -> str:
+        return str((meta.get("redirect_urls") or [url])[0])
+
+    def _shallower(self, url: str, depth: int, outlet: OutletConfig) -> Request | None:
+        """A page linked again at a lesser depth than its request was made with. Pages are
+        fetched concurrently, so a section page may first be found one hop deeper, through an
+        article (its menu), than through the home page: its request, still queued or on its
+        way, is read at the lesser depth (_analysed); one read already at the outlet's depth,
+        its links not followed, is fetched again (a hub: an article's links are its own
+        teasers). In a distributed crawl the shared queue sees to it."""
+        if self.settings.getbool("CLUSTER_ENABLED"):
+            # the shared queue takes a page again at a lesser depth (cluster/requeued_shallower)
+            return self._request(url, outlet, "page", self.parse_page)
+        if url in self._capped_hubs and depth < outlet.depth:
+            self._capped_hubs.discard(url)
+            self._count("spider/depth/refetched")
+            return self._request(url, outlet, "page", self.parse_page, again=True)
+        self._count("spider/depth/lessened")
+        return None
+
     async def _analysed(
         self, request: Request, response: Response, outlet: OutletConfig, judge: bool = False
     ) -> PageResult:
         assert self.pages is not None
         meta = request.meta
+        # linked at a lesser depth since its request was made: read at that depth
+        least = self._linked.get(self._found_url(meta, request.url), meta.get("depth", 0))
+        if least < meta.get("depth", 0):
+            meta["depth"] = least  # DepthMiddleware gives the page's links this depth + 1
         page = meta.get("kind") not in ("sitemap", "feed")
         # a sitemap or feed answered with an HTML page (an error page): only judged
         follow = page and meta.get("depth", 0) < outlet.depth and not self.retry_mode
@@ -258,7 +286,13 @@ class OutletsSpider(Spider):
             self.requisites.close()
 
     def _request(
-        self, url: str, outlet: OutletConfig, kind: str, callback: Any, force: bool = False
+        self,
+        url: str,
+        outlet: OutletConfig,
+        kind: str,
+        callback: Any,
+        force: bool = False,
+        again: bool = False,
     ) -> Request | None:
         """The request for a URL the crawl found, or None when the archive does not need it:
         a failure not yet due, or an article archived already (unless --refresh or the
@@ -284,7 +318,9 @@ class OutletsSpider(Spider):
                                             "warc_file": original.warc_file,
                                             "warc_offset": original.warc_offset}  # fmt: skip
                 self._count("spider/conditional")
-        return Request(url, callback=callback, errback=self.on_error, meta=meta, headers=headers)
+        # again: fetched already in this run, and wanted once more (past the duplicate filter)
+        return Request(url, callback=callback, errback=self.on_error, meta=meta, headers=headers,
+                       dont_filter=again)  # fmt: skip
 
     def _archived_recently(self, url: str, outlet: OutletConfig) -> bool:
         assert self._known is not None
@@ -454,17 +490,23 @@ class OutletsSpider(Spider):
         else:
             self._count("spider/pages/hub")
             self._ok(response)
+            if response.meta.get("depth", 0) >= outlet.depth:  # its links were not followed
+                self._capped_hubs.add(self._found_url(response.meta, response.url))
         depth, repeated = response.meta.get("depth", 0) + 1, 0
         for url in page.links:
             # the same menus on every page: a URL linked already, as shallow, is not made a
             # request again only for Scrapy's duplicate filter to drop it
-            if self._linked.get(url, depth + 1) <= depth:
+            known = self._linked.get(url)
+            if known is not None and known <= depth:
                 repeated += 1
                 continue
             if len(self._linked) >= LINKED_MAX:
                 self._linked.clear()  # bounded: a repeat then costs a request the filter drops
             self._linked[url] = depth
-            if request := self._request(url, outlet, "page", self.parse_page):
+            if known is not None:  # linked before, deeper: its request takes this depth
+                if request := self._shallower(url, depth, outlet):
+                    yield request
+            elif request := self._request(url, outlet, "page", self.parse_page):
                 yield request
         if repeated:
             self._count_many("spider/links/repeated", repeated)
