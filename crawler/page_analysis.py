@@ -18,7 +18,6 @@ Stats: ``pages/analysed``, ``pages/failed/<reason>``, ``extract/worker_died``,
 
 from __future__ import annotations
 
-import inspect
 import logging
 import weakref
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from crawler.outlets import OutletConfig
 from crawler.page_work import PageJob, PageResult, analyse_page, probe_fingerprint
 from crawler.soft_failures import NotFoundFingerprint
 from pipelines.article import ArticleText, extract_article
+from pipelines.extract import extractor_kwargs
 from pipelines.worker_pool import WorkerPool, WorkTimeout, stats_counter
 
 logger = logging.getLogger(__name__)
@@ -60,9 +60,6 @@ class PageAnalysis:
         self.min_chars = min_chars
         # the project's extractor reads the worker's tree; a user's is called with the bytes
         self.extract_fn = None if extract_fn is extract_article else extract_fn
-        params = inspect.signature(extract_fn).parameters.values()
-        # an EXTRACT_FUNCTION written before `encoding` was passed still works
-        self._takes_encoding = any(p.name == "encoding" or p.kind is p.VAR_KEYWORD for p in params)
         self._results: weakref.WeakKeyDictionary[Response, PageResult] = weakref.WeakKeyDictionary()
 
     @classmethod
@@ -74,10 +71,6 @@ class PageAnalysis:
             min_chars=settings.getint("EXTRACT_MIN_CHARS"),
             extract_fn=load_object(settings["EXTRACT_FUNCTION"]),
         )  # fmt: skip
-
-    def result(self, response: Response) -> PageResult | None:
-        """The answer for a response analysed already, else None."""
-        return self._results.get(response)
 
     async def analyse(
         self,
@@ -99,9 +92,8 @@ class PageAnalysis:
         meta = request.meta
         kwargs: dict[str, Any] = {}
         if self.extract_fn is not None:
-            kwargs = {"drop": outlet.drop, "keep": outlet.keep, "min_chars": self.min_chars}
-            if self._takes_encoding:
-                kwargs["encoding"] = getattr(response, "encoding", None)
+            kwargs = extractor_kwargs(self.extract_fn, outlet.drop, outlet.keep, self.min_chars,
+                                      getattr(response, "encoding", None))  # fmt: skip
         job = PageJob(
             url=response.url, body=response.body, content_type=_content_type(response),
             encoding=getattr(response, "encoding", None),

@@ -15,7 +15,6 @@ functions: :mod:`crawler.requisites` runs them off the reactor.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 from urllib.parse import urldefrag, urljoin
@@ -23,6 +22,8 @@ from urllib.parse import urldefrag, urljoin
 import lxml.html
 import tinycss2
 from w3lib.url import safe_url_string
+
+from pipelines.article import NoArticle, parse_html
 
 REQUISITE = "requisite"  # meta["kind"] of a requisite's request (crawler.requisites)
 # what each requisite is, also the stats' last part: requisites/requested/<kind>
@@ -110,21 +111,11 @@ def _link_kind(link: Any) -> str | None:
 
 
 def page_requisites(body: bytes, url: str, encoding: str | None = None) -> list[Requisite]:
-    """The requisites of an HTML page, in document order, each URL once."""
-    parser = lxml.html.HTMLParser(remove_comments=True)
-    # decoded here with the crawl's charset: libxml2 knows fewer codec names than Python
-    # (euc_jp, utf-16-le, mac-roman...); without one, libxml2 reads the page's own declaration
-    document: bytes | str = body
-    if encoding:
-        with contextlib.suppress(LookupError):  # a name Python does not know: libxml2's turn
-            document = body.decode(encoding, "replace")
+    """The requisites of an HTML page, in document order, each URL once, from its bytes
+    parsed as a page worker parses them (:func:`pipelines.article.parse_html`)."""
     try:
-        root = lxml.html.document_fromstring(document, parser=parser)
-    except ValueError:  # a str with an XML encoding declaration: the bytes, then
-        root = _parse_bytes(body, parser)
-    except lxml.etree.ParserError:  # an empty document
-        return []
-    if root is None:
+        root = parse_html(body, "text/html", encoding, strict=False)
+    except NoArticle:  # empty, or not a document
         return []
     return requisites_in(root, url)
 
@@ -171,13 +162,6 @@ def requisites_in(root: Any, url: str) -> list[Requisite]:
         if (style := el.get("style")) and _names_urls(style):
             found.extend((r.url, r.kind) for r in inline_style_requisites(style, base))
     return _unique(((_absolute(base, value), kind) for value, kind in found))
-
-
-def _parse_bytes(body: bytes, parser: lxml.html.HTMLParser) -> Any:
-    try:
-        return lxml.html.document_fromstring(body, parser=parser)
-    except (ValueError, lxml.etree.ParserError):
-        return None
 
 
 def css_requisites(css: bytes | str, url: str, encoding: str | None = None) -> list[Requisite]:

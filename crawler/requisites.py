@@ -32,10 +32,8 @@ died or hung on),
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -43,7 +41,6 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.python.failure import Failure
 from w3lib.encoding import http_content_type_encoding
 
@@ -57,7 +54,6 @@ from crawler.requisite_links import (
     Requisite,
     css_requisites,
 )
-from crawler.twisted_util import deferred_from_future
 from pipelines.worker_pool import WorkerPool, WorkTimeout
 
 logger = logging.getLogger(__name__)
@@ -79,7 +75,7 @@ class Requisites:
         max_per_page: int = 150,
         max_per_run: int = 50_000,
         max_url_length: int = 2083,
-        run: Callable[..., Awaitable[Any]] | None = None,
+        run: Callable[..., Awaitable[Any]],
     ) -> None:
         self.count = count  # (stats key, amount): the crawler's stats, made after this
         self.callback = callback
@@ -91,9 +87,8 @@ class Requisites:
         self.max_url_length = max_url_length
         self._requested: set[str] = set()  # URLs asked for in this run
         # where a stylesheet is read: the crawl's worker processes (tinycss2 is pure Python, a
-        # thread would hold the crawl's GIL); without them, one thread
+        # thread would hold the crawl's GIL)
         self._run = run
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="requisites")
 
     @classmethod
     def from_crawler(
@@ -115,9 +110,6 @@ class Requisites:
             max_url_length=settings.getint("URLLENGTH_LIMIT") or 2**31,
             run=WorkerPool.for_crawler(crawler).run, **limits,
         )  # fmt: skip
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def wanted(self, meta: dict[str, Any], status: int) -> str | None:
         """Whose requisites are read from this page (``page_work.ALL``: any page,
@@ -145,7 +137,9 @@ class Requisites:
         content_type = response.headers.get("Content-Type") or b""
         encoding = http_content_type_encoding(content_type.decode("latin-1"))
         try:
-            found = await self._off_reactor(css_requisites, response.body, response.url, encoding)
+            found: list[Requisite] = await self._run(
+                css_requisites, response.body, response.url, encoding
+            )
         except (BrokenProcessPool, WorkTimeout) as exc:  # its worker died or hung on it
             self.count("requisites/failed/unread", 1)
             logger.warning("stylesheet %s not read: %s", response.url, exc)
@@ -180,17 +174,6 @@ class Requisites:
         self.count(f"requisites/failed/{reason}", 1)
         url = request.url if request is not None else "?"
         logger.info("requisite failed: %s (%s)", url, reason)
-
-    async def _off_reactor(self, fn: Callable[..., list[Requisite]], *args: Any) -> list[Requisite]:
-        if self._run is not None:
-            found: list[Requisite] = await self._run(fn, *args)
-            return found
-        future = self._executor.submit(fn, *args)
-        try:
-            return await maybe_deferred_to_future(deferred_from_future(future))
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
 
     def requests_for(
         self, found: list[Requisite], of: str, outlet: str, level: int = 0

@@ -39,6 +39,24 @@ from pipelines.worker_pool import WorkerPool, WorkTimeout
 logger = logging.getLogger(__name__)
 
 
+def extractor_kwargs(
+    fn: Callable[..., ArticleText],
+    drop: tuple[str, ...],
+    keep: tuple[str, ...],
+    min_chars: int,
+    encoding: str | None,
+) -> dict[str, Any]:
+    """The keyword arguments an EXTRACT_FUNCTION is called with. One written before `encoding`
+    was passed still works (and decodes by its own rules)."""
+    kwargs: dict[str, Any] = {"drop": drop, "keep": keep, "min_chars": min_chars}
+    params = inspect.signature(fn).parameters.values()
+    if encoding is not None and any(
+        p.name == "encoding" or p.kind is p.VAR_KEYWORD for p in params
+    ):
+        kwargs["encoding"] = encoding
+    return kwargs
+
+
 class ExtractPipeline:
     def __init__(
         self,
@@ -51,10 +69,6 @@ class ExtractPipeline:
     ) -> None:
         self.min_chars = min_chars
         self.extract_fn = extract_fn
-        # an EXTRACT_FUNCTION written before `encoding` was passed still works (and decodes by
-        # its own rules)
-        params = inspect.signature(extract_fn).parameters.values()
-        self._takes_encoding = any(p.name == "encoding" or p.kind is p.VAR_KEYWORD for p in params)
         self.stats = stats
         self.crawler: Crawler | None = None
         self.pool = pool if pool is not None else WorkerPool(workers, stats.inc_value, timeout)
@@ -76,10 +90,6 @@ class ExtractPipeline:
         )
         pipeline.crawler = crawler
         return pipeline
-
-    @property
-    def workers(self) -> int:
-        return self.pool.workers
 
     def open_spider(self) -> None:
         self.pool.start()
@@ -146,7 +156,5 @@ class ExtractPipeline:
     ) -> ArticleText:
         """Extract in the pool (:meth:`WorkerPool.run`: a page that kills or hangs its worker
         is the only one lost)."""
-        kwargs: dict[str, Any] = {"drop": drop, "keep": keep, "min_chars": self.min_chars}
-        if encoding is not None and self._takes_encoding:
-            kwargs["encoding"] = encoding
+        kwargs = extractor_kwargs(self.extract_fn, drop, keep, self.min_chars, encoding)
         return await self.pool.run(self.extract_fn, body, url, content_type, **kwargs)

@@ -59,7 +59,7 @@ from crawler.page_work import ARTICLES, PageResult
 from crawler.probes import NotFoundProbes
 from crawler.requisite_links import REQUISITE
 from crawler.requisites import Requisites
-from crawler.soft_failures import KEEP, NotFoundFingerprint, Verdict
+from crawler.soft_failures import KEEP, Verdict
 from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
 from storage.known_pages import KnownPages
@@ -191,11 +191,6 @@ class OutletsSpider(Spider):
         if request is not None:
             self._signal(na_signals.request_done, request=request)
 
-    def not_found_fingerprint(self, outlet: str) -> NotFoundFingerprint | None:
-        """The outlet's answer for a URL that cannot exist, once its probe came back with a
-        success status."""
-        return self.probes.fingerprint(outlet)
-
     async def judged(self, request: Request, response: HtmlResponse) -> Verdict:
         """The soft-failure verdict on a page (:class:`~crawler.soft_failures.PageJudge`, for
         the retry middleware): its page worker reads everything else of it in the same pass."""
@@ -282,8 +277,6 @@ class OutletsSpider(Spider):
     def closed(self, reason: str) -> None:
         if self._manifest is not None:
             self._manifest.close()
-        if self.requisites is not None:
-            self.requisites.close()
 
     def _request(
         self,
