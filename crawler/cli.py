@@ -51,10 +51,10 @@ from crawler.runner import (
 )
 from crawler.settings_check import check_archive_dir
 from storage import lock
-from storage.layout import ArchiveLayout, iso, utc_now
+from storage.layout import ArchiveLayout, check_token, iso, utc_now
 from storage.manifest import Manifest
 from storage.push import Pusher
-from storage.s3 import FSStore
+from storage.s3 import FSStore, PushError, check_target
 
 # The demo site is on loopback: no need to be polite to ourselves.
 DEMO_SETTINGS = {
@@ -81,7 +81,7 @@ def print_texts(archive: Path, out: TextIO = sys.stdout) -> None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     settings = build_settings(args.archive, args.set, **cluster_settings(args))
     config = load_config(args.config, settings.getint("URLLENGTH_LIMIT")).select(args.outlet)
-    target = args.push or config.push or settings.get("PUSH_TO")
+    target = checked_target(args.push or config.push or settings.get("PUSH_TO"), "--push")
     return crawl_archive(config, settings, target=target, part=worker_part(settings),
                          refresh=args.refresh)  # fmt: skip
 
@@ -91,15 +91,30 @@ def cmd_push(args: argparse.Namespace) -> int:
     check_archive_dir(args.archive)  # the push records what it pushed in the manifest
     open_manifest(args.archive).close()  # an archive, or exit 2
     settings = build_settings(args.archive, args.set)
-    target = args.to or settings.get("PUSH_TO")
+    target = checked_target(args.to or settings.get("PUSH_TO"), "--to")
     if not target:
         raise ConfigError("no target: pass --to s3://BUCKET/PREFIX (or set PUSH_TO)")
+    if args.worker_id:  # it names the worker's objects in the store (manifests/ID.sqlite)
+        try:
+            check_token(args.worker_id, "--worker-id")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     with lock.held(layout.lock_path):
         return run_push(
             layout, target, settings, endpoint_url=args.endpoint_url, dry_run=args.dry_run,
             create=args.create_bucket or None,
             delete_local=args.delete_local_after_verify or None, part=args.worker_id,
         )  # fmt: skip
+
+
+def checked_target(target: str | None, option: str) -> str | None:
+    """A push target that names its store unambiguously; else a ConfigError (exit 2)."""
+    if not target:
+        return None
+    try:
+        return check_target(target)
+    except PushError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
 
 
 def open_manifest(archive: str) -> Manifest:

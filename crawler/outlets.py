@@ -19,6 +19,8 @@ import yaml
 from cssselect import GenericTranslator, SelectorError
 from w3lib.url import safe_url_string
 
+from storage.s3 import PushError, check_target
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_DEPTH = 2
 TOP_KEYS = {"user_agent", "outlets", "push"}
@@ -210,10 +212,14 @@ def parse_config(
         seen.add(outlet.name)
         outlets.append(outlet)
     push = data.get("push")
-    if push is not None and (
-        not isinstance(push, str) or not push.startswith(("s3://", "file://"))
-    ):
-        raise ConfigError("must be s3://BUCKET/PREFIX or file:///PATH", source=source, key="push")
+    if push is not None:
+        if not isinstance(push, str):
+            raise ConfigError("must be s3://BUCKET/PREFIX or file:///PATH", source=source,
+                              key="push")  # fmt: skip
+        try:
+            check_target(push)
+        except PushError as exc:
+            raise ConfigError(str(exc), source=source, key="push") from None
     config = CrawlConfig(tuple(outlets), user_agent.strip() if user_agent else None, source, push)
     config.check_url_length(url_length_limit)
     return config

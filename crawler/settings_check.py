@@ -5,8 +5,9 @@ A bad value must stop the crawl before the first request, not disable a componen
 evidence. So components raise :class:`SettingsError` (the CLI exits 2 on it) and keep
 ``NotConfigured`` for their on/off flag only.
 
-Checked: the project's own settings (``ARCHIVE_DIR``, ``WARC_*``, ``EXTRACT_*`` with
-``EXTRACT_FUNCTION`` imported, ``PUSH_*``, ``RETRY_*``, ``CLUSTER_*``) and the Scrapy settings
+Checked: the project's own settings (``ARCHIVE_DIR``, ``ARCHIVE_RUN_ID``, ``WARC_*``,
+``EXTRACT_*`` with ``EXTRACT_FUNCTION`` imported, ``PUSH_*`` with ``PUSH_TO`` a target that names
+its store unambiguously, ``RETRY_*``, ``CLUSTER_*``) and the Scrapy settings
 the crawl relies on, which Scrapy itself takes as given: a concurrency of 0 hangs the crawl
 (SIGTERM included), a negative ``DOWNLOAD_TIMEOUT`` fails every URL, a CR/LF in ``USER_AGENT``
 or ``DEFAULT_REQUEST_HEADERS`` injects a header into every request.
@@ -25,6 +26,8 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
 from crawler.outlets import control_character
+from storage.layout import check_token
+from storage.s3 import PushError, check_target
 
 # A bound for the concurrency settings: far above what one machine can use, below what would
 # make Scrapy allocate slots and tasks without end.
@@ -219,12 +222,31 @@ def check_settings(settings: BaseSettings) -> None:
             f"WARC_PREFIX must be letters, digits, '_' or '.' (it starts each WARC file name and "
             f"'-' separates the name's fields), not {prefix!r}"
         )
+    run_id = settings.get("ARCHIVE_RUN_ID")
+    if run_id:  # it names the run's summary and log files
+        _token(str(run_id), "ARCHIVE_RUN_ID")
+    if settings.get("PUSH_TO"):
+        _target(settings.get("PUSH_TO"), "PUSH_TO")
     for name, check in CHECKS.items():
         check(settings, name)
     if settings.getbool("EXTRACT_ENABLED"):
         _function(settings, "EXTRACT_FUNCTION")
     if settings.getbool("CLUSTER_ENABLED"):
         check_cluster(settings)
+
+
+def _token(value: str, name: str) -> str:
+    try:
+        return check_token(value, name)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _target(value: Any, name: str) -> str:
+    try:
+        return check_target(str(value))
+    except PushError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
 
 
 def check_archive_dir(archive: str | Path) -> None:

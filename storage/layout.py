@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 from datetime import datetime, timezone
@@ -24,6 +25,21 @@ from pathlib import Path
 
 OPEN_SUFFIX = ".open"
 WARC_SUFFIX = ".warc.gz"
+
+
+# a name that becomes part of a file or object key (a run id, a worker id): no separator, no
+# leading dot, nothing a shell or a URL would read otherwise
+TOKEN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_token(value: str, what: str) -> str:
+    """`value` when it can name a file (`what` is the setting or option, for the ValueError)."""
+    if not isinstance(value, str) or not TOKEN_RE.match(value) or ".." in value:
+        raise ValueError(
+            f"{what} must be 1-64 letters, digits, '-', '_' or '.' starting with a letter or "
+            f"digit (it names files), not {value!r}"
+        )
+    return value
 
 
 def utc_now() -> datetime:

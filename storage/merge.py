@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.request import pathname2url
 
 from storage import schema
 from storage.atomic import json_bytes
@@ -103,9 +104,47 @@ HEAL_SQL = (
 )
 
 
+# what a part must hold, each a plain table: a part comes from the bucket, written by whoever can
+# write there, so a view or a trigger standing in for a table is not read
+PART_TABLES = ("runs", "captures", "texts", "articles", "failures", "failure_events")
+
+
+class PartRefused(ValueError):
+    """A worker's manifest that is not one: unreadable, corrupt, or with views for tables."""
+
+
+def _attach(db: sqlite3.Connection, part: Path) -> None:
+    """Attach `part` as ``p``, read-only (a worker's live manifest is never written here); a
+    PartRefused (and nothing attached) unless it is an intact manifest of plain tables."""
+    try:
+        db.execute("ATTACH DATABASE ? AS p", (f"file:{pathname2url(str(part))}?mode=ro",))
+    except sqlite3.DatabaseError as exc:
+        raise PartRefused(f"not a manifest: {exc}") from None
+    try:
+        _check_part(db)
+    except PartRefused:
+        db.execute("DETACH DATABASE p")
+        raise
+
+
+def _check_part(db: sqlite3.Connection) -> None:
+    try:
+        (check,) = db.execute("PRAGMA p.quick_check(1)").fetchone()
+        kinds = dict(db.execute("SELECT name, type FROM p.sqlite_master"
+                                " WHERE type IN ('table', 'view')"))  # fmt: skip
+    except sqlite3.DatabaseError as exc:  # not a database at all
+        raise PartRefused(f"not a manifest: {exc}") from None
+    if check != "ok":
+        raise PartRefused(f"corrupt: {check}")
+    for table in PART_TABLES:
+        if kinds.get(table) != "table":
+            raise PartRefused(f"{table} is {'a ' + kinds[table] if table in kinds else 'missing'}")
+
+
 @dataclass
 class MergeReport:
     parts: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # parts not merged, with the reason
     texts: int = 0
     articles: int = 0
     captures: int = 0
@@ -114,9 +153,10 @@ class MergeReport:
     sidecars: int = 0  # of those, sidecars rewritten in the store to credit every copy
 
     def line(self) -> str:
-        return (f"merged {len(self.parts)} manifest(s): {self.texts} texts, {self.articles} "
-                f"articles, {self.captures} captures, {self.failures} failures; "
-                f"{self.sidecars} sidecar(s) rewritten")  # fmt: skip
+        refused = f"; refused {'; '.join(self.refused)}" if self.refused else ""
+        return (f"merged {len(self.parts) - len(self.refused)} manifest(s): {self.texts} texts, "
+                f"{self.articles} articles, {self.captures} captures, {self.failures} failures; "
+                f"{self.sidecars} sidecar(s) rewritten{refused}")  # fmt: skip
 
 
 class Sidecars(Protocol):
@@ -198,9 +238,15 @@ def merge_manifests(
         db = sqlite3.connect(tmp, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to upload
+            # a part's schema is not ours to trust: no function with side effects runs from it
+            db.execute("PRAGMA trusted_schema=OFF")
             for part in parts:
-                # the part opened read-only: a worker's live manifest is never written here
-                db.execute("ATTACH DATABASE ? AS p", (f"file:{part}?mode=ro",))
+                try:
+                    _attach(db, part)
+                except PartRefused as exc:
+                    logger.warning("manifest part %s not merged: %s", part.name, exc)
+                    report.refused.append(f"{part.name} ({exc})")
+                    continue
                 db.execute("BEGIN")
                 for sql in _merge_sql(db):
                     db.execute(sql)

@@ -372,10 +372,16 @@ class FSStore:
 
     @classmethod
     def from_uri(cls, uri: str, **_: Any) -> FSStore:
-        return cls(urlsplit(uri).path)
+        return cls(urlsplit(check_target(uri)).path)
 
     def key(self, relative: str) -> str:
         return relative
+
+    def _path(self, key: str) -> Path:
+        """The file of `key`, which stays under the root (a key is a relative path, no '..')."""
+        if key.startswith("/") or ".." in Path(key).parts:
+            raise PushError(f"{key!r} is no key inside {self.target}")
+        return self.root / key
 
     def check(self, create: bool = False) -> None:
         if not self.root.is_dir():
@@ -394,7 +400,7 @@ class FSStore:
 
     def put(self, path: Path, key: str, digest: FileDigest, *, unfinished: Sequence[str] = (),
             ledger: UploadLedger | None = None) -> PutResult:  # fmt: skip
-        dest = self.root / key
+        dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as out, path.open("rb") as src:
@@ -405,7 +411,7 @@ class FSStore:
         return PutResult()
 
     def verify(self, key: str, digest: FileDigest) -> str:
-        dest = self.root / key
+        dest = self._path(key)
         if (
             not dest.is_file()
             or dest.stat().st_size != digest.size
@@ -415,23 +421,43 @@ class FSStore:
         return "checksum"
 
     def list(self, relative_dir: str) -> list[str]:
-        base = self.root / relative_dir
+        base = self._path(relative_dir)
         if not base.is_dir():
             return []
         return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*")
                       if p.is_file() and not p.name.startswith("."))  # fmt: skip
 
     def get(self, relative: str, dest: Path) -> None:
-        shutil.copyfile(self.root / relative, dest)
+        shutil.copyfile(self._path(relative), dest)
 
 
 STORE_SCHEMES: dict[str, Any] = {"s3": S3Store, "file": FSStore}
 
 
-def store_for(uri: str, **options: Any) -> ObjectStore:
-    scheme = urlsplit(uri).scheme
-    if scheme not in STORE_SCHEMES:
+def check_target(uri: str) -> str:
+    """`uri` when it names a store unambiguously; else a PushError saying how to write it.
+
+    ``file://backup/x`` is a URI of the host ``backup`` and the path ``/x``: taken as it stands
+    it would push to ``/x``, not to ``./backup/x`` as it reads, so a file URI must name no host
+    (``file:///abs/path``, or ``localhost``)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in STORE_SCHEMES:
         raise PushError(f"cannot push to {uri!r}: use s3://BUCKET/PREFIX or file:///PATH")
+    if parts.scheme == "s3" and not parts.netloc:
+        raise PushError(f"no bucket in {uri!r}: write s3://BUCKET/PREFIX")
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise PushError(
+                f"{uri!r} names the host {parts.netloc!r}, so its path is {parts.path or '/'!r}: "
+                f"write file:///ABSOLUTE/PATH (three slashes)"
+            )
+        if not parts.path.startswith("/") or parts.query or parts.fragment:
+            raise PushError(f"{uri!r} is not file:///ABSOLUTE/PATH")
+    return uri
+
+
+def store_for(uri: str, **options: Any) -> ObjectStore:
+    scheme = urlsplit(check_target(uri)).scheme
     cls = STORE_SCHEMES[scheme]
     store: ObjectStore = cls.from_uri(uri, **(options if scheme == "s3" else {}))
     return store

@@ -15,6 +15,8 @@ import pytest
 
 from crawler.cli import main
 from crawler.runner import build_settings
+from storage.manifest import Manifest
+from storage.s3 import PushError, digest_file, store_for
 from tests.conftest import cli, scrapy
 
 PASSWORD = "s3cr3t-Pa55"
@@ -165,6 +167,12 @@ MORE_SETTINGS = [
     ('DEFAULT_REQUEST_HEADERS={"X-A": "1\\r\\nX-B: 2"}', "DEFAULT_REQUEST_HEADERS: header values"),
     ("DEFAULT_REQUEST_HEADERS={", "DEFAULT_REQUEST_HEADERS must be JSON here"),
     ("EXTRACT_FUNCTION=crawler.settings.BOT_NAME", "EXTRACT_FUNCTION must name a function"),
+    # names of files: the run's log and summary
+    ("ARCHIVE_RUN_ID=../../escape", "ARCHIVE_RUN_ID must be 1-64 letters, digits"),
+    ("ARCHIVE_RUN_ID=.hidden", "ARCHIVE_RUN_ID must be 1-64 letters, digits"),
+    ("ARCHIVE_RUN_ID=a/b", "ARCHIVE_RUN_ID must be 1-64 letters, digits"),
+    ("PUSH_TO=file://backup/x", "PUSH_TO: 'file://backup/x' names the host 'backup'"),
+    ("PUSH_TO=ftp://host/x", "PUSH_TO: cannot push to 'ftp://host/x'"),
 ]
 
 
@@ -204,6 +212,32 @@ def test_an_extract_function_that_cannot_be_imported(tmp_path: Path) -> None:
     line = assert_one_line(result, "EXTRACT_FUNCTION", "'no.such.fn'")
     assert "cannot be imported: ModuleNotFoundError: No module named 'no'" in line
     assert not (tmp_path / "archive").exists()
+
+
+def test_a_file_uri_with_a_host_is_refused_wherever_it_is_given(tmp_path: Path) -> None:
+    """file://backup/x reads as ./backup/x but means /x: refused, exit 2, nothing pushed."""
+    config = outlets_yaml(tmp_path, top="push: file://backup/x\n")
+    line = assert_one_line(crawl(tmp_path, config), "push", "file:///ABSOLUTE/PATH")
+    assert "names the host 'backup'" in line
+    result = crawl(tmp_path, outlets_yaml(tmp_path), "--push", "file://backup/x")
+    assert "--push: 'file://backup/x' names the host" in assert_one_line(result)
+    assert not (tmp_path / "archive").exists()  # refused before the crawl made anything
+
+
+def test_push_worker_id_that_would_leave_the_store_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive, target = tmp_path / "archive", tmp_path / "store"
+    target.mkdir()
+    archive.mkdir()
+    Manifest(archive / "manifest.sqlite").close()
+    capsys.readouterr()
+    for bad in ("../../outside", "a/b", ".."):
+        assert main(["push", "--archive", str(archive), "--to", f"file://{target}",
+                     "--worker-id", bad]) == 2  # fmt: skip
+        err = capsys.readouterr().err
+        assert err.startswith("newsarchiver: --worker-id must be 1-64 letters") and bad in err
+    assert list(target.iterdir()) == [] and not (tmp_path / "outside.sqlite").exists()
 
 
 # --- --archive --------------------------------------------------------------------------------
@@ -290,3 +324,13 @@ def test_telnet_console_and_remote_control_are_off(tmp_path: Path) -> None:
         assert "Telnet Password" not in text and "telnet.TelnetConsole" not in text
         assert "Remote control" not in text and "remote_control.RemoteControl" not in text
     assert list(jobs.iterdir()) == []
+
+
+def test_a_file_store_key_never_leaves_its_root(tmp_path: Path) -> None:
+    store = store_for(f"file://{tmp_path / 'store'}")
+    source = tmp_path / "page.txt"
+    source.write_text("x", encoding="utf-8")
+    for key in ("../outside.txt", "/etc/outside.txt", "a/../../outside.txt"):
+        with pytest.raises(PushError, match="is no key inside"):
+            store.put(source, key, digest_file(source, None, None))
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "store").exists()

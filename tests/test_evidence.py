@@ -16,6 +16,7 @@ import pytest
 
 from bench.soak import audit
 from crawler.demo import DemoSite
+from crawler.demo.content import Story
 from crawler.extensions import warc_capture
 from crawler.extensions.warc_capture import to_exchange
 from storage.evidence import reconcile
@@ -120,6 +121,46 @@ def test_a_304_page_is_read_from_its_capture_and_its_links_are_followed(tmp_path
         kinds = query(archive, f"SELECT record_type FROM captures WHERE url IN ({marks})",
                       *homes.values())  # fmt: skip
         assert sorted(k for (k,) in kinds) == ["response"] * len(homes) + ["revisit"] * len(homes)
+
+
+def test_an_unchanged_home_page_still_leads_to_a_new_article_on_a_changed_section_page(
+    tmp_path: Path,
+) -> None:
+    """home -> section -> article, crawled twice: between the runs an article appears on its
+    section page alone. The home page answers 304; its links, read from its capture, lead to the
+    section page, which changed, and so to the new article."""
+    with DemoSite() as site:
+        outlet, base = "iconnews", site.outlets["iconnews"]
+        config = tmp_path / "home.yaml"
+        config.write_text(f"outlets:\n  - name: {outlet}\n    start_urls: [\"{base}/\"]\n"
+                          "    depth: 2\n")  # fmt: skip
+        archive = tmp_path / "archive"
+        first = crawl(config, archive)
+        story = Story(
+            outlet=outlet, path="/news/2025/03/21/night-bus-trial.html",
+            title="Night bus trial starts on the river route",
+            paragraphs=(
+                "A six-month trial of a night bus along the river route begins next week, the "
+                "county transport office said, with departures every forty minutes after midnight.",
+                "Shift workers at the hospital and the docks had asked for a late service for two "
+                "years; the trial is paid for from this year's road maintenance savings.",
+                "Passenger numbers will be counted on every journey, and the office will decide in "
+                "the autumn whether the route stays.",
+            ),
+            author="Test Desk", published="2025-03-21T07:00:00+00:00",
+            section="/section/local", features=frozenset({"section_only"}),
+        )  # fmt: skip
+        site.publish(story)
+        site.clear_requests()
+        second = crawl(config, archive)
+        served = {r.path: r.status for r in site.requests if r.outlet == outlet}
+        assert served["/"] == 304  # the home page did not change: no link to the story on it
+        assert served["/section/local"] == 200 and served[story.path] == 200
+        assert second["stats"]["not_modified/replayed"] >= 1
+        assert first["totals"]["archived"] > 0 and second["totals"]["archived"] == 1
+        new = sidecars(archive)[base + story.path]
+        text = (archive / "text" / new["text_file"]).read_text(encoding="utf-8")
+        assert text.startswith(story.title + "\n\n" + story.paragraphs[0])
 
 
 def test_a_304_whose_capture_is_gone_is_fetched_again_in_full(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ URL; :mod:`crawler.demo.site` turns them into absolute URLs once the ports are k
 
 A story's ``features`` decide how it can be discovered (see :data:`FEATURES`); stories without
 ``sitemap_only``/``feed_only``/``redirect``/``robots_disallowed`` are linked from the outlet's
-HTML pages and listed in both its sitemaps and its feed.
+HTML pages and listed in both its sitemaps and its feed; a ``section_only`` story (none of the
+bundled ones: tests publish one) is linked from its section page alone.
 """
 
 # The stories are prose: typographic quotes, dashes and Cyrillic are intended, not look-alikes.
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 
 # Every value a story's `features` may hold (mirrored by DemoArticle.features).
 FEATURES = frozenset(
-    {"gzip", "windows-1251", "redirect", "robots_disallowed", "sitemap_only", "feed_only"}
-)
+    {"gzip", "windows-1251", "redirect", "robots_disallowed", "sitemap_only", "feed_only",
+     "section_only"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,11 @@ class Story:
     def in_sitemap(self) -> bool:
         # The redirected story is left out of sitemap and feed so that the only way to reach
         # it is through its old URL: a crawl that archives it has followed the 301.
-        return not self.features & {"feed_only", "robots_disallowed", "redirect"}
+        return not self.features & {"feed_only", "robots_disallowed", "redirect", "section_only"}
 
     @property
     def in_feed(self) -> bool:
-        return not self.features & {"sitemap_only", "robots_disallowed", "redirect"}
+        return not self.features & {"sitemap_only", "robots_disallowed", "redirect", "section_only"}
 
     @property
     def link_path(self) -> str:

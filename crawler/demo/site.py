@@ -216,10 +216,12 @@ def build_outlet(
     def page(path: str, related: tuple[str, ...] = ()) -> templates.Page:
         return templates.Page(spec.site_name, base + path, spec.sections, related, cdn)
 
+    # a section-only story is linked from its section page alone: not home, not related links
+    listed = [s for s in public if "section_only" not in s.features]
     for story in stories:
         if cdn:
             res.update(_assets(assets.photo_assets(story.path)))
-        related = tuple(s.link_path for s in public if s is not story)
+        related = tuple(s.link_path for s in listed if s is not story)
         body = render(story, page(story.path, related))
         etag = '"' + hashlib.sha1(body.encode("utf-8")).hexdigest()[:20] + '"'
         headers = (("Last-Modified", _http_date(story.published)), ("ETag", etag))
@@ -238,7 +240,8 @@ def build_outlet(
 
     items = [(s.link_path, s.title, _summary(s)) for s in linked]
     dead = [(path, "Withdrawn story", "This story was withdrawn.") for path in spec.dead_links]
-    res["/"] = _html(templates.render_hub(page("/"), "Top stories", items + dead))
+    home = [i for s, i in zip(linked, items, strict=True) if "section_only" not in s.features]
+    res["/"] = _html(templates.render_hub(page("/"), "Top stories", home + dead))
     for path, label in spec.sections:
         section_items = [
             i for s, i in zip(linked, items, strict=True) if s.section == path and s in public
