@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
+from crawler.redaction import redact_url
 from storage.deadline import DeadlineExceeded, Deadlines, track_connections
 from storage.multipart import MultipartUploader, PutResult, UploadLedger
 
@@ -432,6 +433,10 @@ def store_for(uri: str, **options: Any) -> ObjectStore:
     scheme = urlsplit(uri).scheme
     if scheme not in STORE_SCHEMES:
         raise PushError(f"cannot push to {uri!r}: use s3://BUCKET/PREFIX or file:///PATH")
+    if redact_url(uri) != uri:
+        raise PushError(f"cannot push to {redact_url(uri)!r}: credentials in the URI are not "
+                        "supported (the AWS_* environment variables, the AWS config files, or "
+                        "AWS_*_ENV settings give them)")  # fmt: skip
     cls = STORE_SCHEMES[scheme]
     store: ObjectStore = cls.from_uri(uri, **(options if scheme == "s3" else {}))
     return store
