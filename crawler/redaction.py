@@ -11,7 +11,8 @@ A secret is
   ``secret=``, ``api_key=``… :data:`SECRET_QUERY`);
 - the value of such an environment variable (the AWS credentials, any ``*_KEY`` /
   ``*_SECRET`` / ``*_TOKEN`` / ``*_PASSWORD`` of at least :data:`ENV_MIN_LENGTH` characters, the
-  passwords of URLs in the environment, and the variables ``*_ENV`` settings name).
+  passwords of URLs in the environment, and the variables ``*_ENV`` settings name: the whole
+  value, or the passwords of a URL that has some).
 
 :func:`protect` collects them from the settings and the environment and installs, once a
 process, a log record factory: a record whose message (or traceback) holds a secret has it
@@ -187,11 +188,13 @@ def env_secrets(environ: Mapping[str, str], named: Iterable[str] = ()) -> set[st
     for name, value in environ.items():
         if not value:
             continue
+        in_url = url_secrets(value) if "://" in value else set()
+        if in_url:  # a URL's passwords: the rest of it (the host) stays readable
+            found |= in_url
+            continue
         wanted = name.upper() in AWS_CREDENTIALS or name in named
         if wanted or (is_secret_name(name) and len(value) >= ENV_MIN_LENGTH):
             found.add(value)
-        if "://" in value:
-            found |= url_secrets(value)
     return found
 
 

@@ -155,10 +155,13 @@ def test_env_secrets() -> None:
         "SHORT_KEY": "1",  # too short to mask in free text: it would mask every "1"
         "MY_REDIS": "redis://:env-url-pw@h/0",
         "NAMED_BY_SETTING": "named-var",
+        "NAMED_URL": "redis://:named-url-pw@h/0",  # its password only: the host stays readable
+        "HOOK_TOKEN": "https://hooks.example/T0/secret-path",  # a secret URL without a password
         "HOME": "/home/x",
     }
-    assert env_secrets(environ, ["NAMED_BY_SETTING"]) == {
-        "abcd", "long-enough-token", "env-url-pw", "named-var",
+    assert env_secrets(environ, ["NAMED_BY_SETTING", "NAMED_URL"]) == {
+        "abcd", "long-enough-token", "env-url-pw", "named-var", "named-url-pw",
+        "https://hooks.example/T0/secret-path",
     }  # fmt: skip
 
 
