@@ -19,6 +19,7 @@ import yaml
 from cssselect import GenericTranslator, SelectorError
 from w3lib.url import safe_url_string
 
+from crawler.redaction import redact_url
 from storage.s3 import PushError, check_target
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -295,22 +296,6 @@ def _string_list(raw: dict[str, Any], key: str, fail: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise fail(key, f"must be a list of non-empty strings, not {type(value).__name__}")
     return [v.strip() for v in value]
-
-
-def redact_url(url: str) -> str:
-    """`url` with the password of its user info replaced by ``***``, for messages and logs.
-
-    Textual, so that it works on URLs :func:`urlsplit` refuses too; like urlsplit, the host
-    starts after the last ``@`` of the authority (a password may contain ``@``).
-    """
-    scheme, sep, rest = url.partition("//")
-    if not sep:
-        return url
-    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    userinfo, at, host = rest[:end].rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}//{userinfo.partition(':')[0]}:***@{host}{rest[end:]}"
 
 
 def control_character(value: str) -> str:

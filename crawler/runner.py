@@ -9,7 +9,9 @@ the crawl, its exit code and the push after it; ``run_push`` pushes an archive (
 crawl's worker: its part of it); ``reported`` turns the errors a command reports into one
 ``newsarchiver: …`` line and its exit code. Exit codes: 0 done, 1 a crash, 2 a configuration or
 settings error, 3 the archive is locked, 4 the push failed, 5 the archive's disk is full (or
-below ``ARCHIVE_MIN_FREE_MB``).
+below ``ARCHIVE_MIN_FREE_MB``). Secrets (:mod:`crawler.redaction`): ``build_settings`` reads the
+``*_ENV`` settings and masks every secret of the settings and the environment in the process's
+logs, before Scrapy logs a setting; what ``reported`` prints is masked too.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from twisted.python.failure import Failure
 from crawler.extensions.disk_guard import FINISH_REASON as DISK_FULL
 from crawler.extensions.run_summary import RunSummary
 from crawler.outlets import ConfigError, CrawlConfig
+from crawler.redaction import apply_env_settings, mask, protect
 from crawler.settings_check import SettingsError, check_settings
 from crawler.spiders.outlets import OutletsSpider
 from storage import lock
@@ -61,8 +64,18 @@ def build_settings(archive: str, overrides: Sequence[str] = (), **extra: Any) ->
             settings.set(name.strip(), value, priority="cmdline")
         except ValueError as exc:  # a dict setting (DEFAULT_REQUEST_HEADERS…) is parsed as JSON
             raise SettingsError(f"{name.strip()} must be JSON here: {exc}") from None
+    prepare_secrets(settings)
     check_settings(settings)
     return settings
+
+
+def prepare_secrets(settings: Settings) -> None:
+    """The ``*_ENV`` settings read (a SettingsError when their variable is unset), then every
+    secret of the settings and the environment masked in this process's logs from now on
+    (:mod:`crawler.redaction`)."""
+    protect(settings)  # the values given so far, before a message may quote one
+    apply_env_settings(settings)
+    protect(settings)
 
 
 def check_disk(settings: Settings) -> None:
@@ -120,6 +133,7 @@ def _run_process(
     process: CrawlerProcessBase | None,
     **spider_args: Any,
 ) -> dict[str, Any] | None:
+    protect(settings)  # before Scrapy logs its settings; again: a caller may have changed some
     if process is None:
         process = CrawlerProcess(settings)
     errors: list[Any] = []  # Failures
@@ -130,8 +144,9 @@ def _run_process(
         failure = errors[0]
         if failure.check(SettingsError, ConfigError):
             raise failure.value
-        print(f"newsarchiver: the crawl crashed: {failure.getErrorMessage()}", file=sys.stderr)
-        failure.printTraceback(file=sys.stderr)
+        print(mask(f"newsarchiver: the crawl crashed: {failure.getErrorMessage()}"),
+              file=sys.stderr)  # fmt: skip
+        print(mask(failure.getTraceback()), file=sys.stderr, end="")
         return None
     path = ArchiveLayout(settings["ARCHIVE_DIR"]).run_summary_path(run_id)
     if not path.exists():
@@ -279,7 +294,7 @@ def run_push(
         )  # fmt: skip
         report = pusher.run()
     except (PushError, ValueError, OSError, sqlite3.Error) as exc:
-        print(f"newsarchiver: push to {target} failed: {exc}", file=sys.stderr)
+        print(mask(f"newsarchiver: push to {target} failed: {exc}"), file=sys.stderr)
         return EXIT_PUSH
     if dry_run:
         for rel in report.planned:
@@ -299,13 +314,13 @@ def reported(command: Callable[[], int], archive: str | Path | None = None) -> i
         return command()
     except (ConfigError, SettingsError) as exc:
         # one line, whatever the message quotes (an import error of EXTRACT_FUNCTION…)
-        print(f"newsarchiver: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+        print(mask(f"newsarchiver: {' '.join(str(exc).splitlines())}"), file=sys.stderr)
         return EXIT_CONFIG
     except lock.ArchiveLocked as exc:
-        print(f"newsarchiver: {exc}", file=sys.stderr)
+        print(mask(f"newsarchiver: {exc}"), file=sys.stderr)
         return EXIT_LOCKED
     except (OSError, sqlite3.Error) as exc:
         if not is_disk_full(exc):
             raise
-        print(f"newsarchiver: {full_error(exc, Path(archive or '.'))}", file=sys.stderr)
+        print(mask(f"newsarchiver: {full_error(exc, Path(archive or '.'))}"), file=sys.stderr)
         return EXIT_DISK_FULL

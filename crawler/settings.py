@@ -171,6 +171,10 @@ PUSH_OBJECT_TIMEOUT = 900.0
 # Scrapy's AWS_* settings are honoured (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 # AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION_NAME, AWS_VERIFY); left None, boto3 reads the
 # environment, the shared credentials file and AWS_PROFILE.
+# Secrets (crawler/redaction.py): NAME_ENV names the environment variable holding a secret
+# setting NAME (AWS_SECRET_ACCESS_KEY_ENV=MY_VAR, REDIS_URL_ENV=MY_REDIS_URL…), so the secret is
+# on no command line; every *_KEY, *_SECRET, *_TOKEN, *_PASSWORD setting, AWS credential and URL
+# password is masked (***) in every log line, run summary, warcinfo record and message.
 
 # --- TEXT_*: NNN_HASH.txt + NNN_HASH.json ------------------------------------------------------
 TEXT_ENABLED = True

@@ -443,6 +443,16 @@ def check_target(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.scheme not in STORE_SCHEMES:
         raise PushError(f"cannot push to {uri!r}: use s3://BUCKET/PREFIX or file:///PATH")
+    # the target is logged and stored (the manifest's push records, every warcinfo record), so
+    # it carries no secret: nothing in the user info, no query (where a token would go)
+    shown = parts._replace(netloc=parts.hostname or "", query="").geturl()
+    if parts.username is not None or parts.password is not None:
+        raise PushError(
+            f"cannot push to {shown!r}: credentials in the URI are not supported (the AWS_* "
+            "environment variables, the AWS config files, or AWS_*_ENV settings give them)"
+        )
+    if parts.query:
+        raise PushError(f"cannot push to {shown + '?…'!r}: a push URI takes no query")
     if parts.scheme == "s3" and not parts.netloc:
         raise PushError(f"no bucket in {uri!r}: write s3://BUCKET/PREFIX")
     if parts.scheme == "file":
@@ -451,7 +461,7 @@ def check_target(uri: str) -> str:
                 f"{uri!r} names the host {parts.netloc!r}, so its path is {parts.path or '/'!r}: "
                 f"write file:///ABSOLUTE/PATH (three slashes)"
             )
-        if not parts.path.startswith("/") or parts.query or parts.fragment:
+        if not parts.path.startswith("/") or parts.fragment:
             raise PushError(f"{uri!r} is not file:///ABSOLUTE/PATH")
     return uri
 

@@ -274,7 +274,7 @@ def test_redis_unreachable_at_start_is_exit_2(demo_site: DemoSite, tmp_path: Pat
     result = cli("crawl", "--config", str(config), "--archive", str(tmp_path / "a"),
                  "--redis", url, *FAST)  # fmt: skip
     assert result.returncode == 2, result.stderr[-2000:]
-    assert "Redis at redis://***@127.0.0.1:" in result.stderr
+    assert "Redis at redis://:***@127.0.0.1:" in result.stderr
     assert "unreachable" in result.stderr
     assert "hunter2secret" not in result.stderr + result.stdout
     assert not list((tmp_path / "a").glob("warc/*.warc.gz"))

@@ -306,14 +306,18 @@ def test_a_run_whose_workers_all_died_is_resumed_with_its_queue(
 
 
 def test_redact_hides_the_password() -> None:
-    assert redact("redis://:s3cret@host:6379/0") == "redis://***@host:6379/0"
-    assert redact("redis://user:s3cret@host/0") == "redis://***@host/0"
+    # crawler.redaction's redact_url (tests/test_redaction.py has the rest)
+    assert redact("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
+    assert redact("redis://user:s3cret@host/0") == "redis://user:***@host/0"
+    assert redact("redis://host:6379/0?password=s3cret") == "redis://host:6379/0?password=***"
     assert redact("redis://host:6379/0") == "redis://host:6379/0"
 
 
 def test_unreachable_redis_is_a_clear_error() -> None:
     state = ClusterState("redis://:pw@127.0.0.1:1/0", "x", "w")
-    with pytest.raises(ClusterError, match=r"Redis at redis://\*\*\*@127.0.0.1:1/0 is unreachable"):
+    with pytest.raises(
+        ClusterError, match=r"Redis at redis://:\*\*\*@127.0.0.1:1/0 is unreachable"
+    ):
         state.ping()
 
 

@@ -43,7 +43,6 @@ import json
 import os
 import socket
 import threading
-import urllib.parse
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
 from crawler.cluster import lua
+from crawler.redaction import redact_url
 from crawler.settings_check import SettingsError
 from storage.known_pages import url_key
 from storage.layout import safe_hostname
@@ -121,15 +121,9 @@ class ClusterError(SettingsError):
     """Redis is unreachable or refuses this worker; the message says what to do (exit 2)."""
 
 
-def redact(url: str) -> str:
-    """A Redis URL fit for logs: the password (and user) replaced by ***."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
+# A Redis URL fit for logs: crawler.redaction's, the one redaction of URLs (kept here by name
+# for the cluster's modules that import it)
+redact = redact_url
 
 
 def default_worker_id() -> str:

@@ -17,7 +17,11 @@ updates the index (:mod:`crawler.extensions.index_update`). Scrapy's options wor
 be a feed, ``-o -``): its figures are in the log and ``ARCHIVE/runs/<run-id>.json``. Any other
 spider runs as under Scrapy's command.
 
-Settings: ``ARCHIVE_DIR``, ``PUSH_TO`` (and the config's ``push:``), all that the crawl checks.
+Secrets given in settings (``-s AWS_SECRET_ACCESS_KEY=…``, ``-s REDIS_URL=redis://:PW@…``), the
+``*_ENV`` settings and the environment are masked in every log line (:mod:`crawler.redaction`).
+
+Settings: ``ARCHIVE_DIR``, ``PUSH_TO`` (and the config's ``push:``), ``*_ENV``, all that the
+crawl checks.
 """
 
 from __future__ import annotations
@@ -28,22 +32,27 @@ from scrapy.commands.crawl import Command as ScrapyCrawl
 
 from crawler.cluster_commands import worker_part
 from crawler.outlets import ConfigError, load_config
-from crawler.runner import crawl_archive, reported
+from crawler.redaction import protect
+from crawler.runner import crawl_archive, prepare_secrets, reported
 from crawler.settings_check import check_settings
 from crawler.spiders.outlets import OutletsSpider
+from storage import lock
 
 
 class Command(ScrapyCrawl):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        lock.name_command("scrapy crawl")  # in the lock file: Scrapy took it out of sys.argv
         if args != [OutletsSpider.name]:
+            protect(self.settings)  # any spider's: its secrets are masked in the logs too
             super().run(args, opts)  # another spider, or a usage error Scrapy reports
             return
-        assert self.settings is not None
         self.exitcode = reported(lambda: self._crawl_outlets(opts), self.settings["ARCHIVE_DIR"])
 
     def _crawl_outlets(self, opts: argparse.Namespace) -> int:
         settings = self.settings
         assert settings is not None and self.crawler_process is not None
+        prepare_secrets(settings)  # the *_ENV settings read, every secret masked in the logs
         check_settings(settings)  # before the config, as newsarchiver crawl's build_settings
         spider_args = dict(opts.spargs)
         path = spider_args.pop("config", None)

@@ -6,9 +6,10 @@ makes any other way of running the crawl (a script's ``CrawlerProcess``) hold it
 first extension built, so nothing touches the archive before the lock is held, and it creates
 the manifest before the other components open it. Being first, it also checks the settings
 (:func:`crawler.settings_check.check_settings`): a bad one stops such a crawl before the archive
-directory is created.
+directory is created; and it masks the settings' secrets in the logs
+(:func:`crawler.redaction.protect`) before Scrapy logs the settings it was given.
 
-Settings: ``ARCHIVE_DIR`` (and all of those the check reads).
+Settings: ``ARCHIVE_DIR`` (and all of those the check reads, and the secret ones).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from crawler.redaction import protect
 from crawler.settings_check import check_settings
 from storage import lock
 from storage.layout import ArchiveLayout
@@ -33,6 +35,7 @@ class ArchiveLock:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveLock:
+        protect(crawler.settings)  # a script's CrawlerProcess: Scrapy logs its settings next
         check_settings(crawler.settings)
         ext = cls(ArchiveLayout(crawler.settings["ARCHIVE_DIR"]))
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)

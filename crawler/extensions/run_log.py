@@ -8,7 +8,9 @@ turn: the run summary still logs) the handler is taken off and the close waits f
 write what was queued and close the file; at interpreter exit the same happens if the engine
 never stopped. Files older than ``ARCHIVE_LOG_RETENTION_DAYS`` are removed at start (0 keeps
 them all). A write to the file that fails (a full disk) detaches it: the crawl goes on logging
-to stderr, and says so once, instead of a traceback per line.
+to stderr, and says so once, instead of a traceback per line. No secret is written: the handler
+masks them (:class:`crawler.redaction.SecretFilter`, behind the record factory that masks every
+record this process makes).
 
 Settings: ``ARCHIVE_DIR``, ``ARCHIVE_LOG_RETENTION_DAYS``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``LOG_DATEFORMAT``.
@@ -33,6 +35,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import call_later
 
+from crawler.redaction import filter_handler
 from crawler.run import run_id_for
 from storage.layout import ArchiveLayout
 
@@ -48,6 +51,7 @@ class RunLog:
         self.file = _RunLogFile(self.path, logging.Formatter(fmt, datefmt), self._failed)
         self.handler = _QueueHandler(self.file)
         self.handler.setLevel(level)
+        filter_handler(self.handler)  # secrets masked (crawler.redaction), whoever made the record
         logging.getLogger().addHandler(self.handler)
         atexit.register(self._detach)  # a crawl whose engine never stopped: still written out
         logger.info("logging this run to %s", self.path)

@@ -25,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 
+from crawler.redaction import mask_data
 from crawler.requisite_links import REQUISITE
 from crawler.run import run_id_for
 from storage.atomic import write_atomic
@@ -156,7 +157,7 @@ class RunSummary:
         if self._closed is None:
             return  # the spider never opened
         spider, reason = self._closed
-        self.summary = self.build(spider, reason)
+        self.summary = mask_data(self.build(spider, reason))  # a stat may quote a secret
         path = self.layout.run_summary_path(self.run_id)
         data = (json.dumps(self.summary, indent=2, sort_keys=True) + "\n").encode("utf-8")
         try:

@@ -63,6 +63,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from crawler import __version__
 from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
+from crawler.redaction import mask
 from crawler.run import run_id_for
 from crawler.settings_check import check_settings
 from crawler.twisted_util import Pending, deferred_from_future, nudge_engine
@@ -173,8 +174,9 @@ class WarcCapture:
         return ext
 
     def warcinfo(self, spider: Spider) -> dict[str, str]:
+        """The fields of each WARC file's warcinfo record; no secret in them (masked)."""
         config = getattr(spider, "crawl_config", None)
-        return {
+        fields = {
             "software": (
                 f"newsarchiver/{__version__} (Scrapy/{scrapy.__version__}, "
                 f"warcio/{version('warcio')}, Python/{platform.python_version()})"
@@ -187,6 +189,7 @@ class WarcCapture:
             "http-header-user-agent": spider.settings.get("USER_AGENT", ""),
             "newsarchiver-config": json.dumps(config.as_dict() if config else {}, sort_keys=True),
         }
+        return {name: mask(value) for name, value in fields.items()}
 
     async def spider_opened(self, spider: Spider) -> None:
         # awaited by the engine: the repair has squared texts and records before any request
