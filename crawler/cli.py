@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TextIO
 
 from crawler import __version__, archive_commands, cluster_commands, export_command
+from crawler.cluster.identity import check_worker_id
 from crawler.cluster_commands import cluster_settings, worker_part
 from crawler.outlets import ConfigError, load_config, parse_config
 from crawler.runner import (
@@ -98,7 +99,8 @@ def cmd_push(args: argparse.Namespace) -> int:
         return run_push(
             layout, target, settings, endpoint_url=args.endpoint_url, dry_run=args.dry_run,
             create=args.create_bucket or None,
-            delete_local=args.delete_local_after_verify or None, part=args.worker_id,
+            delete_local=args.delete_local_after_verify or None,
+            part=args.worker_id and check_worker_id(args.worker_id, "--worker-id"),
         )  # fmt: skip
 
 
