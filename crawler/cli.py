@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TextIO
 
 from crawler import __version__, archive_commands, cluster_commands, export_command
+from crawler.cluster.identity import check_worker_id
 from crawler.cluster_commands import cluster_settings, worker_part
 from crawler.outlets import ConfigError, load_config, parse_config
 from crawler.runner import (
@@ -51,7 +52,7 @@ from crawler.runner import (
 )
 from crawler.settings_check import check_archive_dir
 from storage import lock
-from storage.layout import ArchiveLayout, check_token, iso, utc_now
+from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
 from storage.push import Pusher
 from storage.s3 import FSStore, PushError, check_target
@@ -96,14 +97,15 @@ def cmd_push(args: argparse.Namespace) -> int:
         raise ConfigError("no target: pass --to s3://BUCKET/PREFIX (or set PUSH_TO)")
     if args.worker_id:  # it names the worker's objects in the store (manifests/ID.sqlite)
         try:
-            check_token(args.worker_id, "--worker-id")
+            check_worker_id(args.worker_id, "--worker-id")
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     with lock.held(layout.lock_path):
         return run_push(
             layout, target, settings, endpoint_url=args.endpoint_url, dry_run=args.dry_run,
             create=args.create_bucket or None,
-            delete_local=args.delete_local_after_verify or None, part=args.worker_id,
+            delete_local=args.delete_local_after_verify or None,
+            part=args.worker_id,
         )  # fmt: skip
 
 

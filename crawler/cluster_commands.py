@@ -22,7 +22,8 @@ from typing import Any
 
 from scrapy.settings import Settings
 
-from crawler.cluster.state import default_worker_id, redact
+from crawler.cluster.identity import check_worker_id, worker_id
+from crawler.cluster.state import redact
 from crawler.outlets import ConfigError, load_config
 from crawler.runner import (
     EXIT_CRASH,
@@ -44,7 +45,10 @@ def cluster_settings(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     extra: dict[str, Any] = {"CLUSTER_ENABLED": True, "REDIS_URL": args.redis}
     if args.worker_id:
-        extra["CLUSTER_WORKER_ID"] = args.worker_id
+        try:  # it goes into file names and object keys
+            extra["CLUSTER_WORKER_ID"] = check_worker_id(args.worker_id, "--worker-id")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     if args.cluster:
         extra["CLUSTER_NAME"] = args.cluster
     return extra
@@ -76,7 +80,7 @@ def worker_part(settings: Settings) -> str | None:
     """A distributed crawl's worker id: its part of the pushed archive (None on one machine)."""
     if not settings.getbool("CLUSTER_ENABLED"):
         return None
-    return str(settings.get("CLUSTER_WORKER_ID") or default_worker_id())
+    return worker_id(settings)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -108,7 +112,8 @@ def add_crawl_arguments(crawl: argparse.ArgumentParser) -> None:
         help="crawl with other workers through this Redis (redis://[:pw@]host/0)",
     )
     crawl.add_argument("--worker-id", help="this worker's id, unique in the cluster (default: "
-                       "host name); it goes into WARC names")  # fmt: skip
+                       "host name and a hash of the archive's path); it goes into WARC "
+                       "names")  # fmt: skip
     crawl.add_argument(
         "--cluster",
         metavar="NAME",

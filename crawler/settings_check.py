@@ -25,6 +25,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
+from crawler.cluster.identity import check_worker_id
 from crawler.outlets import control_character
 from storage.layout import check_token
 from storage.s3 import PushError, check_target
@@ -270,7 +271,6 @@ def check_archive_dir(archive: str | Path) -> None:
 
 
 CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-WORKER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
 
 
 def check_cluster(settings: BaseSettings) -> None:
@@ -283,9 +283,11 @@ def check_cluster(settings: BaseSettings) -> None:
         raise SettingsError(f"CLUSTER_NAME must be letters, digits, '_', '.', ':' or '-' (it "
                             f"prefixes every Redis key), not {name!r}")  # fmt: skip
     worker = settings.get("CLUSTER_WORKER_ID")
-    if worker and (not isinstance(worker, str) or not WORKER_ID_RE.match(worker)):
-        raise SettingsError(f"CLUSTER_WORKER_ID must be letters, digits, '_' or '.' (it goes "
-                            f"into WARC file names), not {worker!r}")  # fmt: skip
+    if worker:
+        try:
+            check_worker_id(worker, "CLUSTER_WORKER_ID")
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
     heartbeat = _float(settings, "CLUSTER_HEARTBEAT", 0.1)
     ttl = _int(settings, "CLUSTER_WORKER_TTL", 1)
     if ttl < 2 * heartbeat:

@@ -319,7 +319,10 @@ def test_a_worker_id_in_use_is_refused(
     [
         (["--worker-id", "w1"], "--worker-id and --cluster need --redis URL"),
         (["--redis", "http://x"], "REDIS_URL must be redis://"),
-        (["--redis", "redis://h", "--worker-id", "a-b"], "CLUSTER_WORKER_ID must be letters"),
+        (["--redis", "redis://h", "--worker-id", "a-b"], "--worker-id must be letters"),
+        (["--redis", "redis://h", "--worker-id", "../x"], "--worker-id must be letters"),
+        (["--redis", "redis://h", "--worker-id", "a" * 65], "--worker-id must be letters"),
+        (["--redis", "redis://h", "-s", "CLUSTER_WORKER_ID=a/b"], "CLUSTER_WORKER_ID must be"),
         (["--redis", "redis://h", "-s", "CLUSTER_WORKER_TTL=1"], "CLUSTER_WORKER_TTL must be"),
         (["--redis", "redis://h", "-s", "CLUSTER_PREFETCH=0"], "CLUSTER_PREFETCH must be at least"),
         (

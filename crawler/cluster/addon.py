@@ -7,14 +7,16 @@ under ``CLUSTER_NAME``, a JSON serializer instead of pickle, the queue kept acro
 close (the last worker out clears it), the worker extension and lease middleware, and the
 worker id in ``WARC_PREFIX`` so WARC names stay unique archive-wide.
 
-Settings read: ``CLUSTER_ENABLED``, ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``, ``WARC_PREFIX``.
+Settings read: ``CLUSTER_ENABLED``, ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``, ``WARC_PREFIX``,
+``ARCHIVE_DIR`` (the default worker id: :mod:`crawler.cluster.identity`).
 """
 
 from __future__ import annotations
 
 from scrapy.settings import BaseSettings
 
-from crawler.cluster.state import client_options, default_worker_id
+from crawler.cluster.identity import worker_id
+from crawler.cluster.state import client_options
 
 
 class ClusterAddon:
@@ -22,7 +24,7 @@ class ClusterAddon:
         if not settings.getbool("CLUSTER_ENABLED"):
             return
         name = settings["CLUSTER_NAME"]
-        worker = settings.get("CLUSTER_WORKER_ID") or default_worker_id()
+        worker = worker_id(settings)  # the host and the archive, unless given
         # '%' would be read by scrapy-redis's "%(spider)s" key templates
         escaped = name.replace("%", "%%")
         for key, value in {

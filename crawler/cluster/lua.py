@@ -56,7 +56,7 @@ for k = 0, m - 1 do
       filter[#filter + 1] = ARGV[at + 1]
     end
   end
-  if answer > 0 then
+  if answer > 0 and ARGV[at + 3] ~= '' then
     queue[#queue + 1] = ARGV[at + 2]
     queue[#queue + 1] = ARGV[at + 3]
   end

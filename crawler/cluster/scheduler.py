@@ -24,18 +24,26 @@ queue once its step says so: then ``request_queued`` is sent (the lease middlewa
 lease of the page that found it only after that), or ``request_dropped`` if the filter had seen
 it. Requests taken ahead and not started when the crawl closes go back into the queue.
 
+What is read from Redis is not trusted: :mod:`crawler.cluster.admission` rebuilds each request
+from an allow-list (never ``request_from_dict``), or drops it with its lease
+(``cluster/rejected/<reason>``, ``cluster/unreadable``). A request of this process's own the
+others would reject is fetched here (``cluster/kept_local/<reason>``): past the shared filter
+only, or at once under the lease of the request it replaces (a redirect to another host).
+
 Redis errors are counted and survived: a failed step is sent again (``CLUSTER_SYNC_INTERVAL``
 later), after a look for what it may have taken (:meth:`ClusterState.recover`); the cluster
 extension decides whether Redis is gone for good. Requests that never reached Redis by the close
 are recorded as failures due at once, so the next run asks for them again.
 
-Settings: scrapy-redis's ``REDIS_URL``, ``SCHEDULER_*`` and ``DUPEFILTER_*`` (set by
+Settings: ``URLLENGTH_LIMIT``, ``REDIRECT_MAX_TIMES``, ``ARCHIVE_REQUISITES_MAX_SIZE`` (admission),
+scrapy-redis's ``REDIS_URL``, ``SCHEDULER_*`` and ``DUPEFILTER_*`` (set by
 :mod:`crawler.cluster.addon`), ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``, ``CLUSTER_SYNC_INTERVAL``,
 ``CLUSTER_PREFETCH``, ``CLUSTER_IDLE_POLL``, ``CLUSTER_SEED_ONLY``.
 Stats: scrapy-redis's ``scheduler/enqueued/redis``, ``scheduler/dequeued/redis``, and
 ``cluster/syncs``, ``cluster/leases/{taken,released,recovered,ended_elsewhere}``,
 ``cluster/requeued_shallower``, ``cluster/enqueue_failed``, ``cluster/unqueueable``,
-``cluster/unreadable``, ``cluster/redis_errors/{sync,enqueue,complete,open}``.
+``cluster/unreadable``, ``cluster/redis_errors/{sync,enqueue,complete,open}``, and
+:mod:`.admission`'s.
 """
 
 from __future__ import annotations
@@ -53,13 +61,13 @@ from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import CallLaterResult, call_later
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.misc import load_object
-from scrapy.utils.request import request_from_dict
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler import signals as na_signals
+from crawler.cluster.admission import Admission
 from crawler.cluster.state import MAX_BATCH, ClusterState, Push, SyncResult
 from crawler.requisite_links import REQUISITE
 from crawler.twisted_util import nudge_engine
@@ -115,6 +123,7 @@ class LeasingScheduler(Scheduler):
         self._added_here = {}
         self._held = deque()
         self._ready = deque()
+        self._local: deque[Request] = deque()  # this process's own, the others would reject
         self._recover: list[str] = []
         self._in_flight = False
         self._again = False  # work came while a step was in flight
@@ -137,6 +146,12 @@ class LeasingScheduler(Scheduler):
         )  # fmt: skip
         if not self.df:
             self.df = load_object(self.dupefilter_cls).from_spider(spider)
+        s = self.crawler.settings
+        self.admission = Admission(
+            spider, self._inc, url_limit=s.getint("URLLENGTH_LIMIT"),
+            redirect_max=s.getint("REDIRECT_MAX_TIMES"),
+            requisite_max_size=s.getint("ARCHIVE_REQUISITES_MAX_SIZE"),
+        )  # fmt: skip
         self.state.wake = self._kick  # a finished lease, or "seeded", waits for a step
         try:
             if queued := self.state.queued():  # once, at the start
@@ -149,10 +164,10 @@ class LeasingScheduler(Scheduler):
             self.stats.inc_value(key, count)
 
     def __len__(self) -> int:
-        return len(self._ready) + len(self._held)
+        return len(self._ready) + len(self._held) + len(self._local)
 
     def has_pending_requests(self) -> bool:
-        if self._held or self._in_flight:
+        if self._held or self._in_flight or self._local:
             return True
         # until a step finds the shared queue empty, it may have requests
         return not self.seed_only and (bool(self._ready) or not self._dry)
@@ -161,6 +176,12 @@ class LeasingScheduler(Scheduler):
     def enqueue_request(self, request: Request) -> bool:
         lease = request.meta.pop("cluster_lease", None)
         push = self._push(request)
+        if (
+            push is not None
+            and not push.data
+            and (lease is not None or not push.fingerprint or self.seed_only)
+        ):
+            return self._keep_local(request, lease)
         if lease is not None:
             # the request is in the queue again (or seen, or recorded): this lease is done,
             # ended by the step that queues the new request, or by the next one
@@ -175,9 +196,25 @@ class LeasingScheduler(Scheduler):
         self._kick(urgent=not self._ready)
         return True
 
+    def _keep_local(self, request: Request, lease: str | None) -> bool:
+        """One of this process's own the others would not admit, fetched here at once: under
+        the lease of the request it replaces (a redirect to another host: a kill requeues that
+        one), or past no filter (dont_filter). Others wait for the shared filter's word."""
+        if self.seed_only:  # it fetches nothing: recorded, the next run asks for it again
+            self._lost(request, ValueError("not admitted by the other workers"))
+            return False
+        if lease is not None:
+            request.meta["cluster_lease"] = lease
+        else:  # the page that found it may end its lease now
+            self.crawler.signals.send_catch_log(na_signals.request_queued, request=request)
+        self._local.append(request)
+        return True
+
     def _push(self, request: Request) -> Push | None:
         """What the step sends for `request`, or None: a duplicate of one this worker queued
-        already, or unqueueable (recorded)."""
+        already, or unqueueable (recorded). One the other workers would not admit
+        (:meth:`Admission.reason`) is sent without its data: the shared filter only, and
+        fetched here (``cluster/kept_local/<reason>``)."""
         fingerprint, depth = "", 0
         if not request.dont_filter:
             fingerprint = self.df.request_fingerprint(request)
@@ -194,6 +231,9 @@ class LeasingScheduler(Scheduler):
         except TypeError as exc:
             self._lost(request, exc)
             return None
+        if reason := self.admission.reason(self.serializer.loads(data)):
+            self._inc(f"cluster/kept_local/{reason}")
+            data = b""
         if fingerprint:
             if len(self._added_here) >= LOCAL_SEEN_MAX:
                 self._added_here.clear()  # a cache, not the filter: memory stays bounded
@@ -201,17 +241,18 @@ class LeasingScheduler(Scheduler):
         return Push(fingerprint, depth, -request.priority, data)
 
     def next_request(self) -> Request | None:
+        if self._local:
+            return self._local.popleft()
         if self.seed_only:
             return None  # newsarchiver seed: queue, never take
         while self._ready:
             lease, data = self._ready.popleft()
             if len(self._ready) <= self.prefetch // 2:
                 self._kick(urgent=True)  # refilled while half is left: the engine never waits
-            try:
-                request = request_from_dict(self.serializer.loads(data), spider=self.spider)
-            except Exception:
-                # a request no worker can run: drop the lease so it does not come back forever
-                logger.exception("unreadable request in the Redis queue, dropped: %r", data[:200])
+            # rebuilt from an allow-list, never request_from_dict (crawler.cluster.admission)
+            request = self.admission.admit(data, self.serializer.loads)
+            if request is None:
+                # not admitted: its lease is dropped, so it does not come back forever
                 self.state.lease_done(lease)
                 self._inc("cluster/unreadable")
                 continue
@@ -314,7 +355,10 @@ class LeasingScheduler(Scheduler):
             request = held.request
             if request is None:
                 continue
-            if admitted:
+            if admitted and not held.push.data:  # past the shared filter, fetched here
+                self._local.append(request)
+                self.crawler.signals.send_catch_log(na_signals.request_queued, request=request)
+            elif admitted:
                 self._inc("scheduler/enqueued/redis")
                 if admitted == 2:
                     self._inc("cluster/requeued_shallower")
@@ -333,7 +377,7 @@ class LeasingScheduler(Scheduler):
             self._dry = len(result.taken) < len(batch.lease_ids)
         elif any(result.admitted):
             self._dry = False
-        if result.taken or found:
+        if result.taken or found or self._local:
             self._nudge()
 
     def _nudge(self) -> None:

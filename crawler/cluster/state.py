@@ -57,10 +57,10 @@ from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
 from crawler.cluster import lua
+from crawler.cluster.identity import worker_id
 from crawler.redaction import redact_url
 from crawler.settings_check import SettingsError
 from storage.known_pages import url_key
-from storage.layout import safe_hostname
 
 # One place for the connection: short timeouts and one quick retry. Every call runs in a thread
 # (none on the reactor's), but a Redis that is unreachable must still cost a call a few seconds
@@ -96,7 +96,7 @@ class Push:
     fingerprint: str  # scrapy-redis's; "" for a request the filter does not see (dont_filter)
     depth: int  # the filter's depth (0 for a requisite: wanted once, whatever page names it)
     score: int  # -priority
-    data: bytes  # the request, serialized (crawler.cluster.serializer)
+    data: bytes  # the request, serialized (crawler.cluster.serializer); b"": the filter only
     release: str = ""  # the lease of the request it replaces: ended once this one is queued
 
 
@@ -124,11 +124,6 @@ class ClusterError(SettingsError):
 # A Redis URL fit for logs: crawler.redaction's, the one redaction of URLs (kept here by name
 # for the cluster's modules that import it)
 redact = redact_url
-
-
-def default_worker_id() -> str:
-    """The host name without '-' and '.', as in WARC file names."""
-    return safe_hostname()
 
 
 class ClusterState:
@@ -207,7 +202,7 @@ class ClusterState:
         return cls(
             settings["REDIS_URL"],
             settings["CLUSTER_NAME"],
-            settings.get("CLUSTER_WORKER_ID") or default_worker_id(),
+            worker_id(settings),
             numbers_ahead=settings.getint("CLUSTER_TEXT_NUMBERS_AHEAD", 16),
         )
 
@@ -584,3 +579,8 @@ class ClusterState:
 
     def failures(self) -> list[dict[str, Any]]:
         return [json.loads(v) for v in self.redis.hvals(self.keys["failures"])]
+
+    def failure_values(self) -> list[bytes]:
+        """The shared failure rows as stored: anyone who can write to Redis wrote them, so they
+        are read through :func:`crawler.cluster.admission.admitted_failures`."""
+        return list(self.redis.hvals(self.keys["failures"]))

@@ -48,6 +48,7 @@ from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from crawler import signals as na_signals
+from crawler.cluster.admission import admitted_failures
 from crawler.cluster.state import ClusterState
 from crawler.discovery import SitemapTooLarge, feed_links, sitemap_body, sitemap_entries
 from crawler.failure_reasons import failed_request, failure_reason
@@ -270,7 +271,10 @@ class OutletsSpider(Spider):
         manifest = self._manifest
         names = [o.name for o in self.crawl_config.outlets]
         mode = self.retry_mode or "due"
-        shared = self._cluster.failures() if self._cluster is not None else None
+        shared = None
+        if self._cluster is not None:  # rows out of their outlet's scope are not retried
+            shared = admitted_failures(self._cluster.failure_values(), self.crawl_config.outlets,
+                                       self._count)  # fmt: skip
         due, self._leave_alone = requeue_plan(manifest, names, utc_now(), mode, shared)
         return due
 
