@@ -193,7 +193,7 @@ class OutletsSpider(Spider):
                 continue
             self._count("spider/requeued")
             # at the URL recorded (it heals by that URL), known by its identity
-            forms = outlet.url_forms(failure["url"])._replace(fetch=failure["url"])
+            forms = forms_of(failure["url"], outlet)._replace(fetch=failure["url"])
             yield self._request(failure["url"], outlet, kind, self._callbacks[kind], force=True,
                                 forms=forms)  # fmt: skip
         if self.retry_mode:
