@@ -141,3 +141,16 @@ def test_rows_stored_now_keep_the_canonical_url_the_crawl_gave(tmp_path: Path) -
     assert known.archived_at("https://news.example/k?icid=1") is not None  # as the crawl gave
     assert known.archived_at(STORY) is not None  # none given: by the default rules
     manifest.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://x.example/news/2026/05/slug", "https://x.example/a/./b", "https://x.example/a/../b",
+     "https://x.example/a/..", "https://x.example/./", "https://x.example/a/b.", "http://x.example:80/a",
+     "https://x.example/a;p=1/b;q", "https://x.example/a%7eb", "https://x.example/a b",
+     "https://X.example/a", "https://x.example", "https://x.example/a//b/~c:d@e"],
+)  # fmt: skip
+def test_the_shortcut_for_canonical_urls_gives_what_w3lib_gives(url: str) -> None:
+    from w3lib.url import canonicalize_url
+
+    assert url_forms(url).identity == canonicalize_url(url)
