@@ -9,6 +9,8 @@ from typing import Any
 
 import scrapy
 
+from storage.url_identity import canonical_or_none
+
 
 @dataclass(frozen=True)
 class StoredText:
@@ -29,6 +31,9 @@ class ArticleItem:
     body: bytes = field(repr=False)  # decoded of Content-Encoding; the WARC keeps the raw bytes
     content_type: str | None
     fetched_at: str  # ISO 8601, UTC
+    # the identity of `url` (storage.url_identity: its canonical URL); None: made elsewhere
+    # (reextract, tests), taken as url's by the default rules
+    canonical_url: str | None = None
     # the charset the crawl decoded the page in (crawler.middlewares.charset), for extraction
     # to decode it alike; None: extraction chooses by the same rules
     encoding: str | None = None
@@ -45,6 +50,11 @@ class ArticleItem:
     # the lease of the request in a distributed crawl (crawler.cluster.leases), ended with it
     cluster_lease: str | None = None
 
+    @property
+    def identity(self) -> str:
+        """`canonical_url`, or `url`'s by the default rules (no outlet's ``keep_params``)."""
+        return self.canonical_url or canonical_or_none(self.url) or self.url
+
 
 class ArchivedArticle(scrapy.Item):
     """One archived article as plain values (str, int, bool), fields in the order feeds write
@@ -53,6 +63,7 @@ class ArchivedArticle(scrapy.Item):
 
     url = scrapy.Field()
     final_url = scrapy.Field()
+    canonical_url = scrapy.Field()  # the identity of `url` (storage.url_identity)
     outlet = scrapy.Field()
     title = scrapy.Field()
     author = scrapy.Field()

@@ -2,7 +2,9 @@
 
 A bad file stops the crawl before any request: :class:`ConfigError` names the file, the outlet and
 the key, and the CLI turns it into exit code 2. The outlet's hosts are those of its URLs
-(``start_urls``, ``sitemaps``, ``feeds``); links are followed only inside them.
+(``start_urls``, ``sitemaps``, ``feeds``); links are followed only inside them. ``keep_params``:
+query parameters the outlet needs that are otherwise dropped as trackers
+(:mod:`storage.url_identity`), names only (no ``=``, ``&``, ``#``, spaces).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from w3lib.url import safe_url_string
 
 from crawler.redaction import redact_url
 from storage.s3 import PushError, check_target
+from storage.url_identity import UrlForms, keep_set, url_forms
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_DEPTH = 2
@@ -29,8 +32,10 @@ URL_LIST_KEYS = ("start_urls", "sitemaps", "feeds")
 REGEX_LIST_KEYS = ("allow", "deny")
 SELECTOR_LIST_KEYS = ("drop", "keep")
 OUTLET_KEYS = {
-    "name", "depth", "recrawl_after", *URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS,
+    "name", "depth", "recrawl_after", "keep_params", *URL_LIST_KEYS, *REGEX_LIST_KEYS,
+    *SELECTOR_LIST_KEYS,
 }  # fmt: skip
+PARAM_NAME_RE = re.compile(r"^[^\s=&#?]{1,100}$")  # a query parameter's name, as it is written
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # Scrapy's URLLENGTH_LIMIT default: its UrlLengthMiddleware drops a longer request with no more
@@ -79,12 +84,22 @@ class OutletConfig:
     recrawl_after: float | None = None  # seconds; None: an archived article is never fetched again
     drop: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
+    keep_params: tuple[str, ...] = ()  # tracking parameters this outlet's URLs keep
     _allow_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
     _deny_re: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
 
     @cached_property  # asked for every link the crawl finds
     def hosts(self) -> frozenset[str]:
         return frozenset(host_key(u) for u in (*self.start_urls, *self.sitemaps, *self.feeds))
+
+    @cached_property
+    def kept_params(self) -> frozenset[str]:
+        """``keep_params`` as :func:`storage.url_identity.url_forms` takes them."""
+        return keep_set(self.keep_params)
+
+    def url_forms(self, url: str) -> UrlForms:
+        """`url`'s fetch form and identity for this outlet (:mod:`storage.url_identity`)."""
+        return url_forms(url, self.kept_params)
 
     def owns(self, url: str) -> bool:
         return host_key(url) in self.hosts
@@ -102,7 +117,7 @@ class OutletConfig:
         out: dict[str, Any] = {"name": self.name, "depth": self.depth}
         if self.recrawl_after is not None:
             out["recrawl_after"] = self.recrawl_after
-        for key in (*URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS):
+        for key in (*URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS, "keep_params"):
             if value := getattr(self, key):
                 out[key] = list(value)
         return out
@@ -262,6 +277,9 @@ def _parse_outlet(raw: Any, index: int, source: str) -> OutletConfig:
                 GenericTranslator().css_to_xpath(selector)
             except SelectorError as exc:
                 raise fail(key, f"bad CSS selector {selector!r}: {exc}") from exc
+    for param in lists["keep_params"]:
+        if not PARAM_NAME_RE.match(param):
+            raise fail("keep_params", f"not a query parameter name: {param!r}")
     depth = raw.get("depth", DEFAULT_DEPTH)
     if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 20:
         raise fail("depth", f"must be a whole number from 0 to 20, not {depth!r}")
@@ -270,6 +288,7 @@ def _parse_outlet(raw: Any, index: int, source: str) -> OutletConfig:
         name=name,
         depth=depth,
         recrawl_after=recrawl_after,
+        keep_params=tuple(dict.fromkeys(lists["keep_params"])),
         **{
             key: tuple(lists[key])
             for key in (*URL_LIST_KEYS, *REGEX_LIST_KEYS, *SELECTOR_LIST_KEYS)

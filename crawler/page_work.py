@@ -11,7 +11,9 @@ page) and returns a small picklable :class:`PageResult`. The page is decoded and
    rules do not decide by the URL;
 3. the links, as Scrapy's ``LinkExtractor`` makes them (its functions, over the same tree;
    each menu link made once per worker), kept to the outlet's hosts and outside its ``deny``
-   rules;
+   rules, each in its fetch form and with its identity (:mod:`storage.url_identity`: tracking
+   parameters and fragment removed, but the outlet's ``keep_params``; the canonical URL), one
+   link per identity;
 4. the page requisites (:func:`crawler.requisite_links.requisites_in`);
 5. last, since it changes the tree, the article text
    (:func:`pipelines.article.extract_from_tree`), for an article page only.
@@ -43,6 +45,7 @@ from crawler.outlets import OutletConfig
 from crawler.requisite_links import Requisite, requisites_in
 from crawler.soft_failures import KEEP, NotFoundFingerprint, Verdict, judge
 from pipelines.article import ArticleText, NoArticle, extract_from_tree, parse_html
+from storage.url_identity import UrlForms
 
 ALL = "all"  # PageJob.requisites: read the requisites of any page
 ARTICLES = "articles"  # ... of article pages only
@@ -54,8 +57,10 @@ _LINK_SCHEMES = frozenset({"http", "https", "file", "ftp"})  # LinkExtractor's v
 _DENY_EXTENSIONS = frozenset(f".{e}" for e in IGNORED_EXTENSIONS)
 # "http://…": the href alone makes the URL ("http:story" is relative to an http page: urljoin)
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-# (outlet, what the URL depends on, encoding, href): the link's URL if in the outlet's scope
+# (outlet, what the URL depends on, encoding, href): the link's forms if in the outlet's scope
 _URLS: dict[tuple[str, str, str, str], Any] = {}
+# what PageResult.link_stats counts, in the order of UrlForms' flags (spider/links/<name>)
+LINK_STATS = ("tracking_removed", "fragment_removed", "params_kept")
 _URL_CACHE_SIZE = 100_000  # per worker process (some 20 MB): then it starts again
 _MISSING = object()
 
@@ -87,12 +92,20 @@ class PageJob:
 class PageResult:
     verdict: Verdict = KEEP  # a soft failure ends the reading there
     article: str | None = None  # why the page is an article (allow, og:type, feed…), or None
-    links: tuple[str, ...] = ()  # to follow, in the outlet's scope, each once
+    links: tuple[str, ...] = ()  # to follow, in the outlet's scope, each once: as fetched
+    identities: tuple[str, ...] = ()  # each link's identity (canonical URL), in that order
+    # (name, how many of the page's links): LINK_STATS that were not 0
+    link_stats: tuple[tuple[str, int], ...] = ()
     requisites: tuple[Requisite, ...] | None = None  # None: not read
     text: ArticleText | None = None
     no_text: tuple[str, str] | None = None  # (reason, detail) of an article without text
     error: bool = False  # no_text is the extractor's exception, not a property of the page
     failed: tuple[str, str] | None = None  # (reason, detail): the worker died or hung on it
+
+    def identified_links(self) -> list[tuple[str, str]]:
+        """(fetch form, identity) of each link; a result made without identities (a test's)
+        has each link as its own."""
+        return list(zip(self.links, self.identities or self.links, strict=True))
 
 
 def _article_reason(job: PageJob, root: lxml_html.HtmlElement | None) -> str | None:
@@ -144,31 +157,39 @@ def _cache_key(base: str, href: str) -> str | None:
     return None
 
 
-def _links_of(job: PageJob, root: lxml_html.HtmlElement) -> tuple[str, ...]:
+def _links_of(job: PageJob, root: lxml_html.HtmlElement) -> tuple[dict[str, str], list[int]]:
     """The page's links (``<a href>``, ``<area href>``) as Scrapy's ``LinkExtractor(unique=
-    True)`` gives them, in the outlet's scope. The same menus come on every page of an
-    outlet: a URL made from an absolute or root-relative href depends only on the page's
-    origin, so it is made once per worker (the rest of a link's handling is a set lookup)."""
+    True)`` gives them, in the outlet's scope, identity -> fetch form (the first link of each
+    identity); and how many of its hrefs had each of LINK_STATS. The same menus come on every
+    page of an outlet: a URL made from an absolute or root-relative href depends only on the
+    page's origin, so it is made once per worker (the rest of a link's handling is a set
+    lookup)."""
     assert job.scope is not None
     scope, page_url, encoding = job.scope, job.url, job.encoding or "utf-8"
     base = page_url
     for href in _BASE_HREF(root)[:1]:  # the first <base href> (Scrapy reads the first 4 KB)
         with contextlib.suppress(ValueError):  # a bogus one ("http://[x"): the page's URL
             base = safe_url_string(urljoin(page_url, strip_html5_whitespace(href)), encoding)
-    links: dict[str, None] = {}
+    links: dict[str, str] = {}
+    counts = [0] * len(LINK_STATS)
     for href in dict.fromkeys(_HREFS(root)):  # each href once: a menu repeats its links
         key = _cache_key(base, href)
         cache = None if key is None else (scope.name, key, encoding, href)
         if cache is None or (kept := _URLS.get(cache, _MISSING)) is _MISSING:
+            kept = None
             url = _link_url(base, page_url, encoding, href)
-            kept = url if url is not None and scope.owns(url) and not scope.denied(url) else None
+            if url is not None and scope.owns(url) and not scope.denied(url):
+                with contextlib.suppress(ValueError):  # one w3lib cannot read: left out
+                    kept = scope.url_forms(url)
             if cache is not None and (kept is not None or len(href) < 200):
                 if len(_URLS) >= _URL_CACHE_SIZE:
                     _URLS.clear()
                 _URLS[cache] = kept
-        if isinstance(kept, str):
-            links[kept] = None
-    return tuple(links)
+        if isinstance(kept, UrlForms):
+            links.setdefault(kept.identity, kept.fetch)
+            for index, flag in enumerate(kept[2:]):
+                counts[index] += flag
+    return links, counts
 
 
 def analyse_page(job: PageJob) -> PageResult:
@@ -181,9 +202,11 @@ def analyse_page(job: PageJob) -> PageResult:
     else:
         verdict = KEEP
     article = _article_reason(job, root)
-    links: tuple[str, ...] = ()
+    links: dict[str, str] = {}
+    stats: tuple[tuple[str, int], ...] = ()
     if root is not None and job.scope is not None:
-        links = _links_of(job, root)
+        links, counts = _links_of(job, root)
+        stats = tuple((name, n) for name, n in zip(LINK_STATS, counts, strict=True) if n)
     requisites = None
     if root is not None and (job.requisites == ALL or (job.requisites and article)):
         requisites = tuple(requisites_in(root, job.url))
@@ -202,7 +225,10 @@ def analyse_page(job: PageJob) -> PageResult:
             no_text = (exc.reason, exc.detail)
         except Exception as exc:  # a bug or a page the extractor chokes on: one page
             no_text, error = ("extraction_error", f"{type(exc).__name__}: {exc}"[:500]), True
-    return PageResult(verdict, article, links, requisites, text, no_text, error)
+    return PageResult(
+        verdict, article, links=tuple(links.values()), identities=tuple(links), link_stats=stats,
+        requisites=requisites, text=text, no_text=no_text, error=error,
+    )  # fmt: skip
 
 
 def probe_fingerprint(

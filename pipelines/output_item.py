@@ -72,9 +72,9 @@ def archived_article(item: ArticleItem, ref: WarcRef | None, run_id: str) -> Arc
     page or the crawl did not give are left unset."""
     article, stored = item.article, item.stored
     values: dict[str, Any] = {
-        "url": item.url, "final_url": item.final_url, "outlet": item.outlet,
-        "title": article.title, "author": article.author, "published": article.published,
-        "language": article.language,
+        "url": item.url, "final_url": item.final_url, "canonical_url": item.identity,
+        "outlet": item.outlet, "title": article.title, "author": article.author,
+        "published": article.published, "language": article.language,
         "text_file": stored.text_file if stored else None,
         "sha256": stored.sha256 if stored else None,
         "duplicate": stored.duplicate if stored else None,

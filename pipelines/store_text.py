@@ -252,7 +252,7 @@ class StoreTextPipeline:
         """Runs in the writer thread: ('written' | 'duplicate' | 'elsewhere', stem, sha256)."""
         stored = self._store_text(item, warc_ref)
         if self.cluster is not None:  # every worker's "archived already?" answer
-            self.cluster.mark_archived({item.url, item.final_url}, item.fetched_at)
+            self.cluster.mark_archived({item.identity, item.url, item.final_url}, item.fetched_at)
         return stored
 
     def _store_text(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:
@@ -260,8 +260,8 @@ class StoreTextPipeline:
         data = item.article.render().encode("utf-8")
         sha = hashlib.sha256(data).hexdigest()
         article_row = {
-            "url": item.url, "final_url": item.final_url, "outlet": item.outlet,
-            "http_status": item.http_status, "fetched_at": item.fetched_at,
+            "url": item.url, "final_url": item.final_url, "canonical_url": item.identity,
+            "outlet": item.outlet, "http_status": item.http_status, "fetched_at": item.fetched_at,
             "warc_file": warc_ref.warc_file if warc_ref else None,
             "warc_offset": warc_ref.offset if warc_ref else None, "run_id": self.run_id,
             "warc_record_id": warc_ref.record_id if warc_ref else None,

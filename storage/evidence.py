@@ -140,8 +140,9 @@ def _drop_article(layout: ArchiveLayout, manifest: Manifest, article: Any) -> Dr
     if not text or others:
         return None
     logger.warning("dropped text %s: its WARC record did not survive the killed crawl", stem)
-    return Dropped(stem, str(text[0]["sha256"]), int(text[0]["id"]) - 1, (article["url"],
-                   article["final_url"]))  # fmt: skip
+    urls = (article["url"], article["final_url"], article["canonical_url"])
+    return Dropped(stem, str(text[0]["sha256"]), int(text[0]["id"]) - 1,
+                   tuple(u for u in dict.fromkeys(urls) if u))  # fmt: skip
 
 
 def _residecar(layout: ArchiveLayout, manifest: Manifest, stem: str, text_id: int,

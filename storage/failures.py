@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,8 +119,10 @@ def requeue_plan(
     now: datetime,
     mode: str = "due",
     shared: list[dict[str, Any]] | None = None,
+    identity: Callable[[str, str | None], str] | None = None,
 ) -> tuple[list[dict[str, Any]], set[str]]:
-    """(failures to request again, URLs to leave alone) for a run starting at `now`.
+    """(failures to request again, URLs to leave alone) for a run starting at `now`; the URLs
+    left alone as `identity(url, outlet)` gives them (the crawl's: their canonical URLs).
 
     mode "due": the failures whose next_retry_at has passed; the others (not yet due, or
     gave_up) are left alone even when discovery finds them again. mode "pending": every
@@ -142,6 +145,9 @@ def requeue_plan(
         due = [f for f in listed if f["state"] == PENDING and f.get("next_retry_at")
                and f["next_retry_at"] <= at]  # fmt: skip
         due_urls = {f["url"] for f in due}
-        return due, {f["url"] for f in listed} - due_urls
+        alone = [f for f in listed if f["url"] not in due_urls]
+        if identity is None:
+            return due, {f["url"] for f in alone}
+        return due, {identity(f["url"], f.get("outlet")) for f in alone}
     states = (PENDING, GAVE_UP) if mode == "all" else (PENDING,)
     return [f for f in listed if f["state"] in states], set()

@@ -8,14 +8,23 @@ once, in the caller's thread (the spider runs it in a thread at start), into dic
 64-bit hash of the URL (a URL string would cost several times the memory of the archive's
 largest outlets). The crawl's own captures need not be added: Scrapy's duplicate filter keeps a
 run from asking for a URL twice, and the next run loads them.
+
+"Archived already?" is asked by a link's identity (:mod:`storage.url_identity`): an article is
+known by its ``canonical_url`` (filled by the manifest's migration for rows stored before, by
+the default rules), by its URL as found, by the identity of its final URL (after redirects) and
+by what the caller's `identity` makes of its URL and outlet (the crawl's: its identity under
+the outlet's ``keep_params``, which the migration did not know); validators, by the URL as
+fetched (the capture's).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from storage.manifest import Manifest
+from storage.url_identity import canonical_or_none
 
 
 def url_key(url: str) -> int:
@@ -45,16 +54,24 @@ class KnownPages:
         self._validators = validators or {}
 
     @classmethod
-    def load(cls, manifest: Manifest) -> KnownPages:
+    def load(
+        cls, manifest: Manifest, identity: Callable[[str, str | None], str | None] | None = None
+    ) -> KnownPages:
         """Both tables' answers for every URL, as the spider's per-link queries gave them:
         the latest fetched_at of an article found at or redirected to it, and the validators of
         the latest full response (Manifest.original_capture(url=))."""
         archived: dict[int, str] = {}
-        for row in manifest.iterate("SELECT url, final_url, fetched_at FROM articles"):
+        for row in manifest.iterate(
+            "SELECT url, final_url, canonical_url, outlet, fetched_at FROM articles"
+        ):
             at = row["fetched_at"]
             if at is None:
                 continue
-            for url in {row["url"], row["final_url"]} - {None}:
+            final = row["final_url"]
+            if final is not None and final != row["url"]:  # redirected: by its identity too
+                final = canonical_or_none(final)
+            own = identity(row["url"], row["outlet"]) if identity is not None else None
+            for url in {row["url"], row["canonical_url"], final, own} - {None}:
                 key = url_key(url)
                 if (seen := archived.get(key)) is None or seen < at:
                     archived[key] = at
@@ -77,7 +94,8 @@ class KnownPages:
         return len(self._archived) + len(self._validators)
 
     def archived_at(self, url: str) -> str | None:
-        """When `url` was last archived as an article (as found or as final URL), or None."""
+        """When `url` (an identity) was last archived as an article (its canonical URL, as
+        found, or its final URL's identity), or None."""
         return self._archived.get(url_key(url))
 
     def validators(self, url: str) -> Validators | None:

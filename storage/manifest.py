@@ -24,6 +24,7 @@ from typing import Any
 
 from storage import schema
 from storage.schema import ARTICLE_COLUMNS, SCHEMA, SCHEMA_VERSION
+from storage.url_identity import canonical_or_none
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,9 @@ class Manifest:
 
     def add_article(self, article: dict[str, Any]) -> None:
         """One copy of a text; the page's published, author, language and the record id may be
-        left out (None)."""
+        left out (None); its canonical URL too: its URL's by the default rules."""
         row = {**dict.fromkeys(ARTICLE_COLUMNS), **article}
+        row["canonical_url"] = row["canonical_url"] or canonical_or_none(row["url"])
         with self.transaction() as db:
             db.execute(
                 f"INSERT OR IGNORE INTO articles ({', '.join(ARTICLE_COLUMNS)})"

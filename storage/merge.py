@@ -257,6 +257,7 @@ def merge_manifests(
             # parts of workers of an older version name no canonical copy and no record ids
             db.execute(BACKFILL_CANONICAL)
             db.execute(BACKFILL_RECORD_IDS)
+            schema.fill_canonical_urls(db)  # ... and no canonical URLs
             report.shared = len(shared)
             report.sidecars = _credit_shared(db, sorted(shared), sidecars)
             for name in ("texts", "articles", "captures", "failures"):

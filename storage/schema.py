@@ -5,16 +5,24 @@ added since (:data:`MIGRATED`) are added to an older manifest when it is opened,
 what it has: ``texts.superseded_by``; ``texts.url``/``texts.outlet``, the text's canonical copy
 (:mod:`storage.sidecar`), set to its first copy, the one its sidecar names until the text gets
 another copy; ``articles.published``/``author``/``language``, the page's own, unknown for the
-copies stored before (a sidecar names them for its first copy, and its rebuild keeps them); and
-``articles.warc_record_id``, from the copy's ``captures`` row.
+copies stored before (a sidecar names them for its first copy, and its rebuild keeps them);
+``articles.warc_record_id``, from the copy's ``captures`` row; and (version 3)
+``articles.canonical_url``, the identity of the copy's URL (:mod:`storage.url_identity`: its
+canonical URL, by which "archived already?" asks), made from the URL by the default rules (the
+manifest does not know the outlets' ``keep_params``) by :func:`fill_canonical_urls`.
+
+Not to be confused with ``texts.url``, the text's *canonical copy* (one of its URLs).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from storage.url_identity import canonical_or_none
+
 # 2: texts.url/outlet (the canonical copy), articles.published/author/language/warc_record_id
-SCHEMA_VERSION = 2
+# 3: articles.canonical_url (the URL's identity)
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +51,7 @@ CREATE TABLE IF NOT EXISTS articles (
     url TEXT NOT NULL, text_id INTEGER NOT NULL REFERENCES texts (id), final_url TEXT,
     outlet TEXT, http_status INTEGER, fetched_at TEXT, warc_file TEXT, warc_offset INTEGER,
     run_id TEXT, published TEXT, author TEXT, language TEXT, warc_record_id TEXT,
-    PRIMARY KEY (url, text_id)
+    canonical_url TEXT, PRIMARY KEY (url, text_id)
 );
 CREATE INDEX IF NOT EXISTS articles_text ON articles (text_id);
 CREATE INDEX IF NOT EXISTS articles_final_url ON articles (final_url);
@@ -88,10 +96,11 @@ MIGRATED = {
     ("articles", "author"): "TEXT",
     ("articles", "language"): "TEXT",
     ("articles", "warc_record_id"): "TEXT",
+    ("articles", "canonical_url"): "TEXT",
 }
 ARTICLE_COLUMNS = (
     "url", "text_id", "final_url", "outlet", "http_status", "fetched_at", "warc_file",
-    "warc_offset", "run_id", "published", "author", "language", "warc_record_id",
+    "warc_offset", "run_id", "published", "author", "language", "warc_record_id", "canonical_url",
 )  # fmt: skip
 
 
@@ -114,9 +123,21 @@ def migrate(db: sqlite3.Connection) -> list[tuple[str, str]]:
         db.execute(BACKFILL_CANONICAL)
     if ("articles", "warc_record_id") in missing:
         db.execute(BACKFILL_RECORD_IDS)
+    if ("articles", "canonical_url") in missing:
+        fill_canonical_urls(db)
     if missing:
         db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
     return missing
+
+
+def fill_canonical_urls(db: sqlite3.Connection) -> int:
+    """Fill ``articles.canonical_url`` where it is NULL (rows stored before schema version 3, or
+    merged from a part an older worker wrote): the identity of the row's URL by the default
+    rules. Returns how many rows it filled."""
+    db.create_function("na_canonical_url", 1, canonical_or_none, deterministic=True)
+    return db.execute(
+        "UPDATE articles SET canonical_url = na_canonical_url(url) WHERE canonical_url IS NULL"
+    ).rowcount

@@ -7,7 +7,10 @@ lists every outlet with each of its copies under ``outlets``. Its top-level fiel
 **canonical copy**, chosen by :func:`canonical_key` whatever order the crawl fetched them in: the
 first published by the page's published date (a date without a time is the start of its day,
 UTC; a copy whose page gave no date comes after every dated one), then the first URL in sort
-order. ``other_urls`` (every other URL, sorted) stays for readers of the older sidecar.
+order. ``other_urls`` (every other URL, sorted) stays for readers of the older sidecar. Each copy
+(and the top level, for the canonical copy) has its ``canonical_url``: the identity of its URL
+(:mod:`storage.url_identity`; tracking parameters and fragment gone, the query sorted), what the
+crawl asks "archived already?" by; ``url`` is the URL as fetched, the WARC record's.
 
 :func:`build_sidecar` is pure: the pipeline, the crash repair (:mod:`storage.evidence`) and the
 merge of a distributed crawl's manifests (:mod:`storage.merge`) all build the sidecar with it.
@@ -30,11 +33,12 @@ from typing import Any
 from storage.atomic import json_bytes, write_atomic
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
+from storage.url_identity import canonical_or_none
 
 # what each copy in `outlets` says, in this order (the names of the top-level fields)
 COPY_FIELDS = (
-    "url", "final_url", "fetched_at", "published", "author", "http_status", "warc_file",
-    "warc_record_offset", "warc_record_id",
+    "url", "final_url", "canonical_url", "fetched_at", "published", "author", "http_status",
+    "warc_file", "warc_record_offset", "warc_record_id",
 )  # fmt: skip
 # taken from the previous sidecar for a copy the manifest has them not for (schema version 1)
 _LEGACY_FIELDS = ("published", "author", "language", "warc_record_id")
@@ -73,7 +77,10 @@ def copy_of(row: Mapping[str, Any] | sqlite3.Row) -> dict[str, Any]:
 
     offset = get("warc_offset") if "warc_offset" in keys else get("warc_record_offset")
     return {
-        "url": row["url"], "final_url": get("final_url"), "outlet": get("outlet"),
+        "url": row["url"], "final_url": get("final_url"),
+        # a copy of an older sidecar had none: its URL's by the default rules
+        "canonical_url": get("canonical_url") or canonical_or_none(row["url"]),
+        "outlet": get("outlet"),
         "fetched_at": get("fetched_at"), "published": get("published"), "author": get("author"),
         "language": get("language"), "http_status": get("http_status"),
         "warc_file": get("warc_file"), "warc_record_offset": offset,
@@ -121,7 +128,8 @@ def build_sidecar(
     language = first["language"] or next((c["language"] for c in copies if c["language"]), None)
     return {
         "text_file": text_file,
-        "url": first["url"], "final_url": first["final_url"], "outlet": first["outlet"],
+        "url": first["url"], "final_url": first["final_url"],
+        "canonical_url": first["canonical_url"], "outlet": first["outlet"],
         "title": title if title is not None else (previous or {}).get("title"),
         "author": first["author"], "published": first["published"],
         "language": language or (previous or {}).get("language"),

@@ -84,6 +84,14 @@ def test_credentials_in_a_config_url_are_refused_and_never_written(
     assert not (tmp_path / "archive").exists()
 
 
+def test_a_bad_keep_params_value(tmp_path: Path) -> None:
+    base = f"http://127.0.0.1:{unused_port()}"
+    lines = f"    start_urls: ['{base}/']\n    keep_params: ['icid', 'a&b']\n"
+    line = assert_one_line(crawl(tmp_path, outlets_yaml(tmp_path, lines)), "keep_params", "'a&b'")
+    assert "not a query parameter name" in line
+    assert not (tmp_path / "archive").exists()
+
+
 def test_a_start_url_longer_than_urllength_limit(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{unused_port()}/{'a' * 10_000}"
     config = outlets_yaml(tmp_path, f"    start_urls: ['{url}']\n")

@@ -115,6 +115,22 @@ BAD = [
         "outlet 'a', key 'feeds'",
         "control character",
     ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n    keep_params: {x: 1}\n",
+        "outlet 'a', key 'keep_params'",
+        "list of non-empty strings",
+    ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n"
+        "    keep_params: ['utm_source=rss']\n",
+        "outlet 'a', key 'keep_params'",
+        "not a query parameter name: 'utm_source=rss'",
+    ),
+    (
+        "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n    keep_params: [3]\n",
+        "outlet 'a', key 'keep_params'",
+        "list of non-empty strings",
+    ),
 ]
 
 

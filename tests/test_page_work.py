@@ -173,7 +173,13 @@ def scrapy_links(url: str, body: bytes, encoding: str = "utf-8") -> list[str]:
 
     response = HtmlResponse(url, body=body, encoding=encoding)
     found = [link.url for link in LinkExtractor(unique=True).extract_links(response)]
-    return [u for u in found if OUTLET.owns(u) and not OUTLET.denied(u)]
+    # in their fetch forms, one link an identity (storage.url_identity)
+    by_identity: dict[str, str] = {}
+    for u in found:
+        if OUTLET.owns(u) and not OUTLET.denied(u):
+            forms = OUTLET.url_forms(u)
+            by_identity.setdefault(forms.identity, forms.fetch)
+    return list(by_identity.values())
 
 
 def test_links_are_what_scrapys_link_extractor_gives(demo_site: DemoSite) -> None:

@@ -219,7 +219,8 @@ def test_without_the_text_store_an_article_leaves_without_text_fields() -> None:
     assert isinstance(out, ArchivedArticle)
     assert dict(out) == {
         "url": "https://harbour.example/n/1", "final_url": "https://harbour.example/news/1",
-        "outlet": "harbour", "title": "Ferry resumes", "language": "en", "http_status": 200,
+        "canonical_url": "https://harbour.example/n/1", "outlet": "harbour",
+        "title": "Ferry resumes", "language": "en", "http_status": 200,
         "content_type": "text/html", "fetched_at": "2026-03-02T09:00:00Z",
         "run_id": run_id_for(crawler),
     }  # fmt: skip

@@ -65,13 +65,15 @@ def test_text_file_is_named_by_its_sha256_with_a_complete_sidecar(tmp_path: Path
     sidecar = json.loads(txt.with_suffix(".json").read_text(encoding="utf-8"))
     assert sidecar == {
         "text_file": txt.name, "url": "https://harbour.example/news/1",
-        "final_url": "https://harbour.example/news/1", "outlet": "harbour",
+        "final_url": "https://harbour.example/news/1",
+        "canonical_url": "https://harbour.example/news/1", "outlet": "harbour",
         "title": ARTICLE.title, "author": "A. Writer", "published": "2026-03-02T08:00:00+00:00",
         "language": "en", "fetched_at": "2026-03-02T09:00:00Z", "sha256": digest,
         "warc_file": REF.warc_file, "warc_record_offset": 1234, "warc_record_id": "<urn:uuid:1>",
         "http_status": 200, "other_urls": [],
         "outlets": {"harbour": [{
             "url": "https://harbour.example/news/1", "final_url": "https://harbour.example/news/1",
+            "canonical_url": "https://harbour.example/news/1",
             "fetched_at": "2026-03-02T09:00:00Z", "published": "2026-03-02T08:00:00+00:00",
             "author": "A. Writer", "http_status": 200, "warc_file": REF.warc_file,
             "warc_record_offset": 1234, "warc_record_id": "<urn:uuid:1>",

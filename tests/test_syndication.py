@@ -109,7 +109,8 @@ def canonical_row(archive: Path) -> tuple[Any, ...]:
 
 def entry(copy: Copy) -> dict[str, Any]:
     return {
-        "url": copy.url, "final_url": copy.url, "fetched_at": copy.fetched_at,
+        "url": copy.url, "final_url": copy.url, "canonical_url": copy.url,
+        "fetched_at": copy.fetched_at,
         "published": copy.published, "author": copy.author, "http_status": 200,
         "warc_file": copy.ref.warc_file, "warc_record_offset": copy.ref.offset,
         "warc_record_id": copy.ref.record_id,
@@ -263,7 +264,7 @@ def test_an_archive_of_schema_1_is_migrated_and_its_old_copies_keep_their_dates(
     layout.sidecar_path(stem).write_text(json.dumps(old), encoding="utf-8")
 
     manifest = Manifest(layout.manifest_path)  # migrated here
-    assert manifest.query("SELECT value FROM meta WHERE key = 'schema_version'")[0][0] == "2"
+    assert manifest.query("SELECT value FROM meta WHERE key = 'schema_version'")[0][0] == "3"
     assert tuple(manifest.query("SELECT url, outlet FROM texts")[0]) == (HARBOUR.url, "harbour")
     ids = manifest.query("SELECT url, warc_record_id, published FROM articles ORDER BY url")
     assert [tuple(r) for r in ids] == [(again, "<urn:uuid:300>", None),

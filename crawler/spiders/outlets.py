@@ -20,11 +20,23 @@ failure ``not_html`` at an article URL (``allow`` matches it, or a feed listed i
 counted elsewhere; an article whose bytes fit no charset (``meta["charset_unfit"]`` from
 :class:`~crawler.middlewares.charset.CharsetMiddleware`) is a failure ``charset_mismatch``.
 
+A URL found (a page's link, a feed or sitemap entry, a start URL) is requested in its fetch
+form and known by its identity (:mod:`storage.url_identity`, with the outlet's ``keep_params``):
+tracking parameters and fragment removed; the canonical URL. The identity is what the spider's
+link bookkeeping, the duplicate filter (Scrapy's fingerprint canonicalises alike), "archived
+already?" (the manifest's ``articles.canonical_url``, and in a distributed crawl every worker's)
+and the article's ``canonical_url`` go by; the WARC keeps the URL as fetched. Request meta
+``url_identity``: the identity, when it is not the URL requested. A failure of an earlier run is
+requested again at the URL it was recorded with (it heals by that URL).
+
 Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spider/not_html``
 (every page that is not HTML), ``spider/failed/<reason>``,
 ``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, ``spider/known_urls``
-(what the archive held at start: storage.known_pages), ``spider/links/repeated`` (links to a URL
-a page of this run linked already, at the same depth or less: not made requests again),
+(what the archive held at start: storage.known_pages), ``spider/links/repeated`` (links to an
+identity a page of this run linked already, at the same depth or less: not made requests again),
+``spider/links/{tracking_removed,fragment_removed,params_kept}`` (URLs found with tracking
+parameters, requested without; with a fragment; with tracking parameters kept for the outlet's
+``keep_params``: each a page's distinct hrefs, feed and sitemap entries, start URLs),
 ``spider/depth/{lessened,refetched}`` (a page linked again at a lesser depth: read at it, or a
 hub read already at the outlet's depth fetched again), per outlet
 ``outlet/<name>/articles``, ``soft_failures/probe/{sent,answered_200,answered_404,
@@ -50,9 +62,17 @@ from twisted.python.failure import Failure
 from crawler import signals as na_signals
 from crawler.cluster.admission import admitted_failures
 from crawler.cluster.state import ClusterState
-from crawler.discovery import SitemapTooLarge, feed_links, sitemap_body, sitemap_entries
+from crawler.discovery import SitemapTooLarge
 from crawler.failure_reasons import failed_request, failure_reason
 from crawler.items import ArticleItem
+from crawler.link_forms import (
+    ArchiveIdentities,
+    count_forms,
+    feed_base,
+    forms_of,
+    read_feed,
+    read_sitemap,
+)
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
 from crawler.page_analysis import PageAnalysis
@@ -66,6 +86,7 @@ from storage.failures import requeue_plan
 from storage.known_pages import KnownPages
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
+from storage.url_identity import UrlForms
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +117,9 @@ class OutletsSpider(Spider):
         self._manifest: Manifest | None = None
         self._known: KnownPages | None = None  # the archive's state at start (_load_known)
         self._cluster: ClusterState | None = None  # a distributed crawl's shared state
-        self._linked: dict[str, int] = {}  # URL: the least depth a page of this run linked it at
-        self._capped_hubs: set[str] = set()  # hubs read at the outlet's depth: links not followed
+        # identity: the least depth a page of this run linked it at
+        self._linked: dict[str, int] = {}
+        self._capped_hubs: set[str] = set()  # identities of hubs read at the outlet's depth
         self.probes = NotFoundProbes(False, self._count)  # made for the crawl in from_crawler
         self.requisites: Requisites | None = None  # made for the crawl in from_crawler
         self.pages: PageAnalysis | None = None  # made for the crawl in from_crawler
@@ -171,8 +193,10 @@ class OutletsSpider(Spider):
             if kind not in self._callbacks:  # not a page (a requisite listed by an older version)
                 continue
             self._count("spider/requeued")
-            request = self._request(failure["url"], outlet, kind, self._callbacks[kind], force=True)
-            yield request
+            # at the URL recorded (it heals by that URL), known by its identity
+            forms = forms_of(failure["url"], outlet)._replace(fetch=failure["url"])
+            yield self._request(failure["url"], outlet, kind, self._callbacks[kind], force=True,
+                                forms=forms)  # fmt: skip
         if self.retry_mode:
             return
         for outlet in self.crawl_config.outlets:
@@ -205,20 +229,26 @@ class OutletsSpider(Spider):
     def _found_url(meta: dict[str, Any], url: str) -> str:
         return str((meta.get("redirect_urls") or [url])[0])
 
-    def _shallower(self, url: str, depth: int, outlet: OutletConfig) -> Request | None:
+    @classmethod
+    def identity(cls, meta: dict[str, Any], url: str) -> str:
+        """The identity of the URL a request was made for (before redirects)."""
+        return str(meta.get("url_identity") or cls._found_url(meta, url))
+
+    def _shallower(self, forms: UrlForms, depth: int, outlet: OutletConfig) -> Request | None:
         """A page linked again at a lesser depth than its request was made with. Pages are
         fetched concurrently, so a section page may first be found one hop deeper, through an
         article (its menu), than through the home page: its request, still queued or on its
         way, is read at the lesser depth (_analysed); one read already at the outlet's depth,
         its links not followed, is fetched again (a hub: an article's links are its own
         teasers). In a distributed crawl the shared queue sees to it."""
+        url = forms.fetch
         if self.settings.getbool("CLUSTER_ENABLED"):
             # the shared queue takes a page again at a lesser depth (cluster/requeued_shallower)
-            return self._request(url, outlet, "page", self.parse_page)
-        if url in self._capped_hubs and depth < outlet.depth:
-            self._capped_hubs.discard(url)
+            return self._request(url, outlet, "page", self.parse_page, forms=forms)
+        if forms.identity in self._capped_hubs and depth < outlet.depth:
+            self._capped_hubs.discard(forms.identity)
             self._count("spider/depth/refetched")
-            return self._request(url, outlet, "page", self.parse_page, again=True)
+            return self._request(url, outlet, "page", self.parse_page, again=True, forms=forms)
         self._count("spider/depth/lessened")
         return None
 
@@ -228,7 +258,7 @@ class OutletsSpider(Spider):
         assert self.pages is not None
         meta = request.meta
         # linked at a lesser depth since its request was made: read at that depth
-        least = self._linked.get(self._found_url(meta, request.url), meta.get("depth", 0))
+        least = self._linked.get(self.identity(meta, request.url), meta.get("depth", 0))
         if least < meta.get("depth", 0):
             meta["depth"] = least  # DepthMiddleware gives the page's links this depth + 1
         page = meta.get("kind") not in ("sitemap", "feed")
@@ -260,7 +290,9 @@ class OutletsSpider(Spider):
         """What the archive holds, read into memory once, in a thread: the reactor makes no
         sqlite query per link (storage.known_pages)."""
         manifest = self._open_manifest()
-        self._known = await maybe_deferred_to_future(deferToThread(KnownPages.load, manifest))
+        self._known = await maybe_deferred_to_future(
+            deferToThread(KnownPages.load, manifest, ArchiveIdentities(self.crawl_config).kept)
+        )
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("spider/known_urls", len(self._known))
 
@@ -275,7 +307,8 @@ class OutletsSpider(Spider):
         if self._cluster is not None:  # rows out of their outlet's scope are not retried
             shared = admitted_failures(self._cluster.failure_values(), self.crawl_config.outlets,
                                        self._count)  # fmt: skip
-        due, self._leave_alone = requeue_plan(manifest, names, utc_now(), mode, shared)
+        identity = ArchiveIdentities(self.crawl_config).failure  # links are asked by identity
+        due, self._leave_alone = requeue_plan(manifest, names, utc_now(), mode, shared, identity)
         return due
 
     def closed(self, reason: str) -> None:
@@ -290,18 +323,27 @@ class OutletsSpider(Spider):
         callback: Any,
         force: bool = False,
         again: bool = False,
+        forms: UrlForms | None = None,
     ) -> Request | None:
         """The request for a URL the crawl found, or None when the archive does not need it:
         a failure not yet due, or an article archived already (unless --refresh or the
         outlet's recrawl_after has passed). Pages the archive has a copy of are asked for
-        conditionally (If-None-Match / If-Modified-Since); a 304 is a revisit record."""
+        conditionally (If-None-Match / If-Modified-Since); a 304 is a revisit record.
+        `forms`: the URL's fetch form and identity, made where it was found (else here, and
+        counted); the request is for the fetch form."""
+        if forms is None:
+            forms = forms_of(url, outlet)
+            count_forms(forms, self._count)
+        url, identity = forms.fetch, forms.identity
         meta: dict[str, Any] = {"outlet": outlet.name, "kind": kind}
+        if identity != url:
+            meta["url_identity"] = identity
         headers: dict[str, str] = {}
-        if not force and url in self._leave_alone:
+        if not force and identity in self._leave_alone:
             self._count("spider/skipped/failed_not_due")  # backing off across runs
             return None
         if not force and not self.refresh and self._known is not None:
-            if kind in ARTICLE_KINDS and self._archived_recently(url, outlet):
+            if kind in ARTICLE_KINDS and self._archived_recently(identity, outlet):
                 self._count("spider/skipped/archived")
                 return None
             if (original := self._known.validators(url)) is not None:
@@ -320,6 +362,7 @@ class OutletsSpider(Spider):
                        dont_filter=again)  # fmt: skip
 
     def _archived_recently(self, url: str, outlet: OutletConfig) -> bool:
+        """Whether `url` (an identity) was archived, here or by any worker, and is not due."""
         assert self._known is not None
         at = self._known.archived_at(url)
         if self._cluster is not None:  # archived by any worker: from memory, kept fresh in a
@@ -415,7 +458,7 @@ class OutletsSpider(Spider):
         try:
             # a sitemap can run to 50,000 URLs (and gunzipped, to many MB): read in a thread
             kind, urls = await maybe_deferred_to_future(
-                deferToThread(_read_sitemap, response.body, max_size)
+                deferToThread(read_sitemap, response.body, max_size, outlet)
             )
         except SitemapTooLarge as exc:
             self._count("spider/sitemap/too_large")
@@ -423,13 +466,14 @@ class OutletsSpider(Spider):
             return
         self._count(f"spider/sitemap/{'index' if kind == 'sitemapindex' else 'urlset'}")
         self._ok(response)
-        for url in urls:
+        for url, forms in urls:
             if not outlet.owns(url) or outlet.denied(url):
                 continue
             if kind == "sitemapindex":
-                request = self._request(url, outlet, "sitemap", self.parse_sitemap)
+                request = self._request(url, outlet, "sitemap", self.parse_sitemap, forms=forms)
             elif outlet.allowed_article(url) is not False:
-                request = self._request(url, outlet, "page", self.parse_page)
+                count_forms(forms, self._count)
+                request = self._request(url, outlet, "page", self.parse_page, forms=forms)
             else:
                 continue
             if request is not None:
@@ -440,12 +484,15 @@ class OutletsSpider(Spider):
         if self._not_modified(response):
             return
         self._ok(response)
-        links = await maybe_deferred_to_future(deferToThread(feed_links, response.body))
-        for url in (response.urljoin(link) for link in links):
+        links = await maybe_deferred_to_future(
+            deferToThread(read_feed, response.body, feed_base(response), outlet)
+        )
+        for url, forms in links:
             if not outlet.owns(url) or outlet.denied(url) or outlet.allowed_article(url) is False:
                 continue
             self._count("spider/feed/entries")
-            if request := self._request(url, outlet, "feed_entry", self.parse_page):
+            count_forms(forms, self._count)
+            if request := self._request(url, outlet, "feed_entry", self.parse_page, forms=forms):
                 yield request
 
     # --- pages --------------------------------------------------------------------------------
@@ -488,22 +535,25 @@ class OutletsSpider(Spider):
             self._count("spider/pages/hub")
             self._ok(response)
             if response.meta.get("depth", 0) >= outlet.depth:  # its links were not followed
-                self._capped_hubs.add(self._found_url(response.meta, response.url))
+                self._capped_hubs.add(self.identity(response.meta, response.url))
         depth, repeated = response.meta.get("depth", 0) + 1, 0
-        for url in page.links:
+        for name, amount in page.link_stats:  # made in the page's worker
+            self._count_many(f"spider/links/{name}", amount)
+        for url, identity in page.identified_links():
             # the same menus on every page: a URL linked already, as shallow, is not made a
             # request again only for Scrapy's duplicate filter to drop it
-            known = self._linked.get(url)
+            known = self._linked.get(identity)
             if known is not None and known <= depth:
                 repeated += 1
                 continue
             if len(self._linked) >= LINKED_MAX:
                 self._linked.clear()  # bounded: a repeat then costs a request the filter drops
-            self._linked[url] = depth
+            self._linked[identity] = depth
+            forms = UrlForms(url, identity, False, False, False)  # counted by the worker
             if known is not None:  # linked before, deeper: its request takes this depth
-                if request := self._shallower(url, depth, outlet):
+                if request := self._shallower(forms, depth, outlet):
                     yield request
-            elif request := self._request(url, outlet, "page", self.parse_page):
+            elif request := self._request(url, outlet, "page", self.parse_page, forms=forms):
                 yield request
         if repeated:
             self._count_many("spider/links/repeated", repeated)
@@ -547,6 +597,7 @@ class OutletsSpider(Spider):
         return ArticleItem(
             url=redirects[0],
             final_url=response.url,
+            canonical_url=self.identity(response.meta, response.url),
             outlet=outlet.name,
             http_status=response.status,
             body=response.body,
@@ -559,7 +610,3 @@ class OutletsSpider(Spider):
             analysed=True,  # its page worker read the text (or found none): ExtractPipeline counts
             extract_error=page.error,
         )
-
-
-def _read_sitemap(body: bytes, max_size: int) -> tuple[str, list[str]]:
-    return sitemap_entries(sitemap_body(body, max_size))
