@@ -20,6 +20,7 @@ import asyncio
 import json
 import sqlite3
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
@@ -309,7 +310,16 @@ def run_push(
 
 def reported(command: Callable[[], int], archive: str | Path | None = None) -> int:
     """Run `command`; the errors a user can mend are one ``newsarchiver: …`` line on stderr
-    and their exit code, not a traceback."""
+    and their exit code, not a traceback. Any other error is a crash (exit 1): its traceback,
+    masked (Python's own printer knows no secrets: a botocore error quotes its endpoint URL)."""
+    try:
+        return _reported(command, archive)
+    except Exception:
+        print(mask(traceback.format_exc()), file=sys.stderr, end="")
+        return EXIT_CRASH
+
+
+def _reported(command: Callable[[], int], archive: str | Path | None) -> int:
     try:
         return command()
     except (ConfigError, SettingsError) as exc:

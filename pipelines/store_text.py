@@ -68,6 +68,7 @@ from storage.diskspace import full_error, is_disk_full
 from storage.layout import ArchiveLayout, iso, text_stem, utc_now
 from storage.manifest import Manifest, TextRow
 from storage.sidecar import credit_text
+from storage.url_identity import canonical_or_none
 from storage.warc import WarcRef
 
 logger = logging.getLogger(__name__)
@@ -252,7 +253,10 @@ class StoreTextPipeline:
         """Runs in the writer thread: ('written' | 'duplicate' | 'elsewhere', stem, sha256)."""
         stored = self._store_text(item, warc_ref)
         if self.cluster is not None:  # every worker's "archived already?" answer
-            self.cluster.mark_archived({item.identity, item.url, item.final_url}, item.fetched_at)
+            # known by identity, as every worker asks (a redirect's target too: KnownPages
+            # reads a final URL by its canonical form)
+            final = canonical_or_none(item.final_url) or item.final_url
+            self.cluster.mark_archived({item.identity, item.url, final}, item.fetched_at)
         return stored
 
     def _store_text(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:

@@ -440,28 +440,34 @@ def check_target(uri: str) -> str:
     ``file://backup/x`` is a URI of the host ``backup`` and the path ``/x``: taken as it stands
     it would push to ``/x``, not to ``./backup/x`` as it reads, so a file URI must name no host
     (``file:///abs/path``, or ``localhost``)."""
-    parts = urlsplit(uri)
-    if parts.scheme not in STORE_SCHEMES:
-        raise PushError(f"cannot push to {uri!r}: use s3://BUCKET/PREFIX or file:///PATH")
+    try:
+        parts = urlsplit(uri)
+        host = parts.netloc.rpartition("@")[2]  # host and port, without any user info
+    except ValueError:
+        raise PushError("cannot push to a URI that cannot be read: write s3://BUCKET/PREFIX or "
+                        "file:///PATH") from None  # fmt: skip
     # the target is logged and stored (the manifest's push records, every warcinfo record), so
-    # it carries no secret: nothing in the user info, no query (where a token would go)
-    shown = parts._replace(netloc=parts.hostname or "", query="").geturl()
+    # it carries no secret: nothing in the user info, no query or fragment (where a token
+    # would go); messages show it without them
+    shown = parts._replace(netloc=host, query="", fragment="").geturl()
+    if parts.scheme not in STORE_SCHEMES:
+        raise PushError(f"cannot push to {shown!r}: use s3://BUCKET/PREFIX or file:///PATH")
     if parts.username is not None or parts.password is not None:
         raise PushError(
             f"cannot push to {shown!r}: credentials in the URI are not supported (the AWS_* "
             "environment variables, the AWS config files, or AWS_*_ENV settings give them)"
         )
-    if parts.query:
-        raise PushError(f"cannot push to {shown + '?…'!r}: a push URI takes no query")
+    if parts.query or parts.fragment:
+        raise PushError(f"cannot push to {shown + '?…'!r}: a push URI takes no query or fragment")
     if parts.scheme == "s3" and not parts.netloc:
-        raise PushError(f"no bucket in {uri!r}: write s3://BUCKET/PREFIX")
+        raise PushError(f"no bucket in {shown!r}: write s3://BUCKET/PREFIX")
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise PushError(
                 f"{uri!r} names the host {parts.netloc!r}, so its path is {parts.path or '/'!r}: "
                 f"write file:///ABSOLUTE/PATH (three slashes)"
             )
-        if not parts.path.startswith("/") or parts.fragment:
+        if not parts.path.startswith("/"):
             raise PushError(f"{uri!r} is not file:///ABSOLUTE/PATH")
     return uri
 

@@ -16,9 +16,12 @@ Not to be confused with ``texts.url``, the text's *canonical copy* (one of its U
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 from storage.url_identity import canonical_or_none
+
+logger = logging.getLogger(__name__)
 
 # 2: texts.url/outlet (the canonical copy), articles.published/author/language/warc_record_id
 # 3: articles.canonical_url (the URL's identity)
@@ -124,7 +127,9 @@ def migrate(db: sqlite3.Connection) -> list[tuple[str, str]]:
     if ("articles", "warc_record_id") in missing:
         db.execute(BACKFILL_RECORD_IDS)
     if ("articles", "canonical_url") in missing:
-        fill_canonical_urls(db)
+        # once per old archive, some µs a row: a large archive's first open takes seconds
+        logger.info("manifest migrated: canonical URLs of %d article row(s) filled",
+                    fill_canonical_urls(db))  # fmt: skip
     if missing:
         db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",

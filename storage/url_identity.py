@@ -56,7 +56,7 @@ TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "hsa_")
 # a URL canonicalize_url gives back as it is (most article URLs): lower-case http(s) host, a
 # path of unreserved characters (no %-escapes, no ';' params), no dot segments, no query
 _CANONICAL_ALREADY = re.compile(
-    r"https?://[a-z0-9.-]+(?::[0-9]+)?/(?!.*/\.\.?(?:/|\Z))(?!\.\.?(?:/|\Z))"
+    r"https?://[a-z0-9.-]+(?::[1-9][0-9]{0,3})?/(?!.*/\.\.?(?:/|\Z))(?!\.\.?(?:/|\Z))"
     r"[A-Za-z0-9\-._~!$&'()*+,=:@/]*\Z"
 )
 

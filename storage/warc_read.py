@@ -36,10 +36,19 @@ class StoredResponse:
 
 
 def read_response(
-    layout: ArchiveLayout, manifest: Manifest | None, warc_file: str, offset: int, hops: int = 0
+    layout: ArchiveLayout,
+    manifest: Manifest | None,
+    warc_file: str,
+    offset: int,
+    hops: int = 0,
+    url: str | None = None,
 ) -> StoredResponse:
     """The response record at (warc_file, offset), a revisit followed to its original (through
-    the manifest's captures; without one, a revisit is RecordMissing)."""
+    the manifest's captures; without one, a revisit is RecordMissing). With `url`, the record
+    there must be a capture of that URL: where a record is comes from a request's meta, which
+    a shared queue could have forged."""
+    if Path(warc_file).name != warc_file or warc_file.startswith("."):
+        raise RecordMissing(f"{warc_file!r:.200} is not the name of a WARC file")
     path = layout.warc_dir / warc_file
     try:
         record = _record_at(path, offset)
@@ -47,7 +56,10 @@ def read_response(
         raise RecordMissing(f"{warc_file}: {exc.strerror or exc}") from None
     if record is None:
         raise RecordMissing(f"no WARC record at offset {offset} of {warc_file}")
-    rec_type, rec_id, refers, status, headers, body = record
+    rec_type, rec_id, refers, status, headers, body, target = record
+    if url is not None and target != url:
+        raise RecordMissing(f"the record at offset {offset} of {warc_file} is a capture of "
+                            f"{target!r:.200}, not of {url!r:.200}")  # fmt: skip
     if rec_type == "revisit":
         rows = (
             manifest.query(
@@ -67,7 +79,7 @@ def read_response(
 
 def _record_at(
     path: Path, offset: int
-) -> tuple[str, str, str, int, list[tuple[str, str]], bytes] | None:
+) -> tuple[str, str, str, int, list[tuple[str, str]], bytes, str] | None:
     with path.open("rb") as fh:
         if offset >= fh.seek(0, 2):
             return None
@@ -85,4 +97,5 @@ def _record_at(
         status = int(http.get_statuscode() or 0) if http is not None else 0
         headers = list(http.headers) if http is not None else []
         return (record.rec_type or "", h.get_header("WARC-Record-ID") or "",
-                h.get_header("WARC-Refers-To") or "", status, headers, body)  # fmt: skip
+                h.get_header("WARC-Refers-To") or "", status, headers, body,
+                h.get_header("WARC-Target-URI") or "")  # fmt: skip

@@ -22,6 +22,7 @@ from crawler.extensions.warc_capture import to_exchange
 from storage.evidence import reconcile
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, text_stem
 from storage.manifest import Manifest
+from storage.warc_read import RecordMissing, read_response
 from storage.warc_repair import repair_open_warcs
 from tests.conftest import FAST, cli
 from tests.helpers import closed_warc
@@ -274,3 +275,25 @@ def test_a_batch_of_rows_that_failed_to_commit_is_kept_and_the_file_left_open(
     manifest.close()
     assert urls == ["http://127.0.0.1:1/0", "http://127.0.0.1:1/1"]
     assert not list((tmp_path / "warc").glob("*.open"))
+
+
+def test_a_stored_response_is_read_only_for_the_url_it_captured(tmp_path: Path) -> None:
+    """Where a 304's capture is comes from the request's meta, which the shared queue of a
+    distributed crawl could forge: the record there must be a capture of the page's URL, and a
+    name must be a WARC file's, not a path."""
+    layout = ArchiveLayout(tmp_path / "archive")
+    layout.ensure()
+    manifest = Manifest(layout.manifest_path)
+    a, b = "https://a.example/one", "https://a.example/two"
+    try:
+        _, refs = closed_warc(layout, [a, b], manifest)
+    finally:
+        manifest.close()
+    ref = refs[a]
+    stored = read_response(layout, None, ref.warc_file, ref.offset, url=a)
+    assert stored.body == f"<p>{a}</p>".encode()
+    with pytest.raises(RecordMissing, match=r"is a capture of 'https://a\.example/one', not of"):
+        read_response(layout, None, ref.warc_file, ref.offset, url=b)
+    for name in (f"../archive/warc/{ref.warc_file}", "/etc/passwd", ".hidden"):
+        with pytest.raises(RecordMissing, match="is not the name of a WARC file"):
+            read_response(layout, None, name, 0, url=a)

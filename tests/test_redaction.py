@@ -30,6 +30,7 @@ from crawler.redaction import (
     setting_secrets,
     url_secrets,
 )
+from crawler.runner import reported
 from crawler.settings_check import SettingsError
 from storage import lock
 from storage.s3 import PushError, store_for
@@ -267,3 +268,34 @@ def test_push_uri_with_credentials_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="credentials in the URI") as refused:
         parse_config(raw, source="outlets.yaml")
     assert "cfg-secret-7" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://AKIAFAKE:odd-scheme-secret-8@minio.lan/bucket",  # not a store scheme
+        "s3://bucket/prefix#tok=odd-scheme-secret-8",  # a fragment
+        "s3://bucket/prefix?token=odd-scheme-secret-8",
+        "ftp://u:odd-scheme-secret-8@host/x",
+    ],
+)
+def test_a_refused_push_uri_is_never_quoted_with_its_secret(uri: str) -> None:
+    with pytest.raises(PushError) as caught:
+        store_for(uri)
+    assert "odd-scheme-secret-8" not in str(caught.value)
+
+
+def test_an_unforeseen_error_is_a_crash_whose_traceback_has_no_secret(
+    masked: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python prints an uncaught exception itself, knowing no secrets: `reported` prints it
+    masked (a botocore error quotes its endpoint URL, user info and all)."""
+    protect({"AWS_ENDPOINT_URL": "https://u:endpoint-secret-9@s3.lan"}, environ={})
+
+    def fails() -> int:
+        raise RuntimeError("Could not connect to https://u:endpoint-secret-9@s3.lan/bucket")
+
+    assert reported(fails) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError" in err and "s3.lan/bucket" in err
+    assert "endpoint-secret-9" not in err

@@ -25,8 +25,10 @@ from crawler.cluster.admission import HEADERS
 LOCAL_META = frozenset({"warc", "cluster_lease", "cluster_parent", "download_latency",
                         "download_slot", "download_timeout", "proxy", "_auth_proxy",
                         "_scheme_proxy", "not_modified", "charset_unfit", "soft_failure",
-                        "requisite_counted", "_slot_fingerprint",
-                        "is_start_request"})  # fmt: skip
+                        "requisite_counted", "_slot_fingerprint", "is_start_request",
+                        # made again by the worker that reads the request: not queue data's
+                        # to say (OutletsSpider.identity)
+                        "url_identity"})  # fmt: skip
 
 
 def _encode(value: Any) -> Any:

@@ -69,7 +69,7 @@ class RunSummary:
         manifest = Manifest(self.layout.manifest_path)
         try:
             killed = manifest.start_run(
-                self.run_id, iso(self.started), config.as_dict() if config else {}
+                self.run_id, iso(self.started), mask_data(config.as_dict() if config else {})
             )
         finally:
             manifest.close()

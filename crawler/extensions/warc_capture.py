@@ -63,7 +63,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from crawler import __version__
 from crawler import signals as na_signals
 from crawler.cluster.state import ClusterState
-from crawler.redaction import mask
+from crawler.redaction import mask, mask_data
 from crawler.run import run_id_for
 from crawler.settings_check import check_settings
 from crawler.twisted_util import Pending, deferred_from_future, nudge_engine
@@ -176,6 +176,7 @@ class WarcCapture:
     def warcinfo(self, spider: Spider) -> dict[str, str]:
         """The fields of each WARC file's warcinfo record; no secret in them (masked)."""
         config = getattr(spider, "crawl_config", None)
+        masked_config = mask_data(config.as_dict() if config else {})
         fields = {
             "software": (
                 f"newsarchiver/{__version__} (Scrapy/{scrapy.__version__}, "
@@ -187,7 +188,8 @@ class WarcCapture:
             "isPartOf": self.run_id,
             "robots": "obey" if spider.settings.getbool("ROBOTSTXT_OBEY") else "ignore",
             "http-header-user-agent": spider.settings.get("USER_AGENT", ""),
-            "newsarchiver-config": json.dumps(config.as_dict() if config else {}, sort_keys=True),
+            # masked before encoding: a secret with a quote or backslash in it is escaped in JSON
+            "newsarchiver-config": json.dumps(masked_config, sort_keys=True),
         }
         return {name: mask(value) for name, value in fields.items()}
 

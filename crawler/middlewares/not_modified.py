@@ -64,10 +64,10 @@ class NotModifiedMiddleware:
             return self._refetch(request, "redirected")
         try:
             stored: StoredResponse = await maybe_deferred_to_future(
-                deferToThread(read_response, self.layout, None, original["warc_file"],
-                              int(original["warc_offset"]))
+                deferToThread(read_response, self.layout, None, str(original["warc_file"]),
+                              int(original["warc_offset"]), url=response.url)
             )  # fmt: skip
-        except (RecordMissing, OSError) as exc:
+        except (RecordMissing, OSError, ValueError, TypeError) as exc:
             # e.g. pushed and deleted locally (--delete-local-after-verify): ask for the page
             logger.info("304 for %s: its last capture cannot be read (%s); fetching it again",
                         request.url, exc)  # fmt: skip

@@ -229,10 +229,19 @@ class OutletsSpider(Spider):
     def _found_url(meta: dict[str, Any], url: str) -> str:
         return str((meta.get("redirect_urls") or [url])[0])
 
-    @classmethod
-    def identity(cls, meta: dict[str, Any], url: str) -> str:
-        """The identity of the URL a request was made for (before redirects)."""
-        return str(meta.get("url_identity") or cls._found_url(meta, url))
+    def identity(self, meta: dict[str, Any], url: str) -> str:
+        """The identity of the URL a request was made for (before redirects): the one this
+        process made with it, else made again (a request read from the shared queue carries
+        none: queue data is not trusted to say what an URL is)."""
+        known = meta.get("url_identity")
+        if isinstance(known, str):
+            return known
+        found = self._found_url(meta, url)
+        try:
+            outlet = self.crawl_config.outlet(str(meta.get("outlet")))
+        except KeyError:  # not an outlet's request (robots.txt…)
+            return found
+        return forms_of(found, outlet).identity
 
     def _shallower(self, forms: UrlForms, depth: int, outlet: OutletConfig) -> Request | None:
         """A page linked again at a lesser depth than its request was made with. Pages are
