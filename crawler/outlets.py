@@ -264,7 +264,8 @@ def _parse_outlet(raw: Any, index: int, source: str) -> OutletConfig:
     for key in raw:
         if key not in OUTLET_KEYS:
             raise fail(str(key), f"unknown key (allowed: {', '.join(sorted(OUTLET_KEYS))})")
-    lists = {key: _string_list(raw, key, fail) for key in OUTLET_KEYS - {"name", "depth"}}
+    lists = {key: _string_list(raw, key, fail)
+             for key in OUTLET_KEYS - {"name", "depth", "recrawl_after"}}  # fmt: skip
     for key in URL_LIST_KEYS:
         for url in lists[key]:
             _check_url(url, key, fail)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from crawler.cli import main
-from crawler.outlets import ConfigError, load_config, redact_url
+from crawler.outlets import ConfigError, load_config, parse_config, redact_url
 
 GOOD = """\
 user_agent: "newsarchiver-test/0.1 (+https://example.org/contact)"
@@ -213,3 +214,23 @@ def test_the_bundled_example_config_loads() -> None:
     config = load_config(Path(__file__).resolve().parents[1] / "config" / "outlets.example.yaml")
     assert [o.name for o in config.outlets] == ["harbourtimes", "valleywire"]
     assert config.outlets[1].drop == ("aside.promo", "div.newsletter-signup")
+
+
+ONE_OUTLET = "outlets:\n  - name: a\n    start_urls: ['https://a.example/']\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("3600", 3600.0), ("'3600'", 3600.0), ("90s", 90.0), ("12h", 43200.0), ("7d", 604800.0),
+     ("1.5", 1.5), ("2w", 1209600.0)],
+)  # fmt: skip
+def test_recrawl_after_takes_seconds_or_a_duration(value: str, seconds: float) -> None:
+    raw = yaml.safe_load(f"{ONE_OUTLET}    recrawl_after: {value}\n")
+    assert parse_config(raw, source="o.yaml").outlets[0].recrawl_after == seconds
+
+
+@pytest.mark.parametrize("value", ["soon", "true", "-5", "[1h]", "5 years"])
+def test_a_bad_recrawl_after_names_the_key(value: str) -> None:
+    raw = yaml.safe_load(f"{ONE_OUTLET}    recrawl_after: {value}\n")
+    with pytest.raises(ConfigError, match=r"recrawl_after.*must be a duration like 3600"):
+        parse_config(raw, source="o.yaml")
