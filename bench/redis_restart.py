@@ -116,6 +116,7 @@ def case(work: Path, persist: bool, down: float, delay: float, expected: set[str
             ],
             "recovered": [s.get("cluster/leases/recovered", 0) for s in stats],
             "reclaimed": [s.get("cluster/leases/reclaimed", 0) for s in stats],
+            "state_lost": [s.get("cluster/state_lost", 0) for s in stats],
             "workers": [s.get("cluster/worker") for s in stats],
         }
     )

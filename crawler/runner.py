@@ -30,6 +30,7 @@ from scrapy.settings import Settings
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from crawler.cluster.extension import STATE_LOST_MESSAGE, STATE_LOST_REASON
 from crawler.extensions.disk_guard import FINISH_REASON as DISK_FULL
 from crawler.extensions.run_summary import RunSummary
 from crawler.outlets import ConfigError, CrawlConfig
@@ -245,6 +246,8 @@ def finish(summary: dict[str, Any] | None, out: TextIO | None = sys.stdout) -> i
         print(f"newsarchiver: {detail}; the crawl stopped (free space, then crawl again: it "
               "resumes)", file=sys.stderr)  # fmt: skip
         return EXIT_DISK_FULL
+    if summary["finish_reason"] == STATE_LOST_REASON:  # the last line a user reads says why
+        print(f"newsarchiver: {STATE_LOST_MESSAGE}", file=sys.stderr)
     return EXIT_OK if summary["finish_reason"] in ("finished", "shutdown") else EXIT_CRASH
 
 

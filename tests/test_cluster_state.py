@@ -141,8 +141,9 @@ def test_a_batched_step_queues_ends_and_takes_in_a_few_commands(
     a.sync()  # its connection made (redis-py's own commands at connect)
     before = commands(client)
     result = a.sync(pushes=[push(f"u{n}", 1) for n in range(50)], lease_ids=a.lease_ids(10))
-    # EVALSHA, then HMGET, HSET and ZADD for the 50, ZRANGE, ZREM and HSET for the 10 taken
-    assert since(client, before) == 7
+    # EVALSHA, GET of the epoch (Redis still holds this cluster's state), then HMGET, HSET and
+    # ZADD for the 50, ZRANGE, ZREM and HSET for the 10 taken
+    assert since(client, before) == 8
     assert result.admitted == [1] * 50 and len(result.taken) == 10 and a.leases() == 10
     leases = [lease for lease, _ in result.taken]
     # a retry of one goes back into the queue and ends its lease in the same step; finished
@@ -183,8 +184,8 @@ def test_what_a_failed_step_took_is_found_again(
     a.sync(pushes=[push("u1"), push("u2"), push("u3")])
     ids = a.lease_ids(2)
     # Redis ran the step, its answer was lost (a timeout): the requests are in a's lease hash
-    a._sync(keys=[a.keys["requests"], a.keys["dupefilter"], a.leases_key, a.keys["run"]],
-            args=[0, 0, len(ids), *ids, "0"])  # fmt: skip
+    a._sync(keys=[a.keys["requests"], a.keys["dupefilter"], a.leases_key, a.keys["run"],
+                  a.keys["epoch"]], args=[0, 0, len(ids), *ids, "0", a.epoch])  # fmt: skip
     found = a.recover([*ids, "nope.1"])
     assert sorted(data for _, data in found) == [b"u1", b"u2"]
     assert {lease for lease, _ in found} == set(ids)
@@ -388,7 +389,8 @@ def test_the_scheduler_leases_and_a_requeued_request_ends_its_lease(
 def test_the_scheduler_keeps_what_redis_did_not_take_and_sends_it_again(
     redis_server_factory: Callable[..., RedisServer],
 ) -> None:
-    server = redis_server_factory()
+    # with its AOF: Redis comes back with the cluster's state (empty, it is StateLost)
+    server = redis_server_factory(persist=True)
     crawler = get_crawler(_Spider, scheduler_settings(server.url, f"u{uuid.uuid4().hex[:8]}"))
     spider = _Spider.from_crawler(crawler)
     scheduler = LeasingScheduler.from_crawler(crawler)
@@ -413,7 +415,8 @@ def test_the_scheduler_keeps_what_redis_did_not_take_and_sends_it_again(
     state = scheduler.state
     state.redis.zadd(state.keys["requests"], {b'{"url": "https://example.org/9"}': 0})
     state._sync(keys=[state.keys["requests"], state.keys["dupefilter"], state.leases_key,
-                      state.keys["run"]], args=[0, 0, 1, *scheduler._recover, "0"])  # fmt: skip
+                      state.keys["run"], state.keys["epoch"]],
+                args=[0, 0, 1, *scheduler._recover, "0", state.epoch])  # fmt: skip
     taken = len(scheduler._ready)
     scheduler.sync_now()
     assert len(scheduler._ready) == taken + 1

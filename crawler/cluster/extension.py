@@ -20,13 +20,21 @@ without it the crawl closes with reason ``cluster_redis_lost``, its pipelines fi
 archive stays consistent; its leases are requeued by the other workers once its alive key
 expires.
 
+Redis back, but empty (restarted without persistence, flushed): its queue, seen-URL filter and
+run keys are gone, and the run would look over. The scripts the worker runs anyway check the
+cluster's epoch (:class:`crawler.cluster.state.StateLost`); the first to find it gone closes the
+crawl with reason ``cluster_state_lost`` (exit 1) and an error naming the cause, never
+``finished``: what was in flight is recorded as failed, due at once, and a new run (seeded
+again) skips what the archives hold.
+
 Settings: ``CLUSTER_ENABLED``, ``REDIS_URL``, ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``,
 ``CLUSTER_HEARTBEAT``, ``CLUSTER_WORKER_TTL``, ``CLUSTER_REDIS_LOST_TIMEOUT``,
 ``CLUSTER_IDLE_POLL``, ``CLUSTER_FLUSH_INTERVAL``, ``CLUSTER_SEED_ONLY``.
 Stats: ``cluster/role/<seeder|resumer|joiner>``, ``cluster/leases/reclaimed``,
 ``cluster/leases/{requeued,dropped}_at_close``, ``cluster/idle_waits``, ``cluster/run_ended``,
 ``cluster/archived/{loaded,shared,pulled}``, ``cluster/heals/shared``, ``cluster/flushes``,
-``cluster/redis_errors/{heartbeat,idle,leave,archived,flush}``.
+``cluster/redis_errors/{heartbeat,idle,leave,archived,flush}``,
+``cluster/state_lost`` and ``cluster/state_lost/<heartbeat|idle|sync>`` (where it was found).
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
-from crawler.cluster.state import ClusterState, FlushResult, redact
+from crawler.cluster.state import ClusterState, FlushResult, StateLost, redact
 from crawler.run import run_id_for
 from crawler.twisted_util import nudge_engine
 from storage.layout import iso, utc_now
@@ -53,6 +61,12 @@ from storage.layout import iso, utc_now
 logger = logging.getLogger(__name__)
 
 LOST_REASON = "cluster_redis_lost"
+STATE_LOST_REASON = "cluster_state_lost"  # crawler.runner prints what to do
+STATE_LOST_MESSAGE = (
+    "Redis lost the cluster's state (its queue, seen-URL filter and run are gone): restarted "
+    "without persistence? Use appendonly yes; re-seed and run again: the archive is consistent "
+    "and a new run resumes from it"
+)
 
 
 class ClusterWorker:
@@ -104,6 +118,7 @@ class ClusterWorker:
             flush_interval=s.getfloat("CLUSTER_FLUSH_INTERVAL"),
         )  # fmt: skip
         ext.crawler = crawler
+        ext.state.on_lost = ext.state_lost  # the scheduler's batched step finds it first
         ext.join()  # ClusterError (exit 2) before anything starts
         # beating from now on: opening the pipelines can take longer than CLUSTER_WORKER_TTL
         ext._loop = task.LoopingCall(ext._beat)
@@ -146,6 +161,9 @@ class ClusterWorker:
             self._close("cluster_worker_id_taken")
 
     def _beat_failed(self, failure: Any) -> None:
+        if failure.check(StateLost):
+            self.state_lost("heartbeat")
+            return
         self.stats.inc_value("cluster/redis_errors/heartbeat")
         now = time.monotonic()
         if self._lost_since is None:
@@ -158,11 +176,26 @@ class ClusterWorker:
             logger.error("Redis lost for %.0f s: closing this worker", lost_for)
             self._close(LOST_REASON)
 
+    def state_lost(self, where: str) -> None:
+        """Redis answers without the state this worker joined under: never a finished run.
+        (On the reactor: the heartbeat's, the idle poll's and the batched step's errbacks.)"""
+        self.stats.inc_value(f"cluster/state_lost/{where}")
+        if self.stats.get_value("cluster/state_lost"):
+            return
+        self.stats.set_value("cluster/state_lost", 1)
+        logger.error("%s (cluster %s at %s, found by the %s)", STATE_LOST_MESSAGE, self.state.ns,
+                     redact(self.state.url), where)  # fmt: skip
+        self._close(STATE_LOST_REASON)
+
     def _close(self, reason: str) -> None:
-        if self._closing or self.crawler is None or self.crawler.engine is None:
+        try:
+            engine = self.crawler.engine if self.crawler is not None else None
+        except RuntimeError:  # not crawling yet (Scrapy's engine is set when the crawl starts)
+            engine = None
+        if self._closing or engine is None:
             return
         self._closing = True
-        d = deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+        d = deferred_from_coro(engine.close_spider_async(reason=reason))
         d.addErrback(lambda f: logger.error("could not close the crawl: %s", f.getErrorMessage()))
 
     async def spider_opened(self, spider: Spider) -> None:
@@ -244,6 +277,9 @@ class ClusterWorker:
 
     def _ask_failed(self, failure: Any) -> None:
         self._asking = False
+        if failure.check(StateLost):
+            self.state_lost("idle")  # not "done": the run's keys are gone, not empty
+            return
         self.stats.inc_value("cluster/redis_errors/idle")
         self._run_state = ("unknown", -1, 0.0)  # the heartbeat decides whether Redis is gone
 
@@ -259,6 +295,11 @@ class ClusterWorker:
             self.stats.inc_value("cluster/redis_errors/flush")
             logger.warning("could not share %s with the other workers (%s): a refetch at worst",
                            self.state.waiting(), exc)  # fmt: skip
+        if self.state.lost:
+            # nothing of the run is left to leave (its leases went with it), and leaving would
+            # log "last worker out" of a run a newer one may have replaced
+            logger.info("not leaving run %s: Redis lost it", self.cluster_run)
+            return
         requeue = reason != "finished"
         try:
             moved, ended = await maybe_deferred_to_future(

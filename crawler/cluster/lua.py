@@ -10,6 +10,21 @@ in a handful of Redis commands whatever the number of requests. Keys and their t
 
 from __future__ import annotations
 
+# The cluster's epoch ({ns}:epoch): a random id the first worker ever to join writes, kept as
+# long as the archive-wide keys (no run's end deletes it). A worker learns it when it joins and
+# names it to SYNC, HEARTBEAT, RUN_STATE and RESERVE: a Redis that lost its data (restarted
+# without persistence, flushed, evicted) no longer holds it, and these scripts answer with this
+# error instead of working on the empty keys, as if the run had ended (ClusterState raises
+# StateLost). Checked inside scripts the worker runs anyway: no round trip of its own.
+# An empty epoch (a tool that never joined) is not checked.
+LOST = "CLUSTERLOST"
+EPOCH_CHECK = f"""
+local epoch = ARGV[#ARGV]
+if epoch ~= '' and redis.call('GET', KEYS[#KEYS]) ~= epoch then
+  return redis.error_reply('{LOST} the cluster epoch is gone')
+end
+"""
+
 # A worker's batched step, run every CLUSTER_SYNC_INTERVAL at most (crawler.cluster.scheduler):
 # the requests it found (admitted by the seen-URL filter, then queued), the leases it finished
 # (and those the requests it queues again take over: ended after those are queued), the
@@ -19,11 +34,14 @@ from __future__ import annotations
 # depth 2 first (through an article) and then at depth 1 (through the home page) must be crawled
 # at depth 1 too, or the links it leads to are cut off by the depth limit; one process sees the
 # shallow path first, a cluster may not.
-# KEYS: requests, dupefilter, this worker's leases, run.
+# KEYS: requests, dupefilter, this worker's leases, run, epoch.
 # ARGV: n, n lease ids ended; m, then m times (fingerprint or '' for a request not filtered,
-# depth, score, request, the lease it takes over or ''); k, k new lease ids; '1' if seeded.
-# Returns {per request 0 seen | 1 new | 2 seen only deeper, {lease id, request, ...}, ended}.
-SYNC = """
+# depth, score, request, the lease it takes over or ''); k, k new lease ids; '1' if seeded;
+# the epoch. Returns {per request 0 seen | 1 new | 2 seen only deeper, {lease id, request, ...},
+# ended}, or the LOST error (nothing written).
+SYNC = (
+    EPOCH_CHECK
+    + """
 local n, i = tonumber(ARGV[1]), 2
 local finished = {}
 for k = i, i + n - 1 do finished[#finished + 1] = ARGV[k] end
@@ -90,6 +108,7 @@ end
 if ARGV[i + want] == '1' then redis.call('HSET', KEYS[4], 'state', 'running') end
 return {answers, taken, ended}
 """
+)
 # moves the leases of a hash back to the queue; a helper shared by the scripts below
 REQUEUE = """
 local function requeue(leases, queue)
@@ -118,6 +137,8 @@ return moved
 """
 )
 
+# KEYS: run, workers, requests, dupefilter, alive, epoch. ARGV: key prefix, worker, token, ttl,
+# run id, now, an epoch for a cluster without one. Returns {role, run id, epoch}.
 JOIN = (
     REQUEUE
     + """
@@ -152,19 +173,32 @@ if redis.call('EXISTS', KEYS[1]) == 0 or live == 0 then
              'started_at', ARGV[6])
 end
 redis.call('SADD', KEYS[2], ARGV[2])
-return {role, redis.call('HGET', KEYS[1], 'id')}
+-- the cluster's epoch: written by the first worker ever (or the first after Redis lost it)
+local epoch = redis.call('GET', KEYS[6])
+if not epoch then
+  epoch = ARGV[7]
+  redis.call('SET', KEYS[6], epoch)
+end
+return {role, redis.call('HGET', KEYS[1], 'id'), epoch}
 """
 )
 
-HEARTBEAT = """
+# KEYS: alive, workers, epoch. ARGV: token, ttl, worker, epoch.
+HEARTBEAT = (
+    EPOCH_CHECK
+    + """
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 return 1
 """
+)
 
-RUN_STATE = """
+# KEYS: run, workers, requests, epoch. ARGV: key prefix, worker, epoch.
+RUN_STATE = (
+    EPOCH_CHECK
+    + """
 if redis.call('ZCARD', KEYS[3]) > 0 then return 'queued' end
 if redis.call('HGET', KEYS[1], 'state') == 'seeding' then
   local seeder = redis.call('HGET', KEYS[1], 'seeder')
@@ -177,6 +211,7 @@ for _, w in ipairs(redis.call('SMEMBERS', KEYS[2])) do
 end
 return 'done'
 """
+)
 
 LEAVE = (
     REQUEUE
@@ -250,6 +285,15 @@ if #ARGV > 4 then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
 end
 """
+
+# A block of text numbers reserved (ClusterState._reserved): an empty Redis would hand out
+# numbers the archives used already. KEYS: text_seq, epoch. ARGV: block size, epoch.
+RESERVE = (
+    EPOCH_CHECK
+    + """
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+)
 
 RAISE_SEQ = """
 local now = tonumber(redis.call('GET', KEYS[1]) or '0')

@@ -24,7 +24,9 @@ queue once its step says so: then ``request_queued`` is sent (the lease middlewa
 lease of the page that found it only after that), or ``request_dropped`` if the filter had seen
 it. Requests taken ahead and not started when the crawl closes go back into the queue.
 
-What is read from Redis is not trusted: :mod:`crawler.cluster.admission` rebuilds each request
+What this worker finds goes through :mod:`crawler.cluster.outgoing` first (a duplicate of one
+it queued dropped, one the others would not admit kept here). What is read from Redis is not
+trusted: :mod:`crawler.cluster.admission` rebuilds each request
 from an allow-list (never ``request_from_dict``), or drops it with its lease
 (``cluster/rejected/<reason>``, ``cluster/unreadable``). A request of this process's own the
 others would reject is fetched here (``cluster/kept_local/<reason>``): past the shared filter
@@ -32,8 +34,8 @@ only, or at once under the lease of the request it replaces (a redirect to anoth
 
 Redis errors are counted and survived: a failed step is sent again (``CLUSTER_SYNC_INTERVAL``
 later), after a look for what it may have taken (:meth:`ClusterState.recover`); the cluster
-extension decides whether Redis is gone for good. Requests that never reached Redis by the close
-are recorded as failures due at once, so the next run asks for them again.
+extension decides whether Redis is gone for good (or lost the run: :class:`.state.StateLost`).
+The close, and what never reached Redis by then, is :mod:`crawler.cluster.drain`'s.
 
 Settings: ``URLLENGTH_LIMIT``, ``REDIRECT_MAX_TIMES``, ``ARCHIVE_REQUISITES_MAX_SIZE`` (admission),
 scrapy-redis's ``REDIS_URL``, ``SCHEDULER_*`` and ``DUPEFILTER_*`` (set by
@@ -41,9 +43,8 @@ scrapy-redis's ``REDIS_URL``, ``SCHEDULER_*`` and ``DUPEFILTER_*`` (set by
 ``CLUSTER_PREFETCH``, ``CLUSTER_IDLE_POLL``, ``CLUSTER_SEED_ONLY``.
 Stats: scrapy-redis's ``scheduler/enqueued/redis``, ``scheduler/dequeued/redis``, and
 ``cluster/syncs``, ``cluster/leases/{taken,released,recovered,ended_elsewhere}``,
-``cluster/requeued_shallower``, ``cluster/enqueue_failed``, ``cluster/unqueueable``,
-``cluster/unreadable``, ``cluster/redis_errors/{sync,enqueue,complete,open}``, and
-:mod:`.admission`'s.
+``cluster/requeued_shallower``, ``cluster/unreadable``, ``cluster/redis_errors/{sync,open}``,
+:mod:`.drain`'s and :mod:`.admission`'s.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ import redis
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import CallLaterResult, call_later
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import threads
@@ -68,26 +69,17 @@ from twisted.python.failure import Failure
 
 from crawler import signals as na_signals
 from crawler.cluster.admission import Admission
-from crawler.cluster.state import MAX_BATCH, ClusterState, Push, SyncResult
-from crawler.requisite_links import REQUISITE
+from crawler.cluster.drain import Held, drain
+from crawler.cluster.outgoing import keep_local, push_for
+from crawler.cluster.state import MAX_BATCH, ClusterState, StateLost, SyncResult
 from crawler.twisted_util import nudge_engine
 
 logger = logging.getLogger(__name__)
 
-LOCAL_SEEN_MAX = 200_000  # fingerprints this worker remembers adding to the shared filter
-
-
-@dataclass
-class _Held:
-    """A request accepted here, on its way to the shared queue."""
-
-    request: Request | None  # None: one taken ahead and not started, going back at the close
-    push: Push
-
 
 @dataclass
 class _Batch:
-    held: list[_Held]
+    held: list[Held]
     ended: list[str]  # finished leases
     lease_ids: list[str]  # one for each request to take
     recover: list[str]  # lease ids of failed steps: did they take requests?
@@ -103,7 +95,7 @@ class LeasingScheduler(Scheduler):
     prefetch: int = 16
     idle_poll: float = 0.5
     _added_here: dict[str, int]
-    _held: deque[_Held]
+    _held: deque[Held]
     _ready: deque[tuple[str, bytes]]  # (lease id, request) taken ahead
 
     @classmethod
@@ -175,13 +167,13 @@ class LeasingScheduler(Scheduler):
     # --- the reactor's side: answers at once ------------------------------------------------
     def enqueue_request(self, request: Request) -> bool:
         lease = request.meta.pop("cluster_lease", None)
-        push = self._push(request)
+        push = push_for(self, request)
         if (
             push is not None
             and not push.data
             and (lease is not None or not push.fingerprint or self.seed_only)
         ):
-            return self._keep_local(request, lease)
+            return keep_local(self, request, lease)
         if lease is not None:
             # the request is in the queue again (or seen, or recorded): this lease is done,
             # ended by the step that queues the new request, or by the next one
@@ -192,53 +184,9 @@ class LeasingScheduler(Scheduler):
                 self._inc("cluster/leases/released")
         if push is None:
             return False  # the engine sends request_dropped
-        self._held.append(_Held(request, push))
+        self._held.append(Held(request, push))
         self._kick(urgent=not self._ready)
         return True
-
-    def _keep_local(self, request: Request, lease: str | None) -> bool:
-        """One of this process's own the others would not admit, fetched here at once: under
-        the lease of the request it replaces (a redirect to another host: a kill requeues that
-        one), or past no filter (dont_filter). Others wait for the shared filter's word."""
-        if self.seed_only:  # it fetches nothing: recorded, the next run asks for it again
-            self._lost(request, ValueError("not admitted by the other workers"))
-            return False
-        if lease is not None:
-            request.meta["cluster_lease"] = lease
-        else:  # the page that found it may end its lease now
-            self.crawler.signals.send_catch_log(na_signals.request_queued, request=request)
-        self._local.append(request)
-        return True
-
-    def _push(self, request: Request) -> Push | None:
-        """What the step sends for `request`, or None: a duplicate of one this worker queued
-        already, or unqueueable (recorded). One the other workers would not admit
-        (:meth:`Admission.reason`) is sent without its data: the shared filter only, and
-        fetched here (``cluster/kept_local/<reason>``)."""
-        fingerprint, depth = "", 0
-        if not request.dont_filter:
-            fingerprint = self.df.request_fingerprint(request)
-            # a requisite is wanted once whatever page names it: never again for a shallower one
-            if request.meta.get("kind") != REQUISITE:
-                depth = int(request.meta.get("depth", 0))
-            # pages link the same URLs over and over: asked of the shared filter once here
-            known = self._added_here.get(fingerprint)
-            if known is not None and known <= depth:
-                self.df.log(request, self.spider)
-                return None
-        try:
-            data = self.serializer.dumps(request.to_dict(spider=self.spider))
-        except TypeError as exc:
-            self._lost(request, exc)
-            return None
-        if reason := self.admission.reason(self.serializer.loads(data)):
-            self._inc(f"cluster/kept_local/{reason}")
-            data = b""
-        if fingerprint:
-            if len(self._added_here) >= LOCAL_SEEN_MAX:
-                self._added_here.clear()  # a cache, not the filter: memory stays bounded
-            self._added_here[fingerprint] = depth
-        return Push(fingerprint, depth, -request.priority, data)
 
     def next_request(self) -> Request | None:
         if self._local:
@@ -262,20 +210,6 @@ class LeasingScheduler(Scheduler):
             return request
         self._kick(urgent=True)  # the engine waits
         return None
-
-    def _lost(self, request: Request, exc: Exception) -> None:
-        reason = "cluster_unavailable" if isinstance(exc, redis.RedisError) else "unqueueable"
-        self._inc("cluster/enqueue_failed")
-        self._inc("cluster/redis_errors/enqueue" if reason == "cluster_unavailable" else
-                  "cluster/unqueueable")  # fmt: skip
-        logger.error("could not queue %s in Redis (%s): recorded as a failure", request.url, exc)
-        meta = request.meta
-        self.crawler.signals.send_catch_log(
-            na_signals.page_failed, url=(meta.get("redirect_urls") or [request.url])[0],
-            outlet=meta.get("outlet"), reason=reason, status=None,
-            attempts=meta.get("retry_times", 0) + 1, detail=str(exc)[:500],
-            kind=meta.get("kind"), due_now=True,
-        )  # fmt: skip
 
     # --- the batched step -------------------------------------------------------------------
     def _kick(self, urgent: bool = False) -> None:
@@ -390,7 +324,9 @@ class LeasingScheduler(Scheduler):
 
     def _sync_failed(self, failure: Failure, batch: _Batch) -> None:
         self._inc("cluster/redis_errors/sync")
-        if not failure.check(redis.RedisError):
+        if failure.check(StateLost) and self.state.on_lost is not None:
+            self.state.on_lost("sync")  # the crawl stops: nothing of the step was written
+        elif not failure.check(redis.RedisError):
             logger.error("the batched Redis step failed: %s", failure.getTraceback())
         elif not self._failing:
             logger.warning("the batched Redis step failed (%s): sent again in %.1f s",
@@ -432,45 +368,4 @@ class LeasingScheduler(Scheduler):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        return deferred_from_coro(self._close())
-
-    async def _close(self) -> None:
-        while self._in_flight:
-            d: Deferred[None] = Deferred()
-            self._waiters.append(d)
-            await maybe_deferred_to_future(d)
-        self._unstarted()
-        error: Exception | None = None
-        while (batch := self._take(final=True)) is not None:
-            self._in_flight = True
-            try:
-                out = await maybe_deferred_to_future(threads.deferToThread(self._run, batch))
-            except Exception as exc:
-                self._sync_failed(Failure(exc), batch)
-                error = exc
-                break
-            finally:
-                self._in_flight = False
-            self._synced(out, batch)
-            self._unstarted()
-        if error is None:
-            return
-        # Redis is gone: what never reached it is recorded, due at once (the next run asks
-        # for it again); leases not ended come back to the queue once this worker is found dead
-        lost, self._held = list(self._held), deque()
-        for held in lost:
-            if held.request is not None:
-                self._lost(held.request, error)
-        if left := len(self.state.take_done(limit=2**31)):
-            self._inc("cluster/redis_errors/complete", left)
-
-    def _unstarted(self) -> None:
-        """Requests taken ahead and not started: back into the queue with the last steps."""
-        while self._ready:
-            lease, data = self._ready.popleft()
-            try:
-                score = -int(self.serializer.loads(data).get("priority", 0))
-            except Exception:
-                score = 0
-            if self.state.release(lease):
-                self._held.append(_Held(None, Push("", 0, score, data, release=lease)))
+        return deferred_from_coro(drain(self))

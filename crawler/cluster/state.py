@@ -16,13 +16,17 @@ Every key starts with ``CLUSTER_NAME`` (``ns``)::
     {ns}:archived_log     stream the URLs archived (or forgotten: "") lately, for the workers'
                                  in-memory copies; capped at ARCHIVED_LOG_MAX entries
     {ns}:failures         hash   URL -> its failure row (JSON), for whichever worker seeds
+    {ns}:epoch            string a random id, written by the first worker ever to join; never
+                                 deleted: gone (or another) means Redis lost its data
 
 Every step that reads and writes several keys is one Lua script (:mod:`.lua`), so two workers
 never both take a request, a number or a text. A worker that stops refreshing its ``alive`` key
 is dead: any other worker moves its leases back to the queue (``reclaim``) and takes over its
 text claims.
 The run's keys (queue, filter, run, workers) go when the last worker leaves an empty queue;
-texts, numbers, archived URLs and failures stay, as the archive does. (A ``{ns}:claims`` hash
+texts, numbers, archived URLs, failures and the epoch stay, as the archive does. A worker
+that joined checks the epoch in the scripts it runs anyway (:data:`lua.EPOCH_CHECK`): a Redis
+that comes back empty is :class:`StateLost`, not a run found over. (A ``{ns}:claims`` hash
 left by an earlier version is not read: claims live in ``{ns}:texts`` now.)
 
 Nothing here is asked per page or per link on the reactor thread: the scheduler's queue, filter
@@ -121,6 +125,17 @@ class ClusterError(SettingsError):
     """Redis is unreachable or refuses this worker; the message says what to do (exit 2)."""
 
 
+class StateLost(redis.RedisError):
+    """Redis no longer holds the cluster's epoch this worker joined under: it lost its data
+    (restarted without persistence, flushed, evicted). A RedisError, so that every caller that
+    survives a failed call survives this one (nothing was written); the cluster extension
+    stops the crawl (:data:`crawler.cluster.extension.STATE_LOST_REASON`)."""
+
+
+def _lost(exc: redis.ResponseError) -> bool:
+    return str(exc).startswith(lua.LOST)
+
+
 # A Redis URL fit for logs: crawler.redaction's, the one redaction of URLs (kept here by name
 # for the cluster's modules that import it)
 redact = redact_url
@@ -147,8 +162,12 @@ class ClusterState:
         self.keys = {
             k: f"{name}:{k}"
             for k in ("requests", "dupefilter", "run", "workers", "texts", "text_seq", "archived",
-                      "archived_log", "failures")
+                      "archived_log", "failures", "epoch")
         }  # fmt: skip
+        self.epoch = ""  # learnt at join(); "" (tools that never join): not checked
+        self.lost = False  # a script found the epoch gone (StateLost)
+        # the cluster extension's "state lost: stop" (called on the reactor, by the scheduler)
+        self.on_lost: Any = None
         self.alive_key = f"{name}:alive:{worker}"
         self.leases_key = f"{name}:leases:{worker}"
         # the batched step's own connection, without redis-py's retries (SYNC_CLIENT_OPTIONS)
@@ -166,6 +185,7 @@ class ClusterState:
         self._return_seq = r.register_script(lua.RETURN_SEQ)
         self._forget_text = r.register_script(lua.FORGET_TEXT)
         self._raise_seq = r.register_script(lua.RAISE_SEQ)
+        self._reserve = r.register_script(lua.RESERVE)
         self._lock = threading.Lock()  # what the threads below share
         # leases: ids chosen here (unique per process), the ones handed out, the ones finished
         self._lease_prefix = uuid.uuid4().hex[:6]
@@ -226,21 +246,37 @@ class ClusterState:
         """Enter the run: (role, run id). Role 'seeder' (a new run: seed it), 'resumer' (a run
         whose workers all died: carry on with its queue), 'joiner' (a run under way)."""
         k = self.keys
-        role, run = self._join(
-            keys=[k["run"], k["workers"], k["requests"], k["dupefilter"], self.alive_key],
-            args=[self.ns, self.worker, self.token, ttl, run_id, now],
-        )
+        role, run, *epoch = self._join(
+            keys=[k["run"], k["workers"], k["requests"], k["dupefilter"], self.alive_key,
+                  k["epoch"]],
+            args=[self.ns, self.worker, self.token, ttl, run_id, now, uuid.uuid4().hex],
+        )  # fmt: skip
         if role == b"taken":
             raise ClusterError(
                 f"worker id {self.worker!r} is in use by {run.decode()} (a worker killed just "
                 f"now holds it for up to {ttl} s): give each worker its own --worker-id"
             )
+        self.epoch = epoch[0].decode()
         return role.decode(), run.decode()
+
+    def _checked(self, script: Any, keys: list[str], args: list[Any], **kw: Any) -> Any:
+        """Run a script that ends its keys with the epoch and its arguments with the epoch
+        joined under (:data:`lua.EPOCH_CHECK`); StateLost if Redis no longer holds it."""
+        try:
+            return script(keys=[*keys, self.keys["epoch"]], args=[*args, self.epoch], **kw)
+        except redis.ResponseError as exc:
+            if not _lost(exc):
+                raise
+            self.lost = True
+            raise StateLost(
+                f"Redis at {redact(self.url)} no longer holds cluster {self.ns}'s state "
+                f"(epoch {self.epoch} gone)"
+            ) from None
 
     def heartbeat(self, ttl: int) -> bool:
         """Refresh this worker's alive key; False if another process took the worker id."""
-        ok = self._heartbeat(
-            keys=[self.alive_key, self.keys["workers"]], args=[self.token, ttl, self.worker]
+        ok = self._checked(
+            self._heartbeat, [self.alive_key, self.keys["workers"]], [self.token, ttl, self.worker]
         )
         return bool(ok)
 
@@ -252,8 +288,8 @@ class ClusterState:
     def run_state(self) -> str:
         """'queued', 'seeding', 'busy' (others hold requests) or 'done'."""
         k = self.keys
-        state = self._run_state(
-            keys=[k["run"], k["workers"], k["requests"]], args=[self.ns, self.worker]
+        state = self._checked(
+            self._run_state, [k["run"], k["workers"], k["requests"]], [self.ns, self.worker]
         )
         return str(state.decode())
 
@@ -306,9 +342,9 @@ class ClusterState:
         args += [len(lease_ids), *lease_ids, "1" if seeded else "0"]
         k = self.keys
         try:
-            admitted, taken, n_ended = self._sync(
-                keys=[k["requests"], k["dupefilter"], self.leases_key, k["run"]],
-                args=args, client=self._sync_redis,
+            admitted, taken, n_ended = self._checked(
+                self._sync, [k["requests"], k["dupefilter"], self.leases_key, k["run"]], args,
+                client=self._sync_redis,
             )  # fmt: skip
         except redis.RedisError:
             if seeded:
@@ -420,7 +456,8 @@ class ClusterState:
             if start < end:
                 return start
             block = self._block
-        end = int(self.redis.incrby(self.keys["text_seq"], block))
+        # checked: an empty Redis would hand out numbers the archives used already
+        end = int(self._checked(self._reserve, [self.keys["text_seq"]], [block]))
         with self._lock:
             self._numbers = (end - block, end)
             self._block = max(1, min(block * 2, self.numbers_ahead))
