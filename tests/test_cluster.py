@@ -124,7 +124,10 @@ def two_workers(
     root = tmp_path_factory.mktemp("two-workers")
     config = slow_site.write_config(root / "outlets.yaml")
     name, bucket = cluster_name(), root / "bucket"
-    push = ["--push", f"file://{bucket}", "-s", "PUSH_CREATE_BUCKET=True"]
+    # a worker takes no more ahead than it fetches at once: the demo is some 50 pages, which
+    # the first worker to start would otherwise lease nearly all of (the default is 32)
+    push = ["--push", f"file://{bucket}", "-s", "PUSH_CREATE_BUCKET=True",
+            "-s", "CLUSTER_PREFETCH=4"]  # fmt: skip
     a = spawn(root, config, redis_server.url, "wa", name, *push)
     b = spawn(root, config, redis_server.url, "wb", name, *push)
     try:

@@ -36,6 +36,7 @@ def spawn(archive: Path, config: Path, url: str, cluster: str, *extra: str) -> W
         sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config),
         "--archive", str(archive), "--redis", url, "--cluster", cluster, *FAST,
         "-s", "CONCURRENT_REQUESTS=4", "-s", "CLUSTER_HEARTBEAT=0.5", "-s", "CLUSTER_WORKER_TTL=3",
+        "-s", "CLUSTER_PREFETCH=4",  # as many ahead as at once: both get a share of the demo
         *extra,
     ]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -14,48 +14,45 @@ name): :meth:`Admission.admit` rebuilds a plain :class:`scrapy.Request` from an 
   (``malformed``).
 - ``meta["outlet"]`` a configured outlet (``outlet``), ``meta["kind"]`` one the spider makes
   (``kind``); callback and errback exactly the spider methods of that kind (``callback``).
-- scope (``scope``): an outlet's own request (hub, page, feed entry, sitemap, feed, probe) is on
-  one of that outlet's hosts (:attr:`OutletConfig.hosts`), and so is the URL it was found at
-  (``redirect_urls[0]``: what the archive and the failure log name). A requisite (stylesheet,
-  image, font… of a page) may be on any host, as on one machine, but one named by a page
-  (level 0) names a page of the outlet's hosts, and its host is no loopback, private,
-  link-local or otherwise non-global address, nor a local name (``localhost``, one label,
-  ``.local``, ``.internal`` …) unless that host name is one of the configured outlets' own
-  (``address``). A host *name* that resolves to a private address is not caught here (no DNS at
-  admission): keep the workers' egress firewalled.
+- scope (``scope``): a request (hub, page, feed entry, sitemap, feed, probe) is on one of its
+  outlet's hosts (:attr:`OutletConfig.hosts`), and so is the URL it was found at
+  (``redirect_urls[0]``: what the archive and the failure log name). So whatever the queue
+  holds, a worker fetches nothing but the configured outlets' own URLs.
+- no requisite (``requisite``): a page's stylesheets, images, fonts… may be on any host (CDNs),
+  so none is taken from the queue, where anyone could name any URL one: the worker that read
+  the page fetches its requisites itself, the shared seen-URL filter deciding which worker
+  fetches a requisite several pages name (:mod:`crawler.cluster.outgoing`).
 - headers: only those the crawl itself puts on a queued request (:data:`HEADERS`); others are
   stripped and counted, the receiving worker's middlewares set theirs again (User-Agent,
   Accept…, its own cookie jar, its own proxy settings).
 - meta: only the keys of :data:`META` (types checked, ``malformed`` otherwise); any other key is
   stripped and counted (``proxy``, ``dont_obey_robotstxt``, ``handle_httpstatus_all``,
-  ``download_timeout``, ``download_slot``…: they are each worker's own decision).
-  ``download_maxsize`` is set again from this worker's ``ARCHIVE_REQUISITES_MAX_SIZE`` for a
-  requisite, never taken from the queue.
+  ``download_timeout``, ``download_slot``, ``download_maxsize``…: they are each worker's own
+  decision).
 
 The writer side uses the same check (:meth:`Admission.reason`) on what it would push: a request
-of this process's own that the others would reject (a page redirected to another host, a
-requisite on a private address of the page's making) is kept and fetched here, under the lease
-of the request it replaces (``cluster/kept_local/<reason>``), never pushed to be dropped.
+of this process's own that the others would reject (a page redirected to another host, every
+requisite) is kept and fetched here (``cluster/kept_local/<reason>``), never pushed to be
+dropped.
 
 Shared failure rows (``{ns}:failures``) go through :func:`admitted_failures` before a run
-retries them: a row whose URL is out of its outlet's scope, or that is not a row, is neither
-retried nor listed (``cluster/rejected_failures/<reason>``).
+retries them: a row whose URL is out of its outlet's scope, of a kind a run does not retry
+(requisites are never listed), or that is not a row, is neither retried nor listed
+(``cluster/rejected_failures/<reason>``).
 
-Settings: ``URLLENGTH_LIMIT``, ``REDIRECT_MAX_TIMES``, ``ARCHIVE_REQUISITES_MAX_SIZE``.
+Settings: ``URLLENGTH_LIMIT``, ``REDIRECT_MAX_TIMES``.
 Stats: ``cluster/admitted``, ``cluster/admitted/unscoped`` (a spider without outlets: tools and
-tests only), ``cluster/rejected/<class|method|malformed|scheme|outlet|kind|callback|scope|
-address>``, ``cluster/stripped/meta/<key>``, ``cluster/stripped/header/<name>`` (a name outside
+tests only), ``cluster/rejected/<class|method|malformed|scheme|outlet|kind|requisite|callback|
+scope>``, ``cluster/stripped/meta/<key>``, ``cluster/stripped/header/<name>`` (a name outside
 a fixed list is counted as ``other``), ``cluster/kept_local/<reason>``,
 ``cluster/rejected_failures/<reason>``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import re
-import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,7 +60,7 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider
 
 from crawler.outlets import OutletConfig
-from crawler.requisite_links import ORDER, REQUISITE
+from crawler.requisite_links import REQUISITE
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +72,6 @@ CALLBACKS: dict[str, tuple[str, str]] = {
     "sitemap": ("parse_sitemap", "on_error"),
     "feed": ("parse_feed", "on_error"),
     "probe": ("parse_probe", "on_probe_error"),
-    REQUISITE: ("parse_requisite", "on_requisite_error"),
 }
 FAILURE_KINDS = frozenset({"hub", "page", "feed_entry", "sitemap", "feed"})  # retried by a run
 # the headers a queued request of ours carries (spider: validators; Scrapy: Referer)
@@ -94,8 +90,6 @@ KNOWN_META = frozenset({
     "cluster_lease", "cluster_parent", "requisite_counted", "depth_reset", "is_start_request",
 })  # fmt: skip
 MAX_PRIORITY = 1_000_000
-LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".localdomain",
-                  ".intranet")  # fmt: skip
 WARC_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LOG_FIRST = 10  # rejections logged per reason; the rest only counted
 
@@ -145,30 +139,6 @@ def http_url(value: Any, limit: int) -> str:
     return url
 
 
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a host literal names, legacy IPv4 forms too (127.1, 0x7f000001, 2130706433:
-    resolvers take them)."""
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    if re.fullmatch(r"[0-9a-fA-FxX.]+", host):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
-
-
-def local_host(host: str) -> bool:
-    """A host literal or name that is no public Internet host."""
-    host = host.lower().rstrip(".")
-    ip = _ip(host)
-    if ip is not None:
-        return not ip.is_global
-    return host == "localhost" or "." not in host or host.endswith(LOCAL_SUFFIXES)
-
-
 class Admission:
     """The checks of one crawl: its spider's outlets, callbacks and limits."""
 
@@ -179,23 +149,15 @@ class Admission:
         *,
         url_limit: int = 2083,
         redirect_max: int = 20,
-        requisite_max_size: int = 10 * 1024 * 1024,
     ) -> None:
         self.spider = spider
         self.count = count
         self.url_limit = url_limit or 2**31
         self.redirect_max = redirect_max
-        self.requisite_max_size = requisite_max_size
         config = getattr(spider, "crawl_config", None)
         self.outlets: dict[str, OutletConfig] | None = (
             {o.name: o for o in config.outlets} if config is not None else None
         )
-        # host names (no port) of the outlets: the only local ones a requisite may be on
-        self._own_hosts = {
-            (urlsplit(u).hostname or "").lower()
-            for o in (self.outlets or {}).values()
-            for u in (*o.start_urls, *o.sitemaps, *o.feeds)
-        }
         self._logged: dict[str, int] = {}
 
     # --- the reader's side ------------------------------------------------------------------
@@ -302,6 +264,9 @@ class Admission:
         meta: dict[str, Any] = {}
         outlet: OutletConfig | None = None
         if self.outlets is not None:
+            if kind == REQUISITE:
+                raise Rejected("requisite", "a requisite is fetched by the worker whose page "
+                                            "names it, never from the queue")  # fmt: skip
             if kind not in CALLBACKS:
                 raise Rejected("kind", f"kind {kind!r:.50}")
             outlet = self.outlets.get(outlet_name) if isinstance(outlet_name, str) else None
@@ -322,19 +287,9 @@ class Admission:
 
     def _scope(self, url: str, meta: dict[str, Any], outlet: OutletConfig) -> None:
         found = (meta.get("redirect_urls") or [url])[0]
-        if meta["kind"] != REQUISITE:
-            for u in {url, found}:
-                if not outlet.owns(u):
-                    raise Rejected("scope", f"{u!r:.200} is not on {outlet.name}'s hosts")
-            return
-        host = (urlsplit(url).hostname or "").lower()
-        if local_host(host) and host.rstrip(".") not in self._own_hosts:
-            raise Rejected("address", f"a requisite on a local address: {url!r:.200}")
-        if meta.get("requisite_level", 0) == 0:
-            page = meta.get("requisite_of")
-            if not isinstance(page, str) or not outlet.owns(page):
-                raise Rejected("scope", f"a requisite of {page!r:.200}, not {outlet.name}'s page")
-        meta["download_maxsize"] = self.requisite_max_size  # this worker's limit, not the queue's
+        for u in {url, found}:
+            if not outlet.owns(u):
+                raise Rejected("scope", f"{u!r:.200} is not on {outlet.name}'s hosts")
 
     # meta values, by key (see _META)
     def _url(self, value: Any) -> str:
@@ -389,14 +344,7 @@ _META: dict[str, Callable[[Admission, Any], Any]] = {
     "redirect_reasons": lambda a, v: _reasons(v),
     "handle_httpstatus_list": lambda a, v: _statuses(v),
     "original_capture": Admission._capture,
-    "requisite": lambda a, v: _str(v, 20) if v in ORDER else _bad("requisite"),
-    "requisite_of": Admission._url,
-    "requisite_level": lambda a, v: _int(v, 0, 100),
 }
-
-
-def _bad(key: str) -> Any:
-    raise Rejected("malformed", key)
 
 
 def admitted_failures(
@@ -419,9 +367,9 @@ def admitted_failures(
             for key in ("state", "reason", "next_retry_at", "last_tried", "kind"):
                 if not isinstance(row.setdefault(key, None), (str, type(None))):
                     raise Rejected("malformed", f"{key} {row[key]!r:.50}")
-            if (row.get("kind") or "page") not in FAILURE_KINDS | {REQUISITE}:
+            if (row.get("kind") or "page") not in FAILURE_KINDS:  # never a requisite
                 raise Rejected("kind", f"kind {row.get('kind')!r:.50}")
-            if row.get("kind") != REQUISITE and not outlet.owns(row["url"]):
+            if not outlet.owns(row["url"]):
                 raise Rejected("scope", f"{row['url']!r:.200} is not on {outlet.name}'s hosts")
         except Rejected as exc:
             count(f"cluster/rejected_failures/{exc.reason}")

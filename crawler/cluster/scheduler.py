@@ -37,7 +37,7 @@ later), after a look for what it may have taken (:meth:`ClusterState.recover`); 
 extension decides whether Redis is gone for good (or lost the run: :class:`.state.StateLost`).
 The close, and what never reached Redis by then, is :mod:`crawler.cluster.drain`'s.
 
-Settings: ``URLLENGTH_LIMIT``, ``REDIRECT_MAX_TIMES``, ``ARCHIVE_REQUISITES_MAX_SIZE`` (admission),
+Settings: ``URLLENGTH_LIMIT``, ``REDIRECT_MAX_TIMES`` (admission),
 scrapy-redis's ``REDIS_URL``, ``SCHEDULER_*`` and ``DUPEFILTER_*`` (set by
 :mod:`crawler.cluster.addon`), ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``, ``CLUSTER_SYNC_INTERVAL``,
 ``CLUSTER_PREFETCH``, ``CLUSTER_IDLE_POLL``, ``CLUSTER_SEED_ONLY``.
@@ -142,7 +142,6 @@ class LeasingScheduler(Scheduler):
         self.admission = Admission(
             spider, self._inc, url_limit=s.getint("URLLENGTH_LIMIT"),
             redirect_max=s.getint("REDIRECT_MAX_TIMES"),
-            requisite_max_size=s.getint("ARCHIVE_REQUISITES_MAX_SIZE"),
         )  # fmt: skip
         self.state.wake = self._kick  # a finished lease, or "seeded", waits for a step
         try:
