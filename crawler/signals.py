@@ -14,6 +14,12 @@
 ``request_queued`` a distributed crawl's scheduler put ``request`` into the shared queue.
 ``request_done``  the spider is done with a request that ended in an error (recorded, not to be
                   retried in this run): ``request``. A distributed crawl ends its lease.
+``text_stored``   an article's text is in the archive (sent on the reactor once the text writer
+                  is done with it): ``item`` (the :class:`crawler.items.ArticleItem`, its
+                  ``article`` the text and metadata), ``stem`` (``NNN_HASH``), ``sha256``,
+                  ``text_file`` (relative to the archive) and ``outcome`` (``written``, or
+                  ``duplicate``: a text stored before, found at another URL). Handlers must not
+                  block: the search index and the stories do their work in threads of their own.
 ``warc_closed``   the crawl is over and the WARC capture has closed its files: ``reason`` (the
                   spider's finish reason), ``parts`` (the files whose index part the writer
                   wrote). The index takes the new files in; handlers may return a Deferred,
@@ -29,3 +35,4 @@ request_done = object()
 request_queued = object()
 disk_full = object()
 warc_closed = object()
+text_stored = object()

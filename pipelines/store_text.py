@@ -243,6 +243,8 @@ class StoreTextPipeline:
         item.body = b""  # the bytes are in the WARC; nothing downstream needs them
         text_file = self.layout.text_path(stem).relative_to(self.layout.root).as_posix()
         item.stored = StoredText(text_file, sha, outcome == "duplicate", warc_ref)
+        self._signal(na_signals.text_stored, item=item, stem=stem, sha256=sha,
+                     text_file=text_file, outcome=outcome)  # fmt: skip
         return item
 
     def _signal(self, signal: object, **kwargs: Any) -> None:
