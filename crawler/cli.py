@@ -2,11 +2,12 @@
 
 ::
 
-    newsarchiver crawl    --config FILE --archive DIR [--outlet NAME ...] [--refresh] [-s N=V ...]
+    newsarchiver crawl    --config FILE --archive DIR [--outlet NAME ...] [--refresh] [--quiet]
+                          [-s N=V ...]
                           [--redis URL [--worker-id ID] [--cluster NAME]]
     newsarchiver retry    --archive DIR [--all] [--outlet NAME ...] [-s N=V ...]
     newsarchiver failures --archive DIR [--json] [--outlet NAME ...] [--reason R]
-    newsarchiver status   --archive DIR [--runs N]
+    newsarchiver status   --archive DIR [--runs N] [-s PUSH_TO=URI]
     newsarchiver push     --archive DIR [--to s3://BUCKET/PREFIX] [--endpoint-url URL]
                           [--create-bucket] [--dry-run] [--delete-local-after-verify]
     newsarchiver seed     --config FILE --redis URL [--cluster NAME] [--archive DIR]
@@ -35,10 +36,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from crawler import __version__, archive_commands, cluster_commands, export_command, report_command
+from crawler import (
+    __version__,
+    archive_commands,
+    cluster_commands,
+    export_command,
+    listing_command,
+    report_command,
+)
 from crawler.cluster.identity import check_worker_id
 from crawler.cluster_commands import cluster_settings, worker_part
 from crawler.outlets import ConfigError, load_config, parse_config
+from crawler.quiet import quiet_crawl
 from crawler.runner import (
     EXIT_CRASH,
     EXIT_OK,
@@ -83,8 +92,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     settings = build_settings(args.archive, args.set, **cluster_settings(args))
     config = load_config(args.config, settings.getint("URLLENGTH_LIMIT")).select(args.outlet)
     target = checked_target(args.push or config.push or settings.get("PUSH_TO"), "--push")
-    return crawl_archive(config, settings, target=target, part=worker_part(settings),
-                         refresh=args.refresh)  # fmt: skip
+    crawl = quiet_crawl if args.quiet or settings.getbool("QUIET_ENABLED") else crawl_archive
+    return crawl(config, settings, target=target, part=worker_part(settings),
+                 refresh=args.refresh)  # fmt: skip
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -170,7 +180,8 @@ def cmd_failures(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """The last runs with their counts, pending retries, and what is not yet pushed."""
+    """The last runs with their counts, pending retries, and what is not yet pushed to each target
+    it is meant to go to (:func:`push_targets`; none configured: no backlog line)."""
     layout = ArchiveLayout(args.archive)
     manifest = open_manifest(args.archive)
     try:
@@ -179,7 +190,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             " ORDER BY started_at DESC LIMIT ?", (args.runs,),
         )  # fmt: skip
         failures = manifest.failures()
-        targets = [r["target"] for r in manifest.query("SELECT DISTINCT target FROM pushes")]
+        targets = push_targets(manifest, build_settings(args.archive, args.set).get("PUSH_TO"))
         pushed = {t: manifest.pushed(t) for t in targets}
     finally:
         manifest.close()
@@ -203,8 +214,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  next retry at {min(f['next_retry_at'] for f in pending if f['next_retry_at'])}")
     print()
     pusher_files = list(Pusher(layout, FSStore(layout.root)).files())  # what a push would take
-    if not targets:
-        print(f"not yet pushed: {len(pusher_files)} file(s) (no push has run)")
+    if not targets:  # nothing to fall behind: a backlog is no news for an archive never pushed
+        print("push: none configured (PUSH_TO, the outlet config's push:, or newsarchiver push)")
     for target in targets:
         done = pushed[target]
         waiting = [
@@ -216,6 +227,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"not yet pushed to {target}: {len(waiting)} file(s), {warcs} of them WARC "
               f"(last push {last})")  # fmt: skip
     return EXIT_OK
+
+
+def push_targets(manifest: Manifest, push_to: str | None) -> list[str]:
+    """The targets an archive is meant to be pushed to: the PUSH_TO setting, its last run's
+    outlet config's ``push``, and every target a push went to before (the pushes table)."""
+    config = manifest.last_run_config() or {}
+    named = [t.rstrip("/") for t in (push_to, config.get("push")) if isinstance(t, str) and t]
+    done = [r["target"] for r in manifest.query("SELECT DISTINCT target FROM pushes")]
+    return list(dict.fromkeys([*done, *named]))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -267,6 +287,8 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="crawl only this outlet (repeatable)",
     )
+    crawl.add_argument("--quiet", action="store_true", help="print nothing unless the run needs "
+                       "a person (for cron; -s QUIET_ENABLED=1)")  # fmt: skip
     cluster_commands.add_crawl_arguments(crawl)
     add_set(crawl)
     crawl.set_defaults(func=cmd_crawl)
@@ -306,11 +328,13 @@ def make_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="the archive's last runs, pending retries, backlog")
     status.add_argument("--archive", required=True, help="archive directory")
     status.add_argument("--runs", type=int, default=5, help="how many runs to show")
+    add_set(status)  # PUSH_TO: the target it is meant to go to
     status.set_defaults(func=cmd_status)
 
     archive_commands.add_parsers(sub)
     export_command.add_parser(sub)
     report_command.add_parsers(sub)
+    listing_command.add_parsers(sub)
 
     demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
     demo.add_argument("--archive", default="demo-archive", help="archive directory")

@@ -3,7 +3,7 @@
 Scrapy's own settings come first (politeness, limits, components); then the project's, grouped by
 prefix with the on/off flag first: ``ARCHIVE_*`` (where the archive lives), ``WARC_*`` (captures),
 ``EXTRACT_*`` (HTML to clean text), ``TEXT_*`` (text files), ``CLUSTER_*`` (distributed crawling
-through Redis). Any of them can be overridden with
+through Redis), ``QUIET_*`` (what a quiet crawl reports). Any of them can be overridden with
 ``-s NAME=VALUE`` on ``newsarchiver crawl`` or ``scrapy crawl``.
 """
 
@@ -198,3 +198,10 @@ CLUSTER_TEXT_NUMBERS_AHEAD = 16  # text numbers a worker reserves at a time, at 
 #   archive-wide order of first writes kept exactly, at one more Redis command per text)
 CLUSTER_FLUSH_INTERVAL = 1.0  # seconds between writes of a worker's archived URLs and healed
 #   failures and reads of the URLs the others archived
+
+# --- QUIET_*: newsarchiver crawl --quiet, for cron (crawler/quiet.py) ---------------------------
+# On: nothing printed for a run that went as expected; a short report on stderr for one that
+# needs a person (a crash or exit != 0, an outlet that saw no article, too many failures).
+QUIET_ENABLED = False
+QUIET_FAILURE_RATIO = 0.25  # an outlet's failed URLs / the URLs it requested this run, above it
+QUIET_FAILURE_MIN = 3  # ... and at least this many: one 404 in a quiet hour is no news

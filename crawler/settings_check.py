@@ -7,7 +7,7 @@ evidence. So components raise :class:`SettingsError` (the CLI exits 2 on it) and
 
 Checked: the project's own settings (``ARCHIVE_DIR``, ``ARCHIVE_RUN_ID``, ``WARC_*``,
 ``EXTRACT_*`` with ``EXTRACT_FUNCTION`` imported, ``PUSH_*`` with ``PUSH_TO`` a target that names
-its store unambiguously, ``RETRY_*``, ``CLUSTER_*``) and the Scrapy settings
+its store unambiguously, ``RETRY_*``, ``CLUSTER_*``, ``QUIET_*``) and the Scrapy settings
 the crawl relies on, which Scrapy itself takes as given: a concurrency of 0 hangs the crawl
 (SIGTERM included), a negative ``DOWNLOAD_TIMEOUT`` fails every URL, a CR/LF in ``USER_AGENT``
 or ``DEFAULT_REQUEST_HEADERS`` injects a header into every request.
@@ -66,6 +66,12 @@ def _float(settings: BaseSettings, name: str, minimum: float) -> float:
 def _at_most(value: int, name: str, maximum: int) -> int:
     if value > maximum:
         raise SettingsError(f"{name} must be at most {maximum}, not {value}")
+    return value
+
+
+def _ratio(value: float, name: str) -> float:
+    if value > 1:
+        raise SettingsError(f"{name} is a share of 0 to 1 (0.25: a quarter), not {value:g}")
     return value
 
 
@@ -208,6 +214,9 @@ CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "RETRY_AFTER_MAX": lambda s, n: _float(s, n, 0),
     "RETRY_RUN_BACKOFF": lambda s, n: _float(s, n, 0),
     "RETRY_RUN_BACKOFF_FACTOR": lambda s, n: _float(s, n, 1),
+    "QUIET_ENABLED": _bool,
+    "QUIET_FAILURE_RATIO": lambda s, n: _ratio(_float(s, n, 0), n),
+    "QUIET_FAILURE_MIN": lambda s, n: _int(s, n, 1),
 }
 
 

@@ -264,6 +264,7 @@ class StoreTextPipeline:
     def _store_text(self, item: ArticleItem, warc_ref: WarcRef | None) -> tuple[str, str, str]:
         assert self.manifest is not None
         data = item.article.render().encode("utf-8")
+        words = sum(len(p.split()) for p in item.article.paragraphs)  # schema.body_words
         sha = hashlib.sha256(data).hexdigest()
         article_row = {
             "url": item.url, "final_url": item.final_url, "canonical_url": item.identity,
@@ -281,7 +282,7 @@ class StoreTextPipeline:
             if claim in ("stored", "elsewhere"):  # another worker's text
                 existing = self.manifest.reserve_text(
                     sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()),
-                    self.run_id, seq=seq, state="elsewhere",
+                    self.run_id, seq=seq, state="elsewhere", words=words,
                 )  # fmt: skip
         if existing is not None:
             self.manifest.add_article({**article_row, "text_id": existing.id})
@@ -291,7 +292,7 @@ class StoreTextPipeline:
             return state, existing.stem, sha
         row = self.manifest.reserve_text(
             sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()), self.run_id,
-            seq=seq,
+            seq=seq, words=words,
         )  # fmt: skip
         self.manifest.add_article({**article_row, "text_id": row.id})
         self._credit(row.id, item.url)  # the sidecar, before the text

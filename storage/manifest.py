@@ -186,17 +186,19 @@ class Manifest:
         run_id: str,
         seq: int | None = None,
         state: str = "writing",
+        words: int | None = None,
     ) -> TextRow:
         """Take the next number for a new text (state 'writing'); `stem_for(seq)` names it.
 
         A distributed crawl gives the number (`seq`, from Redis) so that it is the same in every
         worker's manifest, and records texts other workers store with state 'elsewhere'.
+        `words`: the word count of the text's body (:func:`storage.schema.body_words`).
         """
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO texts (id, sha256, stem, state, title, created_at, run_id)"
-                " VALUES (?, ?, '', ?, ?, ?, ?)",
-                (None if seq is None else seq + 1, sha256, state, title, created_at, run_id),
+                "INSERT INTO texts (id, sha256, stem, state, title, created_at, run_id, words)"
+                " VALUES (?, ?, '', ?, ?, ?, ?, ?)",
+                (None if seq is None else seq + 1, sha256, state, title, created_at, run_id, words),
             )
             text_id = int(cur.lastrowid or 0)
             row = TextRow(text_id, sha256, stem_for(text_id - 1), state)

@@ -53,7 +53,7 @@ EVENT_COLUMNS = "url, outlet, run_id, reason, status, attempts, at, detail"
 
 TEXT_COLUMNS = (
     "id", "sha256", "stem", "state", "title", "created_at", "run_id", "superseded_by", "url",
-    "outlet",
+    "outlet", "words",
 )  # fmt: skip
 
 
@@ -77,7 +77,7 @@ def _merge_sql(db: sqlite3.Connection) -> list[str]:
         f" SELECT {_from_part(db, 'texts', TEXT_COLUMNS, 't')} FROM p.texts t"
         " WHERE state != 'writing' AND true ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
         " title = excluded.title, created_at = excluded.created_at, run_id = excluded.run_id,"
-        " url = excluded.url, outlet = excluded.outlet"
+        " url = excluded.url, outlet = excluded.outlet, words = excluded.words"
         " WHERE excluded.state = 'stored' AND texts.state != 'stored'",
         f"INSERT OR IGNORE INTO articles ({articles})"
         f" SELECT {_from_part(db, 'articles', ARTICLE_COLUMNS, 'a')} FROM p.articles a"

@@ -264,7 +264,7 @@ def test_an_archive_of_schema_1_is_migrated_and_its_old_copies_keep_their_dates(
     layout.sidecar_path(stem).write_text(json.dumps(old), encoding="utf-8")
 
     manifest = Manifest(layout.manifest_path)  # migrated here
-    assert manifest.query("SELECT value FROM meta WHERE key = 'schema_version'")[0][0] == "3"
+    assert manifest.query("SELECT value FROM meta WHERE key = 'schema_version'")[0][0] == "4"
     assert tuple(manifest.query("SELECT url, outlet FROM texts")[0]) == (HARBOUR.url, "harbour")
     ids = manifest.query("SELECT url, warc_record_id, published FROM articles ORDER BY url")
     assert [tuple(r) for r in ids] == [(again, "<urn:uuid:300>", None),
