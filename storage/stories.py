@@ -51,7 +51,7 @@ SHINGLE = 3  # words per shingle: a changed word touches 3 shingles, an added pa
 _PERMS = MinHash(num_perm=NUM_PERM, seed=SEED).permutations  # made once: MinHash() redoes it
 _WORD = re.compile(r"\w+")
 # fmt: off
-STOPWORDS = frozenset((
+STOPWORDS = frozenset((  # noqa: SIM905
     "the a an and or but of to in on at for from by with as is are was were be been has have had "
     "its it this that these those their they them he she his her we our you your not no after "
     "before over under into than then there which who whom what when where will would can could "
