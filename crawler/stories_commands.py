@@ -116,7 +116,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
         print(f"  {len(outlets)} outlet(s), {len(texts)} text(s), {len(s['articles'])} copies, "
               f"{_short(s['first_published'])} to {_short(s['last_published'])}")  # fmt: skip
         for a in s["articles"]:
-            print(f"  {_short(a['published'])}  {a['outlet']:<12} {a['text_file']:<26} {a['url']}")
+            print(f"  {_short(a['published'])}  {a['outlet']:<12} {a['text_file']:<28} {a['url']}")
     print(f"{len(stories)} story(ies), {several} of them from several outlets")
     return EXIT_OK
 
@@ -146,6 +146,16 @@ def word_diff(old: str, new: str) -> list[str]:
     return changes
 
 
+def _why(join: tuple[int | None, float | None], files: dict[int, str]) -> str:
+    """Why a text is in the story: the text it is a near-duplicate of, or its keywords."""
+    near, sim = join
+    if near is not None and sim is not None:
+        return f"near-duplicate of {files.get(near, f'text {near}')} (similarity {sim:.2f})"
+    if sim is not None:
+        return f"related: its title and lead share keywords (similarity {sim:.2f})"
+    return "started the story (the first of its texts the archive stored)"
+
+
 def cmd_story(args: argparse.Namespace) -> int:
     root = _archive(args.archive)
     matches = [s for s in listing(root) if s["id"].startswith(args.id)]
@@ -172,16 +182,13 @@ def cmd_story(args: argparse.Namespace) -> int:
     print(f"earliest: {_short(first['published'])}  {first['outlet']}  {first['text_file']}  "
           f"{first['url']}")  # fmt: skip
     print(f"  {title0}")
+    print(f"  {_why(joined.get(first['text_id'], (None, None)), files)}")
     for a in story["articles"][1:]:
         print(f"\n{_short(a['published'])}  {a['outlet']}  {a['text_file']}  {a['url']}")
         if a["text_id"] == first["text_id"]:
             print("  same text as the earliest copy")
             continue
-        near, sim = joined.get(a["text_id"], (None, None))
-        if near is not None:
-            print(f"  near-duplicate of {files.get(near, f'text {near}')} (similarity {sim:.2f})")
-        elif sim is not None:
-            print(f"  related: title and lead share keywords (similarity {sim:.2f})")
+        print(f"  {_why(joined.get(a['text_id'], (None, None)), files)}")
         title, paras = read_text(root / a["text_file"])
         if title != title0:
             print(f"  headline: {_run('-', title0.split())} {_run('+', title.split())}")
