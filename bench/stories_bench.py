@@ -9,8 +9,8 @@ the archive stores them), finds near-duplicate pairs through :class:`storage.sto
 at each threshold and scores them against the truth (same ``syndicated_group``); it also says
 whether the variants form one story with nothing else in it. The scale run assigns N synthetic
 texts (Zipf-distributed words, 250-700 words each, a year of dates; a third of them edited
-copies of earlier ones), closes the file, times the reopening (signatures loaded into the LSH
-indexes) and then the assignment of 500 new texts one at a time, sqlite commit included:
+copies of earlier ones), closes the file, times the reopening (the LSH index is in the file:
+nothing is loaded) and then the assignment of 500 new texts one at a time, sqlite commit included:
 median, p95, max. Not a test: run it and read the figures.
 """
 
@@ -121,7 +121,7 @@ def scale(n: int, new: int = 500, seed: int = 7) -> None:
     times.sort()
     print(f"{n} texts assigned in {built:.1f} s ({built / n * 1000:.2f} ms each); "
           f"stories.sqlite {size / 1e6:.1f} MB")  # fmt: skip
-    print(f"reopen (signatures into the LSH indexes): {loaded * 1000:.0f} ms")
+    print(f"reopen: {loaded * 1000:.0f} ms")
     print(f"assign one new text ({new}, half of them edited copies): median "
           f"{statistics.median(times):.2f} ms, p95 {times[int(len(times) * 0.95)]:.2f} ms, "
           f"max {times[-1]:.2f} ms")  # fmt: skip

@@ -3,7 +3,7 @@ is stored.
 
 Connected to ``text_stored`` (sent on the reactor). All the work runs in one thread of its own,
 in the order the texts were stored: the first text opens :class:`storage.stories.Stories`
-(loading the persisted MinHash signatures into its LSH indexes once a crawl), finds the text's
+(its LSH index is in the file: nothing to load), finds the text's
 manifest id by its SHA-256 (a read-only connection) and assigns it; a copy of a text stored
 before (``outcome`` duplicate) only widens its story's dates. Stats are counted back on the
 reactor. The spider's close waits for the thread to finish, inside the archive's lock. A text
