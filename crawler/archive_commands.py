@@ -2,7 +2,8 @@
 
 ::
 
-    newsarchiver index     --archive DIR                 # bring indexes/index.cdxj up to date
+    newsarchiver index     --archive DIR [--stories]     # bring indexes/index.cdxj up to date
+                                                         # (--stories: rebuild stories.sqlite)
     newsarchiver lookup    URL --archive DIR [--json]    # the captures of a URL
     newsarchiver export    …                             # crawler/export_command.py
     newsarchiver extract   FILE...|- [--jsonl] [--url URL] [--content-type CT]  # clean text
@@ -50,6 +51,7 @@ from lxml import html as lxml_html
 from crawler.items import ArticleItem
 from crawler.outlets import ConfigError, parse_config
 from crawler.settings_check import check_archive_dir
+from crawler.stories_commands import rebuild_stories
 from pipelines.article import ArticleText, NoArticle, extract_article
 from pipelines.page_bytes import choose_charset
 from pipelines.store_text import StoreTextPipeline
@@ -85,8 +87,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     layout = ArchiveLayout(args.archive)
     with lock.held(layout.lock_path):
         done = update_index(layout)
+        stories = rebuild_stories(layout.root) if args.stories else None
     print(f"indexed {len(done.indexed)} new WARC file(s); {layout.index_path}: "
           f"{done.lines} captures in {done.total_files} file(s)")  # fmt: skip
+    if stories:
+        print(stories)
     return EXIT_OK
 
 
@@ -365,6 +370,11 @@ def reextract(layout: ArchiveLayout, manifest: Manifest, store: StoreTextPipelin
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("index", help="bring the archive's CDXJ index up to date")
     p.add_argument("--archive", required=True)
+    p.add_argument(
+        "--stories",
+        action="store_true",
+        help="rebuild stories.sqlite from the manifest and text files too",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("lookup", help="list the captures of a URL")

@@ -7,8 +7,8 @@ evidence. So components raise :class:`SettingsError` (the CLI exits 2 on it) and
 
 Checked: the project's own settings (``ARCHIVE_DIR``, ``ARCHIVE_RUN_ID``, ``WARC_*``,
 ``EXTRACT_*`` with ``EXTRACT_FUNCTION`` imported, ``PUSH_*`` with ``PUSH_TO`` a target that names
-its store unambiguously, ``RETRY_*``, ``CLUSTER_*``, ``QUIET_*``) and the Scrapy settings
-the crawl relies on, which Scrapy itself takes as given: a concurrency of 0 hangs the crawl
+its store unambiguously, ``RETRY_*``, ``STORIES_*``, ``CLUSTER_*``, ``QUIET_*``) and the Scrapy
+settings the crawl relies on, which Scrapy itself takes as given: a concurrency of 0 hangs the crawl
 (SIGTERM included), a negative ``DOWNLOAD_TIMEOUT`` fails every URL, a CR/LF in ``USER_AGENT``
 or ``DEFAULT_REQUEST_HEADERS`` injects a header into every request.
 """
@@ -87,6 +87,14 @@ def _positive(settings: BaseSettings, name: str) -> float:
     value = _float(settings, name, -math.inf)
     if value <= 0:
         raise SettingsError(f"{name} must be more than 0, not {value:g}")
+    return value
+
+
+def _fraction(settings: BaseSettings, name: str) -> float:
+    """A similarity threshold: more than 0 (0 would join everything), at most 1."""
+    value = _float(settings, name, -math.inf)
+    if not 0 < value <= 1:
+        raise SettingsError(f"{name} must be more than 0 and at most 1, not {value:g}")
     return value
 
 
@@ -217,6 +225,10 @@ CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "QUIET_ENABLED": _bool,
     "QUIET_FAILURE_RATIO": lambda s, n: _ratio(_float(s, n, 0), n),
     "QUIET_FAILURE_MIN": lambda s, n: _int(s, n, 1),
+    "STORIES_ENABLED": _bool,
+    "STORIES_NEAR_DUPLICATE_THRESHOLD": _fraction,
+    "STORIES_RELATED_THRESHOLD": _fraction,
+    "STORIES_WINDOW_DAYS": lambda s, n: _float(s, n, 0),
 }
 
 

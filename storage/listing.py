@@ -21,11 +21,11 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from storage.layout import ArchiveLayout
 from storage.schema import body_words, columns
+from storage.stories import story_ids
 
 FIELDS = (
     "url", "canonical_url", "final_url", "outlet", "title", "author", "published", "language",
@@ -57,27 +57,6 @@ def parse_time(value: str | None) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
-
-
-def story_ids(path: Path) -> dict[int, str]:
-    """text id -> story id from ``stories.sqlite``'s ``story_texts`` ({} without the file).
-    To be replaced by ``storage.stories.story_ids`` (issue 19's stories part), same contract."""
-    try:
-        from storage import stories  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        pass
-    else:
-        found: dict[int, str] = stories.story_ids(path)
-        return found
-    if not path.exists():
-        return {}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return {int(t): str(s) for t, s in db.execute("SELECT text_id, story_id FROM story_texts")}
-    except sqlite3.OperationalError:  # no story_texts table (yet)
-        return {}
-    finally:
-        db.close()
 
 
 def list_articles(

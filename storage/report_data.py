@@ -13,8 +13,9 @@ How it counts:
 - an article is an ``articles`` row (one fetch of one URL whose text is in the archive);
 - a failure is a ``failure_events`` row (every failed attempt, not only the last);
 - extraction health: per outlet, the failures of each kind (:data:`HEALTH_KINDS`) over its pages;
-- words: ``texts.words`` if the manifest has it (schema 4), else ``len(text.split())`` of each
-  text file, read once; the median is over the articles fetched in a time bucket;
+- words: ``texts.words`` if the manifest has it (schema 4), else
+  :func:`storage.schema.body_words` of each text file, read once; the median is over the
+  articles fetched in a time bucket;
 - time buckets are hours when the range spans at most :data:`HOURLY_MAX_HOURS`, else days.
 Settings: none (a command's options: the archive, ``since``).
 """
@@ -32,6 +33,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from storage.layout import ArchiveLayout
+from storage.schema import body_words
+from storage.stories import story_ids
 
 HOURLY_MAX_HOURS = 7 * 24
 OTHER = "(other)"
@@ -187,7 +190,7 @@ def _words(
         if i not in text_ids:
             continue
         try:
-            words[i] = len((layout.text_dir / f"{stem}.txt").read_text(encoding="utf-8").split())
+            words[i] = body_words((layout.text_dir / f"{stem}.txt").read_text(encoding="utf-8"))
         except OSError:
             continue  # a text 'elsewhere' (another worker's disk) or removed: no figure
     return words, "text files"
@@ -230,18 +233,6 @@ def _warc(layout: ArchiveLayout, runs: list[dict[str, Any]]) -> list[dict[str, A
                     "requisites_fetched": fetched, "requisites_failed": failed,
                     "summary": path.exists()})  # fmt: skip
     return out
-
-
-def story_ids(path: Path) -> dict[int, str]:
-    """text_id -> story id from stories.sqlite; {} when it does not exist.
-    To be replaced by storage.stories.story_ids (the stories branch) once merged."""
-    if not path.exists():
-        return {}
-    db = connect_ro(path)
-    try:
-        return {int(t): str(s) for t, s in db.execute("SELECT text_id, story_id FROM story_texts")}
-    finally:
-        db.close()
 
 
 def _stories(

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from storage.listing import FIELDS
+from storage.stories import story_ids
 from tests.conftest import Crawl, cli
 
 
@@ -56,7 +57,15 @@ def test_one_row_per_stored_copy_with_every_field(demo_crawl: Crawl) -> None:
         assert row["words"] == len(text.partition("\n\n")[2].split()) > 100
         assert row["published"] and row["fetched_at"] and row["language"] and row["author"]
         assert row["outlet"] in demo_crawl.summary["outlets"]
-        assert len(row["sha256"]) == 64 and row["story"] is None  # no stories.sqlite yet
+        assert len(row["sha256"]) == 64
+    # the crawl put every text in a story: the listing names it as the stories index does
+    stories = story_ids(demo_crawl.archive / "stories.sqlite")
+    db = sqlite3.connect(demo_crawl.archive / "manifest.sqlite")
+    text_ids = dict(db.execute("SELECT stem, id FROM texts"))
+    db.close()
+    assert {r["story"] for r in rows} == set(stories.values()) and None not in stories.values()
+    for row in rows:
+        assert row["story"] == stories[text_ids[row["text_file"][5:-4]]]
     # the wire story several outlets ran: one text, each copy naming the others
     by_text: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -148,7 +157,9 @@ def test_bad_input_is_one_line_exit_2(demo_crawl: Crawl, tmp_path: Path) -> None
 def test_story_column_from_stories_sqlite(demo_crawl: Crawl, tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     shutil.copytree(demo_crawl.archive, archive)
-    db = sqlite3.connect(archive / "stories.sqlite")
+    (archive / "stories.sqlite").unlink()  # no stories index: no story
+    assert {r["story"] for r in listing(archive)} == {None}
+    db = sqlite3.connect(archive / "stories.sqlite")  # one by the contract, hand-made
     db.execute("CREATE TABLE story_texts (text_id INTEGER PRIMARY KEY, story_id TEXT NOT NULL,"
                " near_duplicate_of INTEGER, similarity REAL, joined_at TEXT)")  # fmt: skip
     db.execute("INSERT INTO story_texts VALUES (1, 'story-a', NULL, NULL, NULL),"
