@@ -2,11 +2,14 @@
 
 ::
 
-    newsarchiver index     --archive DIR                 # bring indexes/index.cdxj up to date
+    newsarchiver index     --archive DIR [--search]      # bring indexes/index.cdxj up to date
     newsarchiver lookup    URL --archive DIR [--json]    # the captures of a URL
     newsarchiver export    …                             # crawler/export_command.py
     newsarchiver extract   FILE...|- [--jsonl] [--url URL] [--content-type CT]  # clean text
     newsarchiver reextract --archive DIR                 # rebuild texts from the WARCs
+
+``index --search`` also makes the full-text index ARCHIVE/search.sqlite again from the manifest
+and the text files (:func:`crawler.search_command.rebuild`).
 
 ``extract`` prints the clean text the pipeline would store for each saved page, one page read
 at a time in one process (the extractor is imported once). A FILE may be a directory: its
@@ -47,6 +50,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
+from crawler import search_command
 from crawler.items import ArticleItem
 from crawler.outlets import ConfigError, parse_config
 from crawler.settings_check import check_archive_dir
@@ -85,8 +89,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     layout = ArchiveLayout(args.archive)
     with lock.held(layout.lock_path):
         done = update_index(layout)
-    print(f"indexed {len(done.indexed)} new WARC file(s); {layout.index_path}: "
-          f"{done.lines} captures in {done.total_files} file(s)")  # fmt: skip
+        print(f"indexed {len(done.indexed)} new WARC file(s); {layout.index_path}: "
+              f"{done.lines} captures in {done.total_files} file(s)")  # fmt: skip
+        if args.search:  # crawler/search_command.py
+            print(search_command.rebuild(layout))
     return EXIT_OK
 
 
@@ -365,6 +371,11 @@ def reextract(layout: ArchiveLayout, manifest: Manifest, store: StoreTextPipelin
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("index", help="bring the archive's CDXJ index up to date")
     p.add_argument("--archive", required=True)
+    p.add_argument(
+        "--search",
+        action="store_true",
+        help="also make the full-text search index (search.sqlite) again",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("lookup", help="list the captures of a URL")

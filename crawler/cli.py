@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from crawler import __version__, archive_commands, cluster_commands, export_command
+from crawler import __version__, archive_commands, cluster_commands, export_command, search_command
 from crawler.cluster.identity import check_worker_id
 from crawler.cluster_commands import cluster_settings, worker_part
 from crawler.outlets import ConfigError, load_config, parse_config
@@ -310,6 +310,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     archive_commands.add_parsers(sub)
     export_command.add_parser(sub)
+    search_command.add_parsers(sub)
 
     demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
     demo.add_argument("--archive", default="demo-archive", help="archive directory")

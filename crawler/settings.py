@@ -2,8 +2,8 @@
 
 Scrapy's own settings come first (politeness, limits, components); then the project's, grouped by
 prefix with the on/off flag first: ``ARCHIVE_*`` (where the archive lives), ``WARC_*`` (captures),
-``EXTRACT_*`` (HTML to clean text), ``TEXT_*`` (text files), ``CLUSTER_*`` (distributed crawling
-through Redis). Any of them can be overridden with
+``EXTRACT_*`` (HTML to clean text), ``TEXT_*`` (text files), ``SEARCH_*`` (the full-text index),
+``CLUSTER_*`` (distributed crawling through Redis). Any of them can be overridden with
 ``-s NAME=VALUE`` on ``newsarchiver crawl`` or ``scrapy crawl``.
 """
 
@@ -79,6 +79,8 @@ EXTENSIONS = {
     "crawler.extensions.warc_capture.WarcCapture": 100,
     "crawler.extensions.index_update.IndexUpdater": 110,  # when WarcCapture has closed its files
     "crawler.extensions.failures.FailureRecorder": 200,
+    # ARCHIVE/search.sqlite, from the text_stored signal, written in a thread of its own
+    "crawler.extensions.search_index.SearchIndexer": 300,
     "crawler.extensions.run_summary.RunSummary": 900,
 }
 ITEM_PIPELINES = {
@@ -179,6 +181,11 @@ PUSH_OBJECT_TIMEOUT = 900.0
 # --- TEXT_*: NNN_HASH.txt + NNN_HASH.json ------------------------------------------------------
 TEXT_ENABLED = True
 TEXT_FSYNC = True  # fsync each file before it is renamed into place
+
+# --- SEARCH_*: ARCHIVE/search.sqlite, full-text search of the texts (newsarchiver search) ------
+# on: every text stored is indexed (FTS5) in the crawl's own thread; what a killed crawl missed
+# is added when the next one opens. Off: `newsarchiver index --search` builds it.
+SEARCH_INDEX_ENABLED = True
 
 # --- CLUSTER_*: several workers, one crawl, through Redis (newsarchiver crawl --redis URL) -----
 CLUSTER_ENABLED = False  # off: one machine, Redis never needed
