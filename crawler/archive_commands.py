@@ -2,12 +2,15 @@
 
 ::
 
-    newsarchiver index     --archive DIR [--stories]     # bring indexes/index.cdxj up to date
-                                                         # (--stories: rebuild stories.sqlite)
+    newsarchiver index     --archive DIR [--search] [--stories]  # indexes/index.cdxj up to date
+                                                         # (--search, --stories: those rebuilt)
     newsarchiver lookup    URL --archive DIR [--json]    # the captures of a URL
     newsarchiver export    …                             # crawler/export_command.py
     newsarchiver extract   FILE...|- [--jsonl] [--url URL] [--content-type CT]  # clean text
     newsarchiver reextract --archive DIR                 # rebuild texts from the WARCs
+
+``index --search`` also makes the full-text index ARCHIVE/search.sqlite again from the manifest
+and the text files (:func:`crawler.search_command.rebuild`).
 
 ``extract`` prints the clean text the pipeline would store for each saved page, one page read
 at a time in one process (the extractor is imported once). A FILE may be a directory: its
@@ -48,6 +51,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
+from crawler import search_command
 from crawler.items import ArticleItem
 from crawler.outlets import ConfigError, parse_config
 from crawler.settings_check import check_archive_dir
@@ -88,10 +92,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     with lock.held(layout.lock_path):
         done = update_index(layout)
         stories = rebuild_stories(layout.root) if args.stories else None
+        searched = search_command.rebuild(layout) if args.search else None  # search_command.py
     print(f"indexed {len(done.indexed)} new WARC file(s); {layout.index_path}: "
           f"{done.lines} captures in {done.total_files} file(s)")  # fmt: skip
-    if stories:
-        print(stories)
+    for line in (searched, stories):
+        if line:
+            print(line)
     return EXIT_OK
 
 
@@ -374,6 +380,11 @@ def add_parsers(sub: Any) -> None:
         "--stories",
         action="store_true",
         help="rebuild stories.sqlite from the manifest and text files too",
+    )
+    p.add_argument(
+        "--search",
+        action="store_true",
+        help="also make the full-text search index (search.sqlite) again",
     )
     p.set_defaults(func=cmd_index)
 

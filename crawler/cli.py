@@ -43,6 +43,7 @@ from crawler import (
     export_command,
     listing_command,
     report_command,
+    search_command,
     stories_commands,
 )
 from crawler.cluster.identity import check_worker_id
@@ -337,6 +338,7 @@ def make_parser() -> argparse.ArgumentParser:
     report_command.add_parsers(sub)
     listing_command.add_parsers(sub)
     stories_commands.add_parsers(sub)
+    search_command.add_parsers(sub)
 
     demo = sub.add_parser("demo", help="crawl the bundled offline demo outlets")
     demo.add_argument("--archive", default="demo-archive", help="archive directory")

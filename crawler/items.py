@@ -47,6 +47,7 @@ class ArticleItem:
     extract_error: bool = False  # no_article is the extractor's exception (extract/error)
     # filled by pipelines.store_text.StoreTextPipeline
     stored: StoredText | None = None
+    text_id: int | None = None  # the manifest's texts.id of the text stored (the text writer's)
     # the lease of the request in a distributed crawl (crawler.cluster.leases), ended with it
     cluster_lease: str | None = None
 

@@ -2,9 +2,9 @@
 
 Scrapy's own settings come first (politeness, limits, components); then the project's, grouped by
 prefix with the on/off flag first: ``ARCHIVE_*`` (where the archive lives), ``WARC_*`` (captures),
-``EXTRACT_*`` (HTML to clean text), ``TEXT_*`` (text files), ``STORIES_*`` (texts grouped into
-stories), ``CLUSTER_*`` (distributed crawling through Redis), ``QUIET_*`` (what a quiet crawl
-reports). Any of them can be overridden with
+``EXTRACT_*`` (HTML to clean text), ``TEXT_*`` (text files), ``SEARCH_*`` (the full-text index),
+``STORIES_*`` (texts grouped into stories), ``CLUSTER_*`` (distributed crawling through Redis),
+``QUIET_*`` (what a quiet crawl reports). Any of them can be overridden with
 ``-s NAME=VALUE`` on ``newsarchiver crawl`` or ``scrapy crawl``.
 """
 
@@ -80,7 +80,9 @@ EXTENSIONS = {
     "crawler.extensions.warc_capture.WarcCapture": 100,
     "crawler.extensions.index_update.IndexUpdater": 110,  # when WarcCapture has closed its files
     "crawler.extensions.failures.FailureRecorder": 200,
-    "crawler.extensions.stories_update.StoriesUpdater": 300,  # text_stored: texts into stories
+    # ARCHIVE/search.sqlite, from the text_stored signal, written in a thread of its own
+    "crawler.extensions.search_index.SearchIndexer": 300,
+    "crawler.extensions.stories_update.StoriesUpdater": 310,  # text_stored: texts into stories
     "crawler.extensions.run_summary.RunSummary": 900,
 }
 ITEM_PIPELINES = {
@@ -193,6 +195,11 @@ STORIES_NEAR_DUPLICATE_THRESHOLD = 0.5
 # STORIES_WINDOW_DAYS of each other are the same story though not the same copy.
 STORIES_RELATED_THRESHOLD = 0.4
 STORIES_WINDOW_DAYS = 3.0
+
+# --- SEARCH_*: ARCHIVE/search.sqlite, full-text search of the texts (newsarchiver search) ------
+# on: every text stored is indexed (FTS5) in the crawl's own thread; what a killed crawl missed
+# is added when the next one opens. Off: `newsarchiver index --search` builds it.
+SEARCH_INDEX_ENABLED = True
 
 # --- CLUSTER_*: several workers, one crawl, through Redis (newsarchiver crawl --redis URL) -----
 CLUSTER_ENABLED = False  # off: one machine, Redis never needed

@@ -204,6 +204,7 @@ CHECKS: dict[str, Callable[[BaseSettings, str], Any]] = {
     "EXTRACT_ENABLED": _bool,
     "TEXT_ENABLED": _bool,
     "TEXT_FSYNC": _bool,
+    "SEARCH_INDEX_ENABLED": _bool,
     "RETRY_JITTER": _bool,
     "RETRY_SOFT_FAILURES": _bool,
     "CLUSTER_ENABLED": _bool,

@@ -16,7 +16,8 @@
                   retried in this run): ``request``. A distributed crawl ends its lease.
 ``text_stored``   an article's text is in the archive (sent on the reactor once the text writer
                   is done with it): ``item`` (the :class:`crawler.items.ArticleItem`, its
-                  ``article`` the text and metadata), ``stem`` (``NNN_HASH``), ``sha256``,
+                  ``article`` the text and metadata), ``text_id`` (the manifest's ``texts.id``),
+                  ``stem`` (``NNN_HASH``), ``sha256``,
                   ``text_file`` (relative to the archive) and ``outcome`` (``written``, or
                   ``duplicate``: a text stored before, found at another URL). Handlers must not
                   block: the search index and the stories do their work in threads of their own.

@@ -243,8 +243,8 @@ class StoreTextPipeline:
         item.body = b""  # the bytes are in the WARC; nothing downstream needs them
         text_file = self.layout.text_path(stem).relative_to(self.layout.root).as_posix()
         item.stored = StoredText(text_file, sha, outcome == "duplicate", warc_ref)
-        self._signal(na_signals.text_stored, item=item, stem=stem, sha256=sha,
-                     text_file=text_file, outcome=outcome)  # fmt: skip
+        self._signal(na_signals.text_stored, item=item, text_id=item.text_id, stem=stem,
+                     sha256=sha, text_file=text_file, outcome=outcome)  # fmt: skip
         return item
 
     def _signal(self, signal: object, **kwargs: Any) -> None:
@@ -289,6 +289,7 @@ class StoreTextPipeline:
             # another worker's text: its files are not here, but its copies here are credited
             self._credit(existing.id, item.url, write=existing.state != "elsewhere")
             state = "elsewhere" if existing.state == "elsewhere" else "duplicate"
+            item.text_id = existing.id
             return state, existing.stem, sha
         row = self.manifest.reserve_text(
             sha, lambda n: text_stem(n, sha), item.article.title, iso(utc_now()), self.run_id,
@@ -300,6 +301,7 @@ class StoreTextPipeline:
         self.manifest.mark_text_stored(row.id)
         if self.cluster is not None:
             self.cluster.text_stored(sha, row.seq)
+        item.text_id = row.id
         return "written", row.stem, sha
 
     def _credit(self, text_id: int, url: str, write: bool = True) -> None:

@@ -3,8 +3,8 @@ is stored.
 
 Connected to ``text_stored`` (sent on the reactor). All the work runs in one thread of its own,
 in the order the texts were stored: the first text opens :class:`storage.stories.Stories`
-(its LSH index is in the file: nothing to load), finds the text's
-manifest id by its SHA-256 (a read-only connection) and assigns it; a copy of a text stored
+(its LSH index is in the file: nothing to load) and assigns the text, by the manifest id the
+signal carries (the stories thread opens no connection to the manifest); a copy of a text stored
 before (``outcome`` duplicate) only widens its story's dates. Stats are counted back on the
 reactor. The spider's close waits for the thread to finish, inside the archive's lock. A text
 that could not be assigned is an error in the log and a stat, not a failed crawl:
@@ -20,7 +20,6 @@ text in it), ``stories/copies`` (another URL of a text already placed), ``storie
 from __future__ import annotations
 
 import logging
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,6 @@ class StoriesUpdater:
         self.stats = stats
         self.thresholds = thresholds
         self._stories: Stories | None = None
-        self._manifest: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stories")
         self._pending: set[defer.Deferred[Any]] = set()
 
@@ -65,11 +63,13 @@ class StoriesUpdater:
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
-    def text_stored(self, item: Any, stem: str, sha256: str, text_file: str, outcome: str,
+    def text_stored(self, item: Any, text_id: int | None, sha256: str, outcome: str,
                     **_: Any) -> None:  # fmt: skip
+        if text_id is None:
+            return
         article = item.article
         published = article.published or item.fetched_at
-        job = (sha256, article.title, tuple(article.paragraphs), published, outcome)
+        job = (text_id, sha256, article.title, tuple(article.paragraphs), published, outcome)
         d = deferred_from_future(self._executor.submit(self._assign, *job))
         self._pending.add(d)
         d.addBoth(self._done, d)
@@ -92,19 +92,11 @@ class StoriesUpdater:
         if assigned.near_duplicate_of is not None:
             self.stats.inc_value("stories/near_duplicates")
 
-    def _assign(self, sha256: str, title: str, paragraphs: tuple[str, ...],
+    def _assign(self, text_id: int, sha256: str, title: str, paragraphs: tuple[str, ...],
                 published: str | None, outcome: str) -> Assigned | str | None:  # fmt: skip
         """Stories thread: place the text; "copy" for another URL of a placed text."""
         if self._stories is None:
             self._stories = Stories(stories_path(self.archive), **self.thresholds)
-            self._manifest = sqlite3.connect(
-                f"file:{self.archive / 'manifest.sqlite'}?mode=ro", uri=True
-            )
-        assert self._manifest is not None
-        row = self._manifest.execute("SELECT id FROM texts WHERE sha256 = ?", (sha256,)).fetchone()
-        if row is None:  # stored by another worker of a distributed crawl: not in this part
-            return None
-        text_id = int(row[0])
         if outcome != "written" and text_id in self._stories:
             self._stories.touch(text_id, published)
             return "copy"
@@ -121,5 +113,3 @@ class StoriesUpdater:
     def _close(self) -> None:
         if self._stories is not None:
             self._stories.close()
-        if self._manifest is not None:
-            self._manifest.close()
