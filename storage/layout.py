@@ -11,6 +11,7 @@
                   by the WARC writer as it closes the file)
       tmp/        files being written; renamed into place when complete
       manifest.sqlite
+      search.sqlite   full-text index (storage/search.py); stories.sqlite (storage/stories.py)
       failures.jsonl
       .lock       held by the running crawl
 """
