@@ -35,6 +35,8 @@ def push(server: S3Server, *args: str, env: dict[str, str] | None = None,
 
 def local_files(archive: Path) -> dict[str, Path]:
     skip = {"tmp", "manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm", ".lock"}
+    # derived indexes, not pushed: `newsarchiver index --search --stories` makes them again
+    skip |= {f"{db}.sqlite{end}" for db in ("search", "stories") for end in ("", "-wal", "-shm")}
     return {
         p.relative_to(archive).as_posix(): p
         for p in archive.rglob("*")
