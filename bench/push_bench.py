@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from storage.layout import ArchiveLayout, iso, utc_now
+from storage.clock import iso, utc_now
+from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.push import Pusher
 from storage.s3 import S3Store, TransferSettings

@@ -52,7 +52,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from crawler import search_command
-from crawler.items import ArticleItem
+from pipelines.items import ArticleItem
 from crawler.outlets import ConfigError, parse_config
 from crawler.settings_check import check_archive_dir
 from crawler.stories_commands import rebuild_stories
@@ -61,7 +61,8 @@ from pipelines.page_bytes import choose_charset
 from pipelines.store_text import StoreTextPipeline
 from storage import lock
 from storage.index import lookup, update_index
-from storage.layout import ArchiveLayout, new_run_id
+from storage.clock import new_run_id
+from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.warc import WarcRef
 from storage.warc_read import RecordMissing, read_response

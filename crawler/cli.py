@@ -63,7 +63,8 @@ from crawler.runner import (
 )
 from crawler.settings_check import check_archive_dir
 from storage import lock
-from storage.layout import ArchiveLayout, iso, utc_now
+from storage.clock import iso, utc_now
+from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.push import Pusher
 from storage.s3 import FSStore, PushError, check_target

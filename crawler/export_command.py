@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from crawler import __version__
 from crawler.archive_commands import open_archive
 from crawler.outlets import ConfigError
 from storage import lock
@@ -54,7 +55,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         with lock.held(layout.lock_path):
             report = export_wacz(layout, out, outlet=args.outlet, since=since,
-                                 allow_empty=args.allow_empty)  # fmt: skip
+                                 allow_empty=args.allow_empty,
+                                 software=f"newsarchiver {__version__}")  # fmt: skip
     except UnknownOutlet as exc:
         raise ConfigError(f"--outlet: {exc}") from None
     except NothingToExport as exc:

@@ -31,7 +31,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.misc import load_object
 
-from crawler.items import ArticleItem
+from pipelines.items import ArticleItem
 from crawler.settings_check import check_settings
 from pipelines.article import ArticleText, NoArticle, extract_article
 from pipelines.worker_pool import WorkerPool, WorkTimeout

@@ -1,9 +1,9 @@
 """OutputItemPipeline: the last pipeline; an archived article leaves the crawl as plain values.
 
-An :class:`~crawler.items.ArticleItem` carries what the pipelines need and no feed can write
+An :class:`~pipelines.items.ArticleItem` carries what the pipelines need and no feed can write
 (the page's bytes, the WARC capture's Pending, the extracted text object). Past the text store,
 nothing downstream needs them: this pipeline replaces the item with an
-:class:`~crawler.items.ArchivedArticle` (URL, outlet, title, the text file relative to the
+:class:`~pipelines.items.ArchivedArticle` (URL, outlet, title, the text file relative to the
 archive and its SHA-256, whether it was a duplicate, the WARC file and offset of the page's
 record, …; str, int and bool only), which is what Scrapy's feed exports
 (``scrapy crawl outlets … -o items.jsonl``, ``.csv``, ``.xml``) write and what ``item_scraped``
@@ -28,8 +28,8 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 
-from crawler.items import ArchivedArticle, ArticleItem
-from crawler.run import run_id_for
+from pipelines.items import ArchivedArticle, ArticleItem
+from pipelines.run_id import run_id_for
 from storage.warc import WarcRef
 
 

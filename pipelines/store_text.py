@@ -38,7 +38,7 @@ as a gap because another worker reserved numbers after them), per outlet
 had a text stored already) and ``outlet/<name>/syndicated`` (its pages this run whose text
 another outlet published too: counted for each outlet once the second one's copy is in).
 
-A stored article's item goes on with ``item.stored`` (:class:`~crawler.items.StoredText`: the
+A stored article's item goes on with ``item.stored`` (:class:`~pipelines.items.StoredText`: the
 text file, its SHA-256, whether it was a duplicate, the WARC record), from which
 :class:`~pipelines.output_item.OutputItemPipeline` makes the item feeds get.
 """
@@ -58,14 +58,15 @@ from scrapy.signalmanager import SignalManager
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 from crawler.cluster.state import ClusterState
-from crawler.items import ArticleItem, StoredText
-from crawler.run import run_id_for
-from crawler.twisted_util import deferred_from_future
+from pipelines.items import ArticleItem, StoredText
+from pipelines.run_id import run_id_for
+from pipelines.twisted_util import deferred_from_future
 from storage.atomic import clean_tmp, write_atomic
 from storage.diskspace import full_error, is_disk_full
-from storage.layout import ArchiveLayout, iso, text_stem, utc_now
+from storage.clock import iso, utc_now
+from storage.layout import ArchiveLayout, text_stem
 from storage.manifest import Manifest, TextRow
 from storage.sidecar import credit_text
 from storage.url_identity import canonical_or_none

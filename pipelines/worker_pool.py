@@ -36,7 +36,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
-from crawler.twisted_util import deferred_from_future
+from pipelines.twisted_util import deferred_from_future
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from storage.layout import iso, utc_now
+from storage.clock import iso, utc_now
 from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Where everything lives inside an archive directory: the one place that computes a path.
+"""Where everything lives inside an archive directory: the one place that computes a path
+(the time helpers are in :mod:`storage.clock`). Settings: none.
 
 ::
 
@@ -19,7 +20,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,20 +41,6 @@ def check_token(value: str, what: str) -> str:
             f"digit (it names files), not {value!r}"
         )
     return value
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(dt: datetime) -> str:
-    """ISO 8601 in UTC with a Z, to the second: the form every file and manifest row uses."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    now = now or utc_now()
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
 
 
 def text_stem(seq: int, sha256_hex: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from storage.layout import iso, utc_now
+from storage.clock import iso, utc_now
 
 LOCK_MODE = 0o600
 _WORD = re.compile(r"^[a-z][a-z0-9-]{0,31}$")  # a subcommand, not an option or a value

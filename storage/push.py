@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage.layout import ArchiveLayout, iso, utc_now
+from storage.clock import iso, utc_now
+from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.merge import MERGED_KEY as MANIFEST_KEY
 from storage.merge import PARTS_DIR, merge_in_store

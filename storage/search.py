@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storage.layout import iso, utc_now
+from storage.clock import iso, utc_now
 from storage.manifest import Manifest
 from storage.sidecar import published_key
 

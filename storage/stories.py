@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from storage.layout import iso, utc_now
+from storage.clock import iso, utc_now
 
 FILE_NAME = "stories.sqlite"
 NUM_PERM = 128

@@ -27,9 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crawler import __version__
 from storage.index import replaywebpage_line, update_index
-from storage.layout import ArchiveLayout, iso, utc_now
+from storage.clock import iso, utc_now
+from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)
@@ -104,9 +104,13 @@ def export_wacz(
     outlet: str | None = None,
     since: datetime | None = None,
     allow_empty: bool = False,
+    *,
+    software: str,
 ) -> ExportReport:
     """Write the WACZ `out` of the archive's articles (of `outlet`, fetched at or after `since`,
-    an aware datetime); UnknownOutlet or NothingToExport, and nothing written, if it cannot."""
+    an aware datetime); UnknownOutlet or NothingToExport, and nothing written, if it cannot.
+    `software` names the program in datapackage.json (``newsarchiver 0.1.0``): the caller's,
+    as this layer knows nothing of the package that uses it."""
     fetched_since = iso(since) if since else None  # the manifest's form: UTC, to the second
     manifest = Manifest(layout.manifest_path)
     try:
@@ -171,7 +175,7 @@ def export_wacz(
                 + (f", since {fetched_since}" if since else ""),
                 "created": iso(utc_now()),
                 "wacz_version": WACZ_VERSION,
-                "software": f"newsarchiver {__version__}",
+                "software": software,
             }
             if pages:
                 package["mainPageURL"] = pages[0]["url"]

@@ -440,9 +440,9 @@ def test_a_lease_ends_only_when_all_its_page_gave_is_safe(
 ) -> None:
     from scrapy.http import HtmlResponse
 
-    from crawler import signals as na_signals
+    from pipelines import signals as na_signals
     from crawler.cluster.leases import LeaseMiddleware
-    from crawler.items import ArchivedArticle, ArticleItem
+    from pipelines.items import ArchivedArticle, ArticleItem
 
     ns = f"u{uuid.uuid4().hex[:8]}"
     crawler = get_crawler(_Spider, {"CLUSTER_ENABLED": True, "REDIS_URL": redis_server.url,

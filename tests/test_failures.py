@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from storage.failures import FailureLog, RetryPolicy, requeue_plan
-from storage.layout import iso
+from storage.clock import iso
 from storage.manifest import Manifest
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -25,8 +25,8 @@ from scrapy.exceptions import DropItem
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import DemoSite
-from crawler.items import ArchivedArticle, ArticleItem
-from crawler.run import run_id_for
+from pipelines.items import ArchivedArticle, ArticleItem
+from pipelines.run_id import run_id_for
 from pipelines.article import ArticleText
 from pipelines.output_item import OutputItemPipeline
 from storage import lock

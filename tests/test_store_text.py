@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from crawler.items import ArticleItem
+from pipelines.items import ArticleItem
 from pipelines.article import ArticleText
 from pipelines.store_text import StoreTextPipeline
 from storage.layout import text_stem

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from crawler.items import ArticleItem
+from pipelines.items import ArticleItem
 from pipelines.article import ArticleText
 from pipelines.store_text import StoreTextPipeline
 from storage.evidence import reconcile

@@ -32,7 +32,7 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 from crawler.cluster.state import Push
 
 if TYPE_CHECKING:

@@ -54,9 +54,9 @@ from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
 from crawler.cluster.state import ClusterState, FlushResult, StateLost, redact
-from crawler.run import run_id_for
-from crawler.twisted_util import nudge_engine
-from storage.layout import iso, utc_now
+from pipelines.run_id import run_id_for
+from pipelines.twisted_util import nudge_engine
+from storage.clock import iso, utc_now
 
 logger = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 from crawler.cluster.state import ClusterState
-from crawler.items import ArchivedArticle, ArticleItem
+from pipelines.items import ArchivedArticle, ArticleItem
 
 logger = logging.getLogger(__name__)
 

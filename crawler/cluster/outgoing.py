@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import Request
 
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 from crawler.cluster.drain import record_lost
 from crawler.cluster.state import Push
 from crawler.requisite_links import REQUISITE

@@ -24,7 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 from storage.diskspace import DiskFull, check_free
 from storage.layout import ArchiveLayout
 

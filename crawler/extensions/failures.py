@@ -25,11 +25,11 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 from crawler.cluster.state import ClusterState
 from crawler.requisite_links import REQUISITE
-from crawler.run import run_id_for
-from crawler.twisted_util import deferred_from_future
+from pipelines.run_id import run_id_for
+from pipelines.twisted_util import deferred_from_future
 from storage.diskspace import is_disk_full
 from storage.failures import FailureLog, RetryPolicy
 from storage.layout import ArchiveLayout

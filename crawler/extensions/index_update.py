@@ -29,7 +29,7 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 from crawler.extensions.disk_guard import FINISH_REASON as DISK_FULL
 from storage.index import update_index
 from storage.layout import ArchiveLayout

@@ -36,7 +36,7 @@ from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import call_later
 
 from crawler.redaction import filter_handler
-from crawler.run import run_id_for
+from pipelines.run_id import run_id_for
 from storage.layout import ArchiveLayout
 
 logger = logging.getLogger(__name__)

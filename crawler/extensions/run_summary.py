@@ -27,10 +27,11 @@ from scrapy.statscollectors import StatsCollector
 
 from crawler.redaction import mask_data
 from crawler.requisite_links import REQUISITE
-from crawler.run import run_id_for
+from pipelines.run_id import run_id_for
 from storage.atomic import write_atomic
 from storage.diskspace import is_disk_full
-from storage.layout import ArchiveLayout, iso, utc_now
+from storage.clock import iso, utc_now
+from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """SearchIndexer: keep ARCHIVE/search.sqlite (:class:`storage.search.SearchIndex`) up to date
 as the crawl stores texts.
 
-Each ``text_stored`` signal (:mod:`crawler.signals`, on the reactor) only queues the text's row:
+Each ``text_stored`` signal (:mod:`pipelines.signals`, on the reactor) only queues the text's row:
 its title and body, the page's URL, outlet and published date. The indexer's own thread writes
 what has queued up in one transaction (a batch: at most :data:`BATCH` texts), so a busy crawl
 commits seldom and a quiet one at once; a text stored before (``duplicate``: another URL, often
@@ -39,9 +39,9 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 
-from crawler import signals as na_signals
-from crawler.items import ArticleItem
-from crawler.twisted_util import deferred_from_future
+from pipelines import signals as na_signals
+from pipelines.items import ArticleItem
+from pipelines.twisted_util import deferred_from_future
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.search import Copy, Doc, SearchIndex, split_text

@@ -32,8 +32,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
-from crawler import signals as na_signals
-from crawler.twisted_util import deferred_from_future
+from pipelines import signals as na_signals
+from pipelines.twisted_util import deferred_from_future
 from storage.stories import Assigned, Stories, stories_path
 
 logger = logging.getLogger(__name__)

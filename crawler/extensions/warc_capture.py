@@ -4,7 +4,7 @@ Listens to Scrapy's ``response_downloaded`` signal, which fires before any downl
 has touched the response: the body is still Content-Encoded (gzip stays gzip), redirects and
 error answers (3xx, 403, 404, 5xx) are there, and so are robots.txt, sitemaps and feeds. The
 writes run in one writer thread (one writer per open file, nothing blocking the reactor); a
-:class:`~crawler.twisted_util.Pending` for the response record's place is put on
+:class:`~pipelines.twisted_util.Pending` for the response record's place is put on
 ``request.meta["warc"]`` so that the item pipelines can name the record in the sidecar. Each
 written exchange is also a row in the manifest's ``captures`` table.
 
@@ -61,15 +61,16 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
 from crawler import __version__
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 from crawler.cluster.state import ClusterState
 from crawler.redaction import mask, mask_data
-from crawler.run import run_id_for
+from pipelines.run_id import run_id_for
 from crawler.settings_check import check_settings
-from crawler.twisted_util import Pending, deferred_from_future, nudge_engine
+from pipelines.twisted_util import Pending, deferred_from_future, nudge_engine
 from storage.diskspace import check_free, full_error, is_disk_full
 from storage.evidence import reconcile
-from storage.layout import ArchiveLayout, iso, safe_hostname, utc_now
+from storage.clock import iso, utc_now
+from storage.layout import ArchiveLayout, safe_hostname
 from storage.manifest import Manifest
 from storage.warc import (
     IDENTICAL_PAYLOAD,

@@ -25,7 +25,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
-from crawler import signals as na_signals
+from pipelines import signals as na_signals
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ class ArticleItem:
     # the charset the crawl decoded the page in (crawler.middlewares.charset), for extraction
     # to decode it alike; None: extraction chooses by the same rules
     encoding: str | None = None
-    # storage.warc.WarcRef once written: crawler.twisted_util.Pending from WarcCapture
+    # storage.warc.WarcRef once written: pipelines.twisted_util.Pending from WarcCapture
     warc: Any = field(default=None, repr=False)
     # filled by the page worker that read the page (crawler.page_work), else by
     # pipelines.extract.ExtractPipeline

@@ -15,7 +15,7 @@
 ``request_done``  the spider is done with a request that ended in an error (recorded, not to be
                   retried in this run): ``request``. A distributed crawl ends its lease.
 ``text_stored``   an article's text is in the archive (sent on the reactor once the text writer
-                  is done with it): ``item`` (the :class:`crawler.items.ArticleItem`, its
+                  is done with it): ``item`` (the :class:`pipelines.items.ArticleItem`, its
                   ``article`` the text and metadata), ``text_id`` (the manifest's ``texts.id``),
                   ``stem`` (``NNN_HASH``), ``sha256``,
                   ``text_file`` (relative to the archive) and ``outcome`` (``written``, or

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scrapy.crawler import Crawler
 
-from storage.layout import new_run_id
+from storage.clock import new_run_id
 
 _ATTR = "_newsarchiver_run_id"
 
