@@ -52,6 +52,7 @@ chromium:
 test: $(DEPS) redis-server chromium
 	$(BIN)/ruff check crawler pipelines storage tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # crawl a synthetic outlet on loopback: (1) bare Scrapy, (2) WARC only, (3) the full pipeline,

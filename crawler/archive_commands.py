@@ -28,8 +28,9 @@ any page is extracted.
 record is followed to the capture it refers to), extracts it with the current extractor and the
 outlet's drop/keep rules of the archive's last crawl, and stores a text that changed as a new
 file (new hash, next number); the old file stays, marked ``superseded_by`` in the manifest. It
-stores through the crawl's text pipeline, so the new text's sidecar credits every copy that
-re-extracted to it (each outlet's, with the page's date as extracted now), canonical copy first.
+stores through the crawl's text store (:class:`storage.texts.TextStore`), so the new text's
+sidecar credits every copy that re-extracted to it (each outlet's, with the page's date as
+extracted now), canonical copy first.
 """
 
 from __future__ import annotations
@@ -52,29 +53,21 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from crawler import search_command
-from pipelines.items import ArticleItem
 from crawler.outlets import ConfigError, parse_config
 from crawler.settings_check import check_archive_dir
 from crawler.stories_commands import rebuild_stories
 from pipelines.article import ArticleText, NoArticle, extract_article
 from pipelines.page_bytes import choose_charset
-from pipelines.store_text import StoreTextPipeline
 from storage import lock
-from storage.index import lookup, update_index
 from storage.clock import new_run_id
+from storage.index import lookup, update_index
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
+from storage.texts import TextStore
 from storage.warc import WarcRef
 from storage.warc_read import RecordMissing, read_response
 
 EXIT_OK = 0
-
-
-class _Stats(Counter[str]):
-    """The one stats method the text store uses, outside a crawl."""
-
-    def inc_value(self, key: str, count: int = 1) -> None:
-        self[key] += count
 
 
 def open_archive(archive: str) -> tuple[ArchiveLayout, Manifest]:
@@ -312,14 +305,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_reextract(args: argparse.Namespace) -> int:
     layout, manifest = open_archive(args.archive)
-    stats = _Stats()
+    stats: Counter[str] = Counter()
     with lock.held(layout.lock_path):
-        store = StoreTextPipeline(layout, new_run_id(), stats)  # type: ignore[arg-type]
-        store._open()
         try:
-            total = reextract(layout, manifest, store, stats)
+            with TextStore(layout.root, new_run_id()) as store:
+                total = reextract(layout, manifest, store, stats)
         finally:
-            store._close()
             manifest.close()
     print(f"re-extracted {total} article(s): {stats['reextract/unchanged']} unchanged, "
           f"{stats['reextract/changed']} changed (new text files; the old ones superseded), "
@@ -329,8 +320,8 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def reextract(layout: ArchiveLayout, manifest: Manifest, store: StoreTextPipeline,
-              stats: _Stats) -> int:  # fmt: skip
+def reextract(layout: ArchiveLayout, manifest: Manifest, store: TextStore,
+              stats: Counter[str]) -> int:  # fmt: skip
     """Extract every current article again from its WARC record; returns how many."""
     rules: dict[str, Any] = {}
     if stored := manifest.last_run_config():
@@ -361,15 +352,13 @@ def reextract(layout: ArchiveLayout, manifest: Manifest, store: StoreTextPipelin
         if sha == row["sha256"]:
             stats["reextract/unchanged"] += 1
             continue
-        item = ArticleItem(
-            url=row["url"], final_url=row["final_url"], outlet=row["outlet"],
-            http_status=row["http_status"], body=b"", content_type=ctype,
-            fetched_at=row["fetched_at"], article=article,
+        new = store.put(
+            article, url=row["url"], final_url=row["final_url"], outlet=row["outlet"],
+            http_status=row["http_status"], fetched_at=row["fetched_at"],
+            warc=WarcRef(row["warc_file"], row["warc_offset"], 0, record_id, None),
         )  # fmt: skip
-        store.store(item, WarcRef(row["warc_file"], row["warc_offset"], 0, record_id, None))
-        new = manifest.text_by_sha(sha)
-        assert new is not None
-        manifest.supersede(row["old_id"], new.id)
+        assert new.text_id is not None
+        manifest.supersede(row["old_id"], new.text_id)
         stats["reextract/changed"] += 1
     return len(rows)
 
@@ -377,16 +366,10 @@ def reextract(layout: ArchiveLayout, manifest: Manifest, store: StoreTextPipelin
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("index", help="bring the archive's CDXJ index up to date")
     p.add_argument("--archive", required=True)
-    p.add_argument(
-        "--stories",
-        action="store_true",
-        help="rebuild stories.sqlite from the manifest and text files too",
-    )
-    p.add_argument(
-        "--search",
-        action="store_true",
-        help="also make the full-text search index (search.sqlite) again",
-    )
+    p.add_argument("--stories", action="store_true",
+                   help="rebuild stories.sqlite from the manifest and text files too")  # fmt: skip
+    p.add_argument("--search", action="store_true",
+                   help="also make the full-text search index (search.sqlite) again")  # fmt: skip
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("lookup", help="list the captures of a URL")
@@ -396,24 +379,15 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_lookup)
 
     p = sub.add_parser("extract", help="print the clean text the pipeline would store")
-    p.add_argument(
-        "files",
-        nargs="+",
-        metavar="FILE",
-        help="an HTML file (.gz: gunzipped), a directory (its *.html, *.htm, *.html.gz below "
-        "it, sorted), or - for standard input",
-    )
-    p.add_argument(
-        "--jsonl",
-        action="store_true",
-        help="one JSON object a page: file, url, title, text, published, language, error "
-        "(exit 0: a page without text is data, its error field)",
-    )
-    p.add_argument(
-        "--url",
-        help="the page's URL (for relative links and metadata; one page only; default: its "
-        "canonical or og:url, else its file:// URI)",
-    )
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="an HTML file (.gz: gunzipped), a directory (its *.html, *.htm, "
+                        "*.html.gz below it, sorted), or - for standard input")  # fmt: skip
+    p.add_argument("--jsonl", action="store_true",
+                   help="one JSON object a page: file, url, title, text, published, language, "
+                        "error (exit 0: a page without text is data, its error field)")  # fmt: skip
+    p.add_argument("--url",
+                   help="the page's URL (for relative links and metadata; one page only; "
+                        "default: its canonical or og:url, else its file:// URI)")  # fmt: skip
     p.add_argument("--content-type", help="its Content-Type header (for the charset)")
     p.set_defaults(func=cmd_extract)
 

@@ -38,8 +38,8 @@ from crawler.redaction import apply_env_settings, mask, protect
 from crawler.settings_check import SettingsError, check_settings
 from crawler.spiders.outlets import OutletsSpider
 from storage import lock
-from storage.diskspace import check_free, full_error, is_disk_full
 from storage.clock import new_run_id
+from storage.diskspace import check_free, full_error, is_disk_full
 from storage.layout import ArchiveLayout
 from storage.push import Pusher
 from storage.s3 import PushError, TransferSettings, store_for

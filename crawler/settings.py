@@ -183,6 +183,9 @@ PUSH_OBJECT_TIMEOUT = 900.0
 # --- TEXT_*: NNN_HASH.txt + NNN_HASH.json ------------------------------------------------------
 TEXT_ENABLED = True
 TEXT_FSYNC = True  # fsync each file before it is renamed into place
+# the class that numbers texts across workers (pipelines.text_numbers.TextNumbers); empty: the
+# archive numbers its own. The cluster add-on sets it (crawler.cluster.text_numbers) with Redis
+TEXT_NUMBERS_CLASS = ""
 
 # --- STORIES_*: texts grouped into stories as they are stored (storage/stories.py) ----------
 STORIES_ENABLED = True

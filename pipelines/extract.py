@@ -31,9 +31,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.misc import load_object
 
-from pipelines.items import ArticleItem
-from crawler.settings_check import check_settings
 from pipelines.article import ArticleText, NoArticle, extract_article
+from pipelines.items import ArticleItem
 from pipelines.worker_pool import WorkerPool, WorkTimeout
 
 logger = logging.getLogger(__name__)
@@ -78,7 +77,6 @@ class ExtractPipeline:
         settings = crawler.settings
         if not settings.getbool("EXTRACT_ENABLED"):
             raise NotConfigured("EXTRACT_ENABLED is off")
-        check_settings(settings)
         assert crawler.stats is not None
         pipeline = cls(
             workers=settings.getint("EXTRACT_WORKERS"),

@@ -9,17 +9,8 @@ from typing import Any
 
 import scrapy
 
+from storage.texts import StoredText
 from storage.url_identity import canonical_or_none
-
-
-@dataclass(frozen=True)
-class StoredText:
-    """Where :class:`~pipelines.store_text.StoreTextPipeline` put an article's text."""
-
-    text_file: str  # relative to the archive: text/NNN_HASH.txt
-    sha256: str
-    duplicate: bool  # the same text was stored before (this URL is listed beside it)
-    warc: Any = None  # storage.warc.WarcRef of the page's record; None without WARC capture
 
 
 @dataclass
@@ -45,7 +36,7 @@ class ArticleItem:
     no_article: tuple[str, str] | None = None  # (reason, detail) when the page had no article
     analysed: bool = False  # article/no_article are the page worker's: nothing left to extract
     extract_error: bool = False  # no_article is the extractor's exception (extract/error)
-    # filled by pipelines.store_text.StoreTextPipeline
+    # filled by pipelines.store_text.StoreTextPipeline (storage.texts.TextStore's answer)
     stored: StoredText | None = None
     text_id: int | None = None  # the manifest's texts.id of the text stored (the text writer's)
     # the lease of the request in a distributed crawl (crawler.cluster.leases), ended with it

@@ -27,8 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from storage.index import replaywebpage_line, update_index
 from storage.clock import iso, utc_now
+from storage.index import replaywebpage_line, update_index
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 

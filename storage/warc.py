@@ -44,8 +44,8 @@ from warcio.warcwriter import WARCWriter
 from zlib_ng import zlib_ng
 
 from storage.atomic import fsync_dir
-from storage.index import entry_line, record_entry, resolved_line, short_profile, write_part
 from storage.clock import utc_now
+from storage.index import entry_line, record_entry, resolved_line, short_profile, write_part
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, safe_hostname
 
 logger = logging.getLogger(__name__)

@@ -440,8 +440,8 @@ def test_a_lease_ends_only_when_all_its_page_gave_is_safe(
 ) -> None:
     from scrapy.http import HtmlResponse
 
-    from pipelines import signals as na_signals
     from crawler.cluster.leases import LeaseMiddleware
+    from pipelines import signals as na_signals
     from pipelines.items import ArchivedArticle, ArticleItem
 
     ns = f"u{uuid.uuid4().hex[:8]}"

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from storage.failures import FailureLog, RetryPolicy, requeue_plan
 from storage.clock import iso
+from storage.failures import FailureLog, RetryPolicy, requeue_plan
 from storage.manifest import Manifest
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -25,10 +25,10 @@ from scrapy.exceptions import DropItem
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import DemoSite
-from pipelines.items import ArchivedArticle, ArticleItem
-from pipelines.run_id import run_id_for
 from pipelines.article import ArticleText
+from pipelines.items import ArchivedArticle, ArticleItem
 from pipelines.output_item import OutputItemPipeline
+from pipelines.run_id import run_id_for
 from storage import lock
 from storage.index import lookup
 from storage.layout import ArchiveLayout

@@ -1,7 +1,7 @@
 """Text files: NNN_HASH names that verify, identical text stored once, atomic and recoverable.
 
-The pipeline's writer-thread steps (_open, _store, _close) are driven directly; the crawl tests
-cover process_item on the reactor.
+The text store (storage.texts.TextStore) is driven directly, in the test's thread; the crawl
+tests cover the item pipeline over it (pipelines.store_text) on the reactor.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipelines.items import ArticleItem
 from pipelines.article import ArticleText
-from pipelines.store_text import StoreTextPipeline
+from pipelines.items import ArticleItem
+from storage.clock import new_run_id
 from storage.layout import text_stem
 from storage.manifest import Manifest
+from storage.texts import TextStore
 from storage.warc import WarcRef
-from tests.helpers import project_crawler
 
 ARTICLE = ArticleText(
     title="Ferry service resumes after the storm",
@@ -31,11 +31,25 @@ ARTICLE = ArticleText(
 OTHER = ArticleText(title="Library opens late", paragraphs=("The library stays open until ten.",))
 
 
-def pipeline(tmp_path: Path) -> StoreTextPipeline:
-    crawler = project_crawler(ARCHIVE_DIR=str(tmp_path))
-    p = StoreTextPipeline.from_crawler(crawler)
-    p._open()
-    return p
+class Counts(dict[str, int]):
+    """The store's counts, as a crawl's stats would hold them (None: never counted)."""
+
+    def __call__(self, key: str, n: int) -> None:
+        self[key] = self.get(key, 0) + n
+
+
+def text_store(tmp_path: Path) -> TextStore:
+    """An open store, as one crawl's text pipeline opens it (a run id of its own)."""
+    return TextStore(tmp_path, new_run_id(), count=Counts()).open()
+
+
+def store(p: TextStore, item: ArticleItem, ref: WarcRef) -> tuple[str, str, str]:
+    """Store `item`'s text as the text pipeline does: (outcome, stem, sha256)."""
+    stored = p.put(
+        item.article, url=item.url, final_url=item.final_url, canonical_url=item.identity,
+        outlet=item.outlet, http_status=item.http_status, fetched_at=item.fetched_at, warc=ref,
+    )  # fmt: skip
+    return stored.outcome, stored.stem, stored.sha256
 
 
 def item(url: str, article: ArticleText | None = ARTICLE, outlet: str = "harbour") -> ArticleItem:
@@ -49,9 +63,9 @@ REF = WarcRef("x-20260302090000-00000-h.warc.gz", 1234, 900, "<urn:uuid:1>", "sh
 
 
 def test_text_file_is_named_by_its_sha256_with_a_complete_sidecar(tmp_path: Path) -> None:
-    p = pipeline(tmp_path)
-    outcome = p.store(item("https://harbour.example/news/1"), REF)
-    p._close()
+    p = text_store(tmp_path)
+    outcome = store(p, item("https://harbour.example/news/1"), REF)
+    p.close()
     (txt,) = (tmp_path / "text").glob("*.txt")
     data = txt.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -83,14 +97,14 @@ def test_text_file_is_named_by_its_sha256_with_a_complete_sidecar(tmp_path: Path
 
 
 def test_identical_text_is_stored_once_with_every_url_recorded(tmp_path: Path) -> None:
-    p = pipeline(tmp_path)
-    p.store(item("https://harbour.example/news/1"), REF)
-    assert p.store(item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
-    assert p.store(item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
-    assert p.store(item("https://harbour.example/news/2", OTHER), REF)[:2] == (
+    p = text_store(tmp_path)
+    store(p, item("https://harbour.example/news/1"), REF)
+    assert store(p, item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
+    assert store(p, item("https://wire.example/s/9", outlet="wire"), REF)[0] == "duplicate"
+    assert store(p, item("https://harbour.example/news/2", OTHER), REF)[:2] == (
         "written", _stem(1, OTHER),
     )  # fmt: skip
-    p._close()
+    p.close()
     assert sorted(f.name for f in (tmp_path / "text").iterdir()) == sorted(
         [f"{_stem(0, ARTICLE)}.txt", f"{_stem(0, ARTICLE)}.json",
          f"{_stem(1, OTHER)}.txt", f"{_stem(1, OTHER)}.json"]
@@ -110,23 +124,23 @@ def test_identical_text_is_stored_once_with_every_url_recorded(tmp_path: Path) -
 def test_unfinished_text_of_a_killed_crawl_is_dropped_and_its_number_not_reused(
     tmp_path: Path,
 ) -> None:
-    p = pipeline(tmp_path)
-    p.store(item("https://harbour.example/news/1"), REF)
+    p = text_store(tmp_path)
+    store(p, item("https://harbour.example/news/1"), REF)
     # a crawl killed between reserving number 001 and renaming its text into place
     sha = hashlib.sha256(OTHER.render().encode()).hexdigest()
     row = p.manifest.reserve_text(sha, lambda s: text_stem(s, sha), OTHER.title, "t", "run")
     (tmp_path / "text" / f"{row.stem}.json").write_text("{}")
     (tmp_path / "tmp" / f".{row.stem}.txt.abc.tmp").write_text("half a te")
-    p._close()
+    p.close()
 
-    p = pipeline(tmp_path)  # the next crawl
+    p = text_store(tmp_path)  # the next crawl
     assert not (tmp_path / "text" / f"{row.stem}.json").exists()
     assert list((tmp_path / "tmp").iterdir()) == []
-    assert p.stats.get_value("text/recovered") == 1
-    assert p.store(item("https://harbour.example/news/2", OTHER), REF)[:2] == (
+    assert p.count.get("text/recovered") == 1
+    assert store(p, item("https://harbour.example/news/2", OTHER), REF)[:2] == (
         "written", _stem(2, OTHER),
     )  # fmt: skip
-    p._close()
+    p.close()
     names = sorted(f.name for f in (tmp_path / "text").glob("*.txt"))
     assert names == [f"{_stem(0, ARTICLE)}.txt", f"{_stem(2, OTHER)}.txt"]
 

@@ -1,8 +1,8 @@
 """A story syndicated by several outlets: stored once, credited to every outlet, the same
 canonical copy whichever was fetched first.
 
-The text pipeline is built with Scrapy's get_crawler and the project's settings and fed
-hand-made items in both orders (its writer-thread steps, as tests/test_store_text.py does); the
+The text store (storage.texts.TextStore, as a crawl's text pipeline opens it) is fed hand-made
+items in both orders, in the test's thread, as tests/test_store_text.py does; the
 crash repair, the migration of an old manifest and the merge of two workers (on a real Redis,
 pushed to a file:// store) run on real files. tests/test_crawl_demo.py checks a real crawl of
 the demo outlets, two of whose stories are syndicated.
@@ -21,18 +21,21 @@ from typing import Any
 
 import pytest
 
-from pipelines.items import ArticleItem
+from crawler.cluster.state import ClusterState
+from crawler.cluster.text_numbers import ClusterTextNumbers
 from pipelines.article import ArticleText
-from pipelines.store_text import StoreTextPipeline
+from pipelines.items import ArticleItem
+from storage.clock import new_run_id
 from storage.evidence import reconcile
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, text_stem
 from storage.manifest import Manifest
 from storage.push import Pusher
 from storage.s3 import FSStore
 from storage.sidecar import build_sidecar, canonical_key, published_key
+from storage.texts import SharedNumbers, TextStore
 from storage.warc import WarcRef
 from storage.warc_repair import repair_open_warcs
-from tests.helpers import closed_warc, project_crawler
+from tests.helpers import closed_warc
 from tests.redis_server import RedisServer
 
 STORY = ArticleText(
@@ -81,16 +84,31 @@ HARBOUR = Copy(
 )  # fmt: skip
 
 
-def pipeline(archive: Path, **settings: Any) -> StoreTextPipeline:
-    p = StoreTextPipeline.from_crawler(project_crawler(ARCHIVE_DIR=str(archive), **settings))
-    p._open()
-    return p
+class Counts(dict[str, int]):
+    """The store's counts, as a crawl's stats would hold them (None: never counted)."""
+
+    def __call__(self, key: str, n: int) -> None:
+        self[key] = self.get(key, 0) + n
 
 
-def store_all(archive: Path, copies: list[Copy]) -> tuple[StoreTextPipeline, list[str]]:
-    p = pipeline(archive)
-    outcomes = [p.store(c.item(), c.ref)[0] for c in copies]
-    p._close()
+def text_store(archive: Path, numbers: SharedNumbers | None = None) -> TextStore:
+    """An open store, as one crawl's text pipeline opens it (a run id of its own)."""
+    return TextStore(archive, new_run_id(), numbers=numbers, count=Counts()).open()
+
+
+def store(p: TextStore, item: ArticleItem, ref: WarcRef) -> tuple[str, str, str]:
+    """Store `item`'s text as the text pipeline does: (outcome, stem, sha256)."""
+    stored = p.put(
+        item.article, url=item.url, final_url=item.final_url, canonical_url=item.identity,
+        outlet=item.outlet, http_status=item.http_status, fetched_at=item.fetched_at, warc=ref,
+    )  # fmt: skip
+    return stored.outcome, stored.stem, stored.sha256
+
+
+def store_all(archive: Path, copies: list[Copy]) -> tuple[TextStore, list[str]]:
+    p = text_store(archive)
+    outcomes = [store(p, c.item(), c.ref)[0] for c in copies]
+    p.close()
     return p, outcomes
 
 
@@ -143,17 +161,17 @@ def test_both_outlets_credited_and_the_same_canonical_copy_in_either_order(tmp_p
     # each outlet's page counts as syndicated, in both orders; the sidecar moved only when the
     # harbour's copy had come first
     for p in (wire_first, harbour_first):
-        assert p.stats.get_value("outlet/wire/syndicated") == 1
-        assert p.stats.get_value("outlet/harbour/syndicated") == 1
-    assert wire_first.stats.get_value("text/canonical_moved") is None
-    assert harbour_first.stats.get_value("text/canonical_moved") == 1
+        assert p.count.get("outlet/wire/syndicated") == 1
+        assert p.count.get("outlet/harbour/syndicated") == 1
+    assert wire_first.count.get("text/canonical_moved") is None
+    assert harbour_first.count.get("text/canonical_moved") == 1
 
 
 def test_a_copy_of_a_text_one_outlet_alone_published_is_not_syndicated(tmp_path: Path) -> None:
     again = dataclasses.replace(HARBOUR, url="https://harbour.example/news/ferry?ref=home")
     p, outcomes = store_all(tmp_path, [HARBOUR, again])
     assert outcomes == ["written", "duplicate"]
-    assert p.stats.get_value("outlet/harbour/syndicated") is None
+    assert p.count.get("outlet/harbour/syndicated") is None
     _, sidecar = only_sidecar(tmp_path)
     assert sidecar["outlets"] == {"harbour": [entry(HARBOUR), entry(again)]}
     assert sidecar["url"] == HARBOUR.url  # same date: the first URL in sort order
@@ -163,12 +181,12 @@ def test_a_copy_stored_in_an_earlier_run_is_credited_and_this_run_counts_its_own
     tmp_path: Path,
 ) -> None:
     first, _ = store_all(tmp_path, [HARBOUR])
-    assert first.stats.get_value("outlet/harbour/syndicated") is None
+    assert first.count.get("outlet/harbour/syndicated") is None
     second, outcomes = store_all(tmp_path, [WIRE])  # the next crawl, another run id
     assert outcomes == ["duplicate"]
-    assert second.stats.get_value("outlet/wire/syndicated") == 1
-    assert second.stats.get_value("outlet/harbour/syndicated") is None  # not fetched this run
-    assert second.stats.get_value("text/canonical_moved") == 1
+    assert second.count.get("outlet/wire/syndicated") == 1
+    assert second.count.get("outlet/harbour/syndicated") is None  # not fetched this run
+    assert second.count.get("text/canonical_moved") == 1
     _, sidecar = only_sidecar(tmp_path)
     assert (sidecar["url"], list(sidecar["outlets"])) == (WIRE.url, ["wire", "harbour"])
 
@@ -282,7 +300,7 @@ def test_an_archive_of_schema_1_is_migrated_and_its_old_copies_keep_their_dates(
     assert harbour[again]["warc_record_id"] == "<urn:uuid:300>"  # from its capture
     assert sidecar["other_urls"] == sorted([HARBOUR.url, again])
     assert canonical_row(tmp_path) == (stem, WIRE.url, "wire")
-    assert p.stats.get_value("text/canonical_moved") == 1
+    assert p.count.get("text/canonical_moved") == 1
 
 
 def test_a_kill_between_a_copys_row_and_its_sidecar_is_repaired_at_the_next_start(
@@ -292,8 +310,8 @@ def test_a_kill_between_a_copys_row_and_its_sidecar_is_repaired_at_the_next_star
     manifest = Manifest(layout.manifest_path)
     warc, refs = closed_warc(layout, [HARBOUR.url, WIRE.url], manifest)
     copies = [dataclasses.replace(c, ref=refs[c.url]) for c in (HARBOUR, WIRE)]
-    p = pipeline(tmp_path)
-    p.store(copies[0].item(), copies[0].ref)
+    p = text_store(tmp_path)
+    store(p, copies[0].item(), copies[0].ref)
     before = layout.sidecar_path(text_stem(0, SHA)).read_bytes()
     # the wire's copy: its manifest row committed, then the crawl killed (its sidecar rewrite
     # never happened, the WARC left open)
@@ -304,7 +322,7 @@ def test_a_kill_between_a_copys_row_and_its_sidecar_is_repaired_at_the_next_star
         "published": WIRE.published, "author": WIRE.author, "language": "en", "run_id": "run-1",
         "text_id": 1,
     })  # fmt: skip
-    p._close()
+    p.close()
     os.replace(warc, warc.with_name(warc.name + OPEN_SUFFIX))  # as the kill left it: open
     assert layout.sidecar_path(text_stem(0, SHA)).read_bytes() == before
 
@@ -331,12 +349,14 @@ def test_two_workers_each_with_one_copy_the_merged_archive_credits_both(
     bucket = tmp_path / "bucket"
     workers = {}
     for worker, copy in zip(("wa", "wb"), order, strict=True):
-        p = pipeline(tmp_path / worker, CLUSTER_ENABLED=True, REDIS_URL=redis_server.url,
-                     CLUSTER_NAME=name, CLUSTER_WORKER_ID=worker)  # fmt: skip
-        assert p.cluster is not None
-        p.cluster.join(f"run-{worker}", 30, "2026-03-04T09:00:00Z")  # as the worker's extension
-        workers[worker] = p.store(copy.item(), copy.ref)[0]
-        p._close()
+        # as a distributed crawl's worker numbers its texts (crawler.cluster.text_numbers)
+        state = ClusterState(redis_server.url, name, worker)
+        state.join(f"run-{worker}", 30, "2026-03-04T09:00:00Z")  # as the worker's extension
+        p = text_store(tmp_path / worker, numbers=ClusterTextNumbers(state))
+        workers[worker] = store(p, copy.item(), copy.ref)[0]
+        p.close()
+        state.return_numbers()  # as the text pipeline's close
+        state.close()
     assert workers == {"wa": "written", "wb": "elsewhere"}
     stem = text_stem(0, SHA)
     assert not (tmp_path / "wb" / "text" / f"{stem}.json").exists()  # not on wb's disk

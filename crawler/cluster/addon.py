@@ -4,8 +4,9 @@ It runs before the settings are frozen, for ``newsarchiver crawl --redis`` and f
 ``scrapy crawl outlets -s CLUSTER_ENABLED=1 -s REDIS_URL=…`` alike, and sets what scrapy-redis
 and the cluster components need: the leasing scheduler and scrapy-redis's dupefilter on keys
 under ``CLUSTER_NAME``, a JSON serializer instead of pickle, the queue kept across a worker's
-close (the last worker out clears it), the worker extension and lease middleware, and the
-worker id in ``WARC_PREFIX`` so WARC names stay unique archive-wide.
+close (the last worker out clears it), the worker extension and lease middleware, the text
+numbers shared through Redis (``TEXT_NUMBERS_CLASS``), and the worker id in ``WARC_PREFIX`` so
+WARC names stay unique archive-wide.
 
 Settings read: ``CLUSTER_ENABLED``, ``CLUSTER_NAME``, ``CLUSTER_WORKER_ID``, ``WARC_PREFIX``,
 ``ARCHIVE_DIR`` (the default worker id: :mod:`crawler.cluster.identity`).
@@ -35,6 +36,8 @@ class ClusterAddon:
             "SCHEDULER_QUEUE_KEY": f"{escaped}:requests",
             "SCHEDULER_DUPEFILTER_KEY": f"{escaped}:dupefilter",
             "SCHEDULER_SERIALIZER": "crawler.cluster.serializer",
+            # the text pipeline's numbering through Redis (pipelines.text_numbers)
+            "TEXT_NUMBERS_CLASS": "crawler.cluster.text_numbers.ClusterTextNumbers",
             "SCHEDULER_PERSIST": True,
             "SCHEDULER_FLUSH_ON_START": False,
             "REDIS_PARAMS": client_options(),

@@ -32,8 +32,8 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from pipelines import signals as na_signals
 from crawler.cluster.state import Push
+from pipelines import signals as na_signals
 
 if TYPE_CHECKING:
     from crawler.cluster.scheduler import LeasingScheduler

@@ -30,8 +30,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 
-from pipelines import signals as na_signals
 from crawler.cluster.state import ClusterState
+from pipelines import signals as na_signals
 from pipelines.items import ArchivedArticle, ArticleItem
 
 logger = logging.getLogger(__name__)

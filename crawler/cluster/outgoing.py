@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 from scrapy import Request
 
-from pipelines import signals as na_signals
 from crawler.cluster.drain import record_lost
 from crawler.cluster.state import Push
 from crawler.requisite_links import REQUISITE
+from pipelines import signals as na_signals
 
 if TYPE_CHECKING:
     from crawler.cluster.scheduler import LeasingScheduler

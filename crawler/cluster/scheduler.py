@@ -67,11 +67,11 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from pipelines import signals as na_signals
 from crawler.cluster.admission import Admission
 from crawler.cluster.drain import Held, drain
 from crawler.cluster.outgoing import keep_local, push_for
 from crawler.cluster.state import MAX_BATCH, ClusterState, StateLost, SyncResult
+from pipelines import signals as na_signals
 from pipelines.twisted_util import nudge_engine
 
 logger = logging.getLogger(__name__)

@@ -16,20 +16,18 @@ Stats: ``failures/<reason>``, ``failures/healed``, ``failure_records/errors``,
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
-from scrapy.utils.defer import maybe_deferred_to_future
 
-from pipelines import signals as na_signals
 from crawler.cluster.state import ClusterState
 from crawler.requisite_links import REQUISITE
+from pipelines import signals as na_signals
 from pipelines.run_id import run_id_for
-from pipelines.twisted_util import deferred_from_future
+from pipelines.writer_thread import WriterThread
 from storage.diskspace import is_disk_full
 from storage.failures import FailureLog, RetryPolicy
 from storage.layout import ArchiveLayout
@@ -48,7 +46,7 @@ class FailureRecorder:
         self.stats = stats
         self.log: FailureLog | None = None
         self._listed: set[str] = set()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="failure-writer")
+        self._writer = WriterThread("failure-writer")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FailureRecorder:
@@ -71,7 +69,7 @@ class FailureRecorder:
         return ext
 
     async def spider_opened(self, spider: Spider) -> None:
-        await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._open)))
+        await self._writer.run(self._open)
 
     def _open(self) -> None:
         self.layout.ensure()
@@ -128,7 +126,7 @@ class FailureRecorder:
         self.log.heal(url)
 
     def _submit(self, fn: Any, *args: Any) -> None:
-        d = deferred_from_future(self._executor.submit(fn, *args))
+        d = self._writer.submit(fn, *args)
         d.addErrback(self._write_failed)
 
     def _write_failed(self, failure: Any) -> None:
@@ -142,8 +140,7 @@ class FailureRecorder:
         logger.error("could not write a failure record: %s", failure.value)
 
     async def engine_stopped(self) -> None:
-        await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._close)))
-        self._executor.shutdown(wait=True)
+        await self._writer.close(self._close)  # after every write queued before it
 
     def _close(self) -> None:
         if self.log is not None:

@@ -29,8 +29,8 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from pipelines import signals as na_signals
 from crawler.extensions.disk_guard import FINISH_REASON as DISK_FULL
+from pipelines import signals as na_signals
 from storage.index import update_index
 from storage.layout import ArchiveLayout
 

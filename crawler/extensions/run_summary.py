@@ -29,8 +29,8 @@ from crawler.redaction import mask_data
 from crawler.requisite_links import REQUISITE
 from pipelines.run_id import run_id_for
 from storage.atomic import write_atomic
-from storage.diskspace import is_disk_full
 from storage.clock import iso, utc_now
+from storage.diskspace import is_disk_full
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 

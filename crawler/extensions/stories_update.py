@@ -20,7 +20,6 @@ text in it), ``stories/copies`` (another URL of a text already placed), ``storie
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from pipelines import signals as na_signals
-from pipelines.twisted_util import deferred_from_future
+from pipelines.writer_thread import WriterThread
 from storage.stories import Assigned, Stories, stories_path
 
 logger = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ class StoriesUpdater:
         self.stats = stats
         self.thresholds = thresholds
         self._stories: Stories | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stories")
+        self._writer = WriterThread("stories")
         self._pending: set[defer.Deferred[Any]] = set()
 
     @classmethod
@@ -70,7 +69,7 @@ class StoriesUpdater:
         article = item.article
         published = article.published or item.fetched_at
         job = (text_id, sha256, article.title, tuple(article.paragraphs), published, outcome)
-        d = deferred_from_future(self._executor.submit(self._assign, *job))
+        d = self._writer.submit(self._assign, *job)
         self._pending.add(d)
         d.addBoth(self._done, d)
 
@@ -107,8 +106,7 @@ class StoriesUpdater:
             await maybe_deferred_to_future(
                 defer.DeferredList(list(self._pending), consumeErrors=True)
             )
-        await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._close)))
-        self._executor.shutdown(wait=True)
+        await self._writer.close(self._close)  # after every write queued before it
 
     def _close(self) -> None:
         if self._stories is not None:

@@ -48,7 +48,6 @@ import contextlib
 import json
 import logging
 import platform
-from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import Any
 
@@ -61,15 +60,16 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
 from crawler import __version__
-from pipelines import signals as na_signals
 from crawler.cluster.state import ClusterState
 from crawler.redaction import mask, mask_data
-from pipelines.run_id import run_id_for
 from crawler.settings_check import check_settings
-from pipelines.twisted_util import Pending, deferred_from_future, nudge_engine
+from pipelines import signals as na_signals
+from pipelines.run_id import run_id_for
+from pipelines.twisted_util import Pending, nudge_engine
+from pipelines.writer_thread import WriterThread
+from storage.clock import iso, utc_now
 from storage.diskspace import check_free, full_error, is_disk_full
 from storage.evidence import reconcile
-from storage.clock import iso, utc_now
 from storage.layout import ArchiveLayout, safe_hostname
 from storage.manifest import Manifest
 from storage.warc import (
@@ -142,7 +142,7 @@ class WarcCapture:
         self.stats = stats
         self.writer: WarcFileWriter | None = None
         self.manifest: Manifest | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-writer")
+        self._writer = WriterThread("warc-writer")
         self._rows: list[dict[str, Any]] = []
         self._stopping = False
         self.crawler: Crawler | None = None
@@ -196,7 +196,7 @@ class WarcCapture:
 
     async def spider_opened(self, spider: Spider) -> None:
         # awaited by the engine: the repair has squared texts and records before any request
-        d = deferred_from_future(self._executor.submit(self._open, self.warcinfo(spider)))
+        d = self._writer.submit(self._open, self.warcinfo(spider))
         d.addErrback(self._write_failed, "(opening the archive)")
         with contextlib.suppress(Exception):  # counted, logged, crawl stopped by _write_failed
             await maybe_deferred_to_future(d)
@@ -234,7 +234,7 @@ class WarcCapture:
         exchange = to_exchange(request, response)
         size = len(exchange.response_body) + len(exchange.request_body)
         self._waiting(size)
-        d = deferred_from_future(self._executor.submit(self._write, exchange))
+        d = self._writer.submit(self._write, exchange)
         d.addBoth(self._written, size)
         d.addErrback(self._write_failed, response.url)
         request.meta["warc"] = Pending(d)
@@ -265,7 +265,7 @@ class WarcCapture:
         if request.meta.get("dont_archive"):
             return
         error = f"{type(exception).__name__}: {exception}"[:1000]
-        d = deferred_from_future(self._executor.submit(self._write_failed_attempt, request, error))
+        d = self._writer.submit(self._write_failed_attempt, request, error)
         d.addErrback(self._write_failed, request.url)
 
     def _write_failed_attempt(self, request: Request, error: str) -> WarcRef:
@@ -377,9 +377,7 @@ class WarcCapture:
                 self.manifest.close()
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
-        # maybe_deferred_to_future: a bare Deferred cannot be awaited on the asyncio reactor
-        await maybe_deferred_to_future(deferred_from_future(self._executor.submit(self._close)))
-        self._executor.shutdown(wait=True)
+        await self._writer.close(self._close)  # after every write queued before it
         if self.crawler is not None:  # the files are closed: the index may take them in now
             parts = list(self.writer.parts_written) if self.writer is not None else []
             await self.crawler.signals.send_catch_log_async(

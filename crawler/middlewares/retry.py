@@ -41,10 +41,10 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.utils.asyncio import CallLaterResult, call_later
 from scrapy.utils.misc import load_object
 
-from pipelines import signals as na_signals
 from crawler.failure_reasons import exception_reason, http_reason
 from crawler.requisite_links import REQUISITE
 from crawler.soft_failures import PageJudge
+from pipelines import signals as na_signals
 from storage.clock import utc_now
 
 logger = logging.getLogger(__name__)

@@ -59,12 +59,10 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from pipelines import signals as na_signals
 from crawler.cluster.admission import admitted_failures
 from crawler.cluster.state import ClusterState
 from crawler.discovery import SitemapTooLarge
 from crawler.failure_reasons import failed_request, failure_reason
-from pipelines.items import ArticleItem
 from crawler.link_forms import (
     ArchiveIdentities,
     count_forms,
@@ -81,10 +79,12 @@ from crawler.probes import NotFoundProbes
 from crawler.requisite_links import REQUISITE
 from crawler.requisites import Requisites
 from crawler.soft_failures import KEEP, Verdict
+from pipelines import signals as na_signals
+from pipelines.items import ArticleItem
 from pipelines.page_bytes import PageType, page_type
+from storage.clock import iso, utc_now
 from storage.failures import requeue_plan
 from storage.known_pages import KnownPages
-from storage.clock import iso, utc_now
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.url_identity import UrlForms
