@@ -64,19 +64,21 @@ logger = logging.getLogger(__name__)
 class StoreTextPipeline:
     def __init__(
         self,
-        store: TextStore,
+        root: str,
+        run_id: str,
         stats: StatsCollector,
+        fsync: bool = True,
         signals: SignalManager | None = None,
         numbers: TextNumbers | None = None,
     ) -> None:
-        self.store = store
-        self.layout = store.layout
         self.numbers = numbers
         self.signals = signals
         self.stats = stats
         self._counts: list[tuple[str, int]] = []  # stats counted in the writer thread (_count)
-        store.count = self._count
-        store.log = logger  # its messages under this pipeline's name, as a crawl's log shows
+        # its messages under this pipeline's name, as a crawl's log has always shown them
+        self.store = TextStore(root, run_id, fsync=fsync, numbers=numbers, count=self._count,
+                               log=logger)  # fmt: skip
+        self.layout = self.store.layout
         self._writer = WriterThread("text-writer")
 
     @classmethod
@@ -88,9 +90,9 @@ class StoreTextPipeline:
         numbers: TextNumbers | None = None
         if settings.get("TEXT_NUMBERS_CLASS"):  # the cluster add-on's (crawler.cluster)
             numbers = build_from_crawler(load_object(settings["TEXT_NUMBERS_CLASS"]), crawler)
-        store = TextStore(settings["ARCHIVE_DIR"], run_id_for(crawler),
-                          fsync=settings.getbool("TEXT_FSYNC"), numbers=numbers)  # fmt: skip
-        return cls(store, crawler.stats, signals=crawler.signals, numbers=numbers)
+        return cls(settings["ARCHIVE_DIR"], run_id_for(crawler), crawler.stats,
+                   fsync=settings.getbool("TEXT_FSYNC"), signals=crawler.signals,
+                   numbers=numbers)  # fmt: skip
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         try:
