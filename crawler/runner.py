@@ -1,8 +1,9 @@
 """Running a crawl or a push from the command line: settings, the crawl process, exit codes.
 
-Shared by :mod:`crawler.cli`, :mod:`crawler.cluster_commands` and ``scrapy crawl outlets``
-(:mod:`crawler.commands.crawl`). ``build_settings`` layers the project's settings
-(:mod:`crawler.settings`), the command's own and ``-s`` overrides, and checks them;
+Shared by the CLI (:mod:`crawler.cli.crawl_commands`, :mod:`crawler.cli.cluster_commands`) and
+``scrapy crawl outlets`` (:mod:`crawler.commands.crawl`). ``build_settings`` layers the
+project's settings (:mod:`crawler.settings`), the command's own and ``-s`` overrides, and checks
+them;
 ``run_crawl`` runs :class:`OutletsSpider` in a ``CrawlerProcess`` under the archive lock and
 returns the run summary; ``crawl_archive`` is a whole ``crawl``: the free-space check, the lock,
 the crawl, its exit code and the push after it; ``run_push`` pushes an archive (a distributed

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import main
+from crawler.cli.main import main
 from crawler.runner import build_settings
 from storage.manifest import Manifest
 from storage.s3 import PushError, digest_file, store_for
