@@ -41,8 +41,9 @@ from crawler.spiders.outlets import OutletsSpider
 from storage import lock
 from storage.diskspace import check_free, full_error, is_disk_full
 from storage.layout import ArchiveLayout, new_run_id
+from storage.object_store import PushError
 from storage.push import Pusher
-from storage.s3 import PushError, TransferSettings, store_for
+from storage.s3 import TransferSettings, store_for
 
 if TYPE_CHECKING:
     from scrapy.crawler import CrawlerProcessBase

@@ -28,7 +28,7 @@ from scrapy.utils.misc import load_object
 from crawler.cluster.identity import check_worker_id
 from crawler.outlets import control_character
 from storage.layout import check_token
-from storage.s3 import PushError, check_target
+from storage.object_store import PushError, check_target
 
 # A bound for the concurrency settings: far above what one machine can use, below what would
 # make Scrapy allocate slots and tasks without end.

@@ -27,8 +27,8 @@ from pipelines.store_text import StoreTextPipeline
 from storage.evidence import reconcile
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, text_stem
 from storage.manifest import Manifest
+from storage.object_store import FSStore
 from storage.push import Pusher
-from storage.s3 import FSStore
 from storage.sidecar import build_sidecar, canonical_key, published_key
 from storage.warc import WarcRef
 from storage.warc_repair import repair_open_warcs

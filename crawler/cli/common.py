@@ -8,7 +8,7 @@ import argparse
 from crawler.outlets import ConfigError
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
-from storage.s3 import PushError, check_target
+from storage.object_store import PushError, check_target
 
 
 def add_set(p: argparse.ArgumentParser) -> None:

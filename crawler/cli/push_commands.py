@@ -26,8 +26,8 @@ from crawler.settings_check import check_archive_dir
 from storage import lock
 from storage.layout import ArchiveLayout, iso, utc_now
 from storage.manifest import Manifest
+from storage.object_store import FSStore
 from storage.push import Pusher
-from storage.s3 import FSStore
 
 
 def cmd_push(args: argparse.Namespace) -> int:
