@@ -53,7 +53,8 @@ from bench.pipeline_report import (
     summarise,
     target_row,
 )
-from bench.synthetic_site import Site, SiteServer
+from bench.site_server import SiteServer
+from bench.synthetic_site import Site
 from bench.timed_runs import BenchFailure, Run, timed
 
 RESULTS = Path(__file__).resolve().parent / "results"
