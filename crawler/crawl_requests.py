@@ -189,7 +189,7 @@ class CrawlRequests(Spider):
         if not force and not self.refresh and self._known is not None:
             if kind in ARTICLE_KINDS and self._archived_recently(identity, outlet):
                 self._count("spider/skipped/archived")
-                self._count("skipped/archived", outlet)  # it saw an article (crawler/quiet.py)
+                self._count("skipped/archived", outlet)  # it saw an article (crawler/cli/quiet.py)
                 return None
             if (original := self._known.validators(url)) is not None:
                 if original.etag:
