@@ -32,15 +32,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.pipeline_bench import (
-    CRAWL_SETTINGS,
-    BenchFailure,
-    TreeSampler,
-    newsarchiver_cmd,
-    results_header,
-    write_results,
-)
-from bench.synthetic_site import Site, SiteServer
+from bench.pipeline_bench import CRAWL_SETTINGS, newsarchiver_cmd, results_header, write_results
+from bench.site_server import SiteServer
+from bench.synthetic_site import Site
+from bench.timed_runs import BenchFailure, TreeSampler
 
 TARGET_REDIS_COMMANDS = 6  # issue 17: Redis commands per page, at most
 

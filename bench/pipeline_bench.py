@@ -21,7 +21,8 @@ Targets, printed met / NOT met: (2)/(1) >= 0.8, (3)/(4) >= 1.5, (3) >= 0.85 x (5
 ``--large``, a full crawl of 20000 pages under 1 GB peak RSS and within 10 % of the 5000-page
 crawl. Medians of ``--runs``. After the timed runs one more full crawl runs under py-spy
 (bench/cpu_profile.py) for where its CPU goes: self time by package, for the crawl process and
-for the extraction workers apart (``--no-profile`` skips it). JSON to bench/results/.
+for the extraction workers apart (``--no-profile`` skips it). JSON to bench/results/. The runs
+are timed by :mod:`bench.timed_runs`, summed up and printed by :mod:`bench.pipeline_report`.
 
     python -m bench.pipeline_bench [--pages 1000] [--runs 3] [--floor-pages 1000] [--large]
 """
@@ -34,20 +35,27 @@ import json
 import os
 import platform
 import re
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import cpu_profile
-from bench.synthetic_site import Site, SiteServer
+from bench.pipeline_report import (
+    CONFIGS,
+    TARGET_PEAK_RSS_MB,
+    TARGET_RSS_GROWTH,
+    met_text,
+    print_table,
+    summarise,
+    target_row,
+)
+from bench.site_server import SiteServer
+from bench.synthetic_site import Site
+from bench.timed_runs import BenchFailure, Run, timed
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The brief's settings for the pipeline runs; the bare spider sets the same (BENCH_SETTINGS).
@@ -59,166 +67,7 @@ CRAWL_SETTINGS = [
     "CONCURRENT_REQUESTS_PER_DOMAIN=32",
 ]
 WARC_ONLY = ["EXTRACT_ENABLED=False", "TEXT_ENABLED=False"]
-# (1) bare, (2) WARC only, (3) full, and (3) with the page requisites (ARCHIVE_REQUISITES)
-CONFIGS = ("bare", "warc", "full", "requisites")
-CORES = 2  # the two-core limit (5): the development machine's cores, whatever this one has
-# the targets of issue 17
-TARGET_WARC_BARE = 0.8  # (2)/(1) >= 0.8
-TARGET_FULL_FLOOR = 1.5  # (3)/(4) >= 1.5
-TARGET_FULL_LIMIT = 0.85  # (3) >= 0.85 x (5)
-TARGET_PEAK_RSS_MB = 1024  # --large: the 20000-page full crawl's tree under 1 GB ...
-TARGET_RSS_GROWTH = 0.10  # ... and within 10 % of the 5000-page one
 KNOWN_FLAKE = "database is locked"
-SAMPLE_EVERY = 0.15  # seconds between RSS samples
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-class BenchFailure(RuntimeError):
-    """A crawl that did not get every page: the figures would be meaningless."""
-
-
-# --- process tree memory ---------------------------------------------------------------------
-def _children(cpu: dict[int, float] | None = None) -> dict[int, list[int]]:
-    """Parent pid -> child pids of every process; fills `cpu` with each one's own CPU seconds."""
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:  # gone between listdir and open
-            continue
-        fields = stat.rsplit(b")", 1)[1].split()  # comm may hold spaces and ')'
-        tree.setdefault(int(fields[1]), []).append(int(entry))
-        if cpu is not None:
-            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return tree
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as fh:
-            return int(fh.read().split()[1]) * PAGE_SIZE  # resident pages, as VmRSS
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def tree_rss(root: int, cpu: dict[int, float] | None = None) -> tuple[int, int]:
-    """(summed RSS in bytes, number of processes) of a process and all its descendants; their
-    CPU seconds so far into `cpu`, by pid."""
-    seen: dict[int, float] = {}
-    tree, todo, total, count = _children(seen), [root], 0, 0
-    while todo:
-        pid = todo.pop()
-        total += _rss(pid)
-        count += 1
-        if cpu is not None and pid in seen:
-            cpu[pid] = seen[pid]
-        todo.extend(tree.get(pid, ()))
-    return total, count
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
-class TreeSampler(threading.Thread):
-    """Samples a process tree's RSS until stopped; keeps the peak, and each process's CPU."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = 0
-        self.peak_procs = 0
-        # own CPU seconds of every process of the tree, last seen: the extraction workers hang
-        # off a forkserver that outlives the crawl, so nobody we wait for ever reaps them
-        self.cpu: dict[int, float] = {}
-        self.kinds: dict[int, str] = {}  # pid -> cpu_profile.process_kind of its command line
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            rss, procs = tree_rss(self.pid, self.cpu)
-            for pid in self.cpu.keys() - self.kinds.keys():
-                self.kinds[pid] = cpu_profile.process_kind(_cmdline(pid))
-            if rss > self.peak:
-                self.peak, self.peak_procs = rss, procs
-            self.stopped.wait(SAMPLE_EVERY)
-
-    def cpu_by_kind(self) -> dict[str, float]:
-        """CPU seconds of the tree's processes by kind: crawl, workers, other, profiler."""
-        out: dict[str, float] = {}
-        for pid, seconds in self.cpu.items():
-            kind = self.kinds.get(pid, "other")
-            out[kind] = round(out.get(kind, 0.0) + seconds, 2)
-        return out
-
-
-def _busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy since boot (all cores, /proc/stat)."""
-    with open("/proc/stat", "rb") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / CLOCK_TICKS
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of one live process (the site server's share of the machine)."""
-    with open(f"/proc/{pid}/stat", "rb") as fh:
-        fields = fh.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-# --- one timed subprocess --------------------------------------------------------------------
-@dataclass
-class Run:
-    config: str
-    pages: int
-    seconds: float
-    pages_per_s: float
-    peak_rss_mb: float
-    peak_procs: int
-    cpu_seconds: float  # the whole tree's user+sys (children are reaped by their parents)
-    server_cpu_seconds: float
-    other_cpu_seconds: float  # anything else busy on the machine meanwhile: noise
-    # the tree's CPU by kind of process (crawl, workers, other), as last sampled
-    cpu_by_process: dict[str, float] = field(default_factory=dict)
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-Timing = tuple[float, int, int, float, float, float, dict[str, float]]
-
-
-def timed(cmd: list[str], log: Path, server_pid: int) -> Timing:
-    """Run cmd to its exit: (wall seconds, peak tree RSS, processes then, tree CPU, server CPU,
-    CPU anything else on the machine used meanwhile, the tree's CPU by kind of process)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server_before, busy_before = _cpu_seconds(server_pid), _busy_seconds()
-    with log.open("wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        sampler = TreeSampler(proc.pid)
-        sampler.start()
-        code = proc.wait()
-        seconds = time.perf_counter() - start
-    sampler.stopped.set()
-    sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if code != 0:
-        tail = log.read_text(errors="replace")[-3000:]
-        raise BenchFailure(f"{' '.join(cmd[:4])}… exited {code}; its output ends:\n{tail}")
-    reaped = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    cpu = max(reaped, sum(sampler.cpu.values()))  # sampled: ≤ 0.15 s short per process
-    server = _cpu_seconds(server_pid) - server_before
-    # our own sampler thread's few ms are in "other" too
-    other = max(0.0, _busy_seconds() - busy_before - cpu - server)
-    return seconds, sampler.peak, sampler.peak_procs, cpu, server, other, sampler.cpu_by_kind()
 
 
 def newsarchiver_cmd() -> list[str]:
@@ -479,169 +328,6 @@ def _clean(work: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _target(value: float, bound: float, at_least: bool = True) -> dict[str, Any]:
-    met = value >= bound if at_least else value < bound
-    return {"value": round(value, 3), "target": f"{'>=' if at_least else '<'} {bound}",
-            "met": met}  # fmt: skip
-
-
-def summarise(n: int, runs: list[Run], floors: list[dict[str, float]]) -> dict[str, Any]:
-    def med(config: str, attr: str) -> float:
-        return statistics.median(getattr(r, attr) for r in runs if r.config == config)
-
-    result: dict[str, Any] = {"pages": n, "configs": {}}
-    for config in CONFIGS:
-        result["configs"][config] = {
-            "pages_per_s": round(med(config, "pages_per_s"), 1),
-            "seconds": round(med(config, "seconds"), 2),
-            "peak_rss_mb": round(med(config, "peak_rss_mb"), 1),
-            "max_peak_rss_mb": round(max(r.peak_rss_mb for r in runs if r.config == config), 1),
-            "cpu_seconds": round(med(config, "cpu_seconds"), 2),
-            "cpu_ms_per_page": round(1000 * med(config, "cpu_seconds") / n, 3),
-            "server_cpu_seconds": round(med(config, "server_cpu_seconds"), 2),
-            "other_cpu_seconds": round(med(config, "other_cpu_seconds"), 2),
-        }
-    # the tree's CPU by kind of process, medians: the crawl process and the workers apart
-    result["cpu_by_process"] = {
-        config: {
-            kind: round(statistics.median(r.cpu_by_process.get(kind, 0.0) for r in mine), 2)
-            for kind in sorted({k for r in mine for k in r.cpu_by_process})
-        }
-        for config in CONFIGS
-        for mine in [[r for r in runs if r.config == config]]
-    }
-    c = result["configs"]
-
-    def floor_med(key: str) -> float:
-        return statistics.median(f[key] for f in floors)
-
-    # (4) the extraction floor: plain trafilatura, comments off, one core
-    c["floor"] = {"pages_per_s": round(floor_med("trafilatura_pages_per_s"), 1),
-                  "cpu_ms_per_page": round(floor_med("trafilatura_cpu_ms_per_page"), 3),
-                  "sample": floors[0]["pages"],
-                  "extractor": "trafilatura.extract(include_comments=False)"}  # fmt: skip
-    # the project's extractor beside it, one core: its CPU per page goes into (5)
-    result["extract_article"] = {
-        "pages_per_s": round(floor_med("extract_article_pages_per_s"), 1),
-        "cpu_ms_per_page": round(floor_med("extract_article_cpu_ms_per_page"), 3),
-    }
-    # (5) the two-core limit: fetching as bare Scrapy does plus the project's extraction
-    bare_s = med("bare", "cpu_seconds") / n
-    extract_s = floor_med("extract_article_cpu_ms_per_page") / 1000
-    c["limit"] = {"pages_per_s": round(CORES / (bare_s + extract_s), 1), "cores": CORES,
-                  "bare_cpu_ms_per_page": round(1000 * bare_s, 3),
-                  "extract_article_cpu_ms_per_page": round(1000 * extract_s, 3)}  # fmt: skip
-    full = c["full"]["pages_per_s"]
-    result["ratio_warc_bare"] = round(c["warc"]["pages_per_s"] / c["bare"]["pages_per_s"], 3)
-    result["ratio_full_floor"] = round(full / c["floor"]["pages_per_s"], 3)
-    result["ratio_full_limit"] = round(full / c["limit"]["pages_per_s"], 3)
-    result["targets"] = {
-        "warc/bare": _target(result["ratio_warc_bare"], TARGET_WARC_BARE),
-        "full/floor": _target(result["ratio_full_floor"], TARGET_FULL_FLOOR),
-        "full/limit": _target(result["ratio_full_limit"], TARGET_FULL_LIMIT),
-    }
-    fulls = [r for r in runs if r.config == "full"]
-    result["full_detail"] = {
-        key: statistics.median(r.detail[key] for r in fulls)
-        for key in ("crawl_seconds", "outside_crawl_seconds", "memusage_max_mb", "warc_bytes")
-    }
-    result["requisites"] = {
-        config: {key: statistics.median(r.detail[key] for r in runs if r.config == config)
-                 for key in ("requisites_fetched", "bytes_per_article")}
-        for config in ("full", "requisites")
-    }  # fmt: skip
-    result["ratio_requisites_full"] = round(c["requisites"]["pages_per_s"] / full, 3)
-    result["runs"] = [asdict(r) for r in runs]
-    result["floor_runs"] = floors
-    return result
-
-
-def _met(target: dict[str, Any]) -> str:
-    return "met" if target["met"] else "NOT met"
-
-
-def print_table(res: dict[str, Any]) -> None:
-    c, n = res["configs"], res["pages"]
-    print(f"\n{n} pages, medians of {len(res['floor_runs'])} run(s):")
-    print(f"  {'figure':<46} {'pages/s':>8} {'wall s':>7} {'peak RSS MB':>11} "
-          f"{'CPU s':>6} {'CPU ms/page':>11} {'others CPU s':>12}")  # fmt: skip
-    names = {
-        "bare": "(1) bare Scrapy, fetch only",
-        "warc": "(2) pipeline, WARC only",
-        "full": "(3) pipeline, full",
-        "requisites": "    full + page requisites",
-    }
-    for key, label in names.items():
-        row = c[key]
-        print(f"  {label:<46} {row['pages_per_s']:>8.1f} {row['seconds']:>7.1f} "
-              f"{row['peak_rss_mb']:>11.0f} {row['cpu_seconds']:>6.1f} "
-              f"{row['cpu_ms_per_page']:>11.2f} {row['other_cpu_seconds']:>12.1f}")  # fmt: skip
-    f, x, lim = c["floor"], res["extract_article"], c["limit"]
-    blank = " " * 34
-    print(
-        f"  {'(4) plain trafilatura, comments off, one core':<46} {f['pages_per_s']:>8.1f}"
-        f"{blank}{f['cpu_ms_per_page']:>11.2f}   (CPU time, {f['sample']} pages)"
-    )
-    print(
-        f"  {'    extract_article (the project), one core':<46} {x['pages_per_s']:>8.1f}"
-        f"{blank}{x['cpu_ms_per_page']:>11.2f}"
-    )
-    print(
-        f"  {'(5) two-core limit':<46} {lim['pages_per_s']:>8.1f}   = {lim['cores']} / "
-        f"({lim['bare_cpu_ms_per_page']:.2f} ms of (1) + {x['cpu_ms_per_page']:.2f} ms of "
-        "extract_article) per page"
-    )
-    print(
-        f"  {'    crawl process / extraction workers CPU':<46} "
-        + "; ".join(f"{key} {_by_process(res, key, n)}" for key in ("full", "requisites"))
-    )
-    t = res["targets"]
-    print("  targets:")
-    print(
-        f"    (2)/(1) = {t['warc/bare']['value']:.3f}  (>= {TARGET_WARC_BARE}): "
-        f"{_met(t['warc/bare'])}"
-    )
-    print(
-        f"    (3)/(4) = {t['full/floor']['value']:.3f}  (>= {TARGET_FULL_FLOOR}): "
-        f"{_met(t['full/floor'])}"
-    )
-    print(
-        f"    (3)/(5) = {t['full/limit']['value']:.3f}  (>= {TARGET_FULL_LIMIT}): "
-        f"{_met(t['full/limit'])}"
-    )
-    d = res["full_detail"]
-    print(f"  full run: {d['crawl_seconds']:.1f} s crawling (run summary), "
-          f"{d['outside_crawl_seconds']:.1f} s outside it (start-up, index, exit); "
-          f"Scrapy memusage/max {d['memusage_max_mb']:.0f} MB (crawl process alone); "
-          f"site server CPU {c['full']['server_cpu_seconds']:.1f} s of the same cores")  # fmt: skip
-    q = res["requisites"]
-    print(f"  page requisites: off (3) {q['full']['bytes_per_article'] / 1024:.0f} KB of WARC "
-          f"per article; on {q['requisites']['bytes_per_article'] / 1024:.0f} KB, "
-          f"{q['requisites']['requisites_fetched']:.0f} requisites fetched; "
-          f"with/without = {res['ratio_requisites_full']:.3f} of the pages/s")  # fmt: skip
-    profile = res.get("cpu_breakdown")
-    if profile is None:
-        return
-    if "skipped" in profile:
-        print(f"\n  where the CPU goes: no breakdown ({profile['skipped'][:300]})")
-        return
-    errors = ""
-    if profile.get("samples"):
-        errors = f", {profile['errors']} of {profile['samples']} samples unreadable"
-    print(
-        f"\n  where the CPU of (3) goes: {profile['tool']}, {profile['rate']} samples/s "
-        f"({profile['mode']}{errors}), self time by package (a thread inside fsync or poll "
-        f"counts as busy); ms/page from the timed runs' CPU; raw stacks in {profile['raw']}:"
-    )
-    cpu_profile.print_breakdown(profile)
-
-
-def _by_process(res: dict[str, Any], config: str, n: int) -> str:
-    cpu = res["cpu_by_process"][config]
-    crawl, workers = cpu.get("crawl", 0.0), cpu.get("workers", 0.0)
-    return f"{1000 * crawl / n:.2f} / {1000 * workers / n:.2f} ms/page"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=1000, help="articles in the synthetic site")
@@ -684,8 +370,8 @@ def main() -> None:
             (r["pages"], r["configs"]["full"]["max_peak_rss_mb"]) for r in results
         )
         growth = large / small - 1
-        under = _target(large, TARGET_PEAK_RSS_MB, at_least=False)
-        within = _target(growth, TARGET_RSS_GROWTH, at_least=False)
+        under = target_row(large, TARGET_PEAK_RSS_MB, at_least=False)
+        within = target_row(growth, TARGET_RSS_GROWTH, at_least=False)
         within["met"] = growth <= TARGET_RSS_GROWTH
         within["target"] = f"<= {TARGET_RSS_GROWTH}"
         out["memory"] = {f"peak_rss_mb_{small_n}": small, f"peak_rss_mb_{large_n}": large,
@@ -694,7 +380,7 @@ def main() -> None:
         out["targets"] = {"peak_rss_mb": under, "rss_growth": within}
         print(f"\nmemory (full pipeline, peak RSS of the process tree): {small_n} pages "
               f"{small:.0f} MB, {large_n} pages {large:.0f} MB ({growth:+.1%}); "
-              f"< 1 GB: {_met(under)}; within 10 %: {_met(within)}")  # fmt: skip
+              f"< 1 GB: {met_text(under)}; within 10 %: {met_text(within)}")  # fmt: skip
     write_results(out)
 
 

@@ -37,7 +37,8 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from bench.synthetic_site import Site, SiteServer
+from bench.site_server import SiteServer
+from bench.synthetic_site import Site
 
 CRAWL_SETTINGS = ["DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=False", "LOG_LEVEL=INFO",
                   "CONCURRENT_REQUESTS_PER_DOMAIN=8"]  # fmt: skip

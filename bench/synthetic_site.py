@@ -21,27 +21,22 @@ All text is synthetic: words from a fixed list, drawn with a RNG seeded by ``(se
 number)``, so a page is the same bytes every time it is asked for and nothing is kept in memory
 but the site-wide menu.
 
-The server is a minimal HTTP/1.1 keep-alive server on asyncio in a process of its own
-(:class:`SiteServer`), so that serving costs neither the crawl's reactor nor the benchmark's
-sampling loop, and one event loop answers far faster than ``http.server``'s thread per request.
-
-    python -m bench.synthetic_site --pages 1000     # serve by hand; prints the start URL
+The words are :mod:`bench.synthetic_text`'s; the server, in a process of its own, is
+:class:`bench.site_server.SiteServer` (``python -m bench.site_server --pages 1000`` serves it
+by hand).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import html
 import json
 import math
-import multiprocessing
 import random
-import socket
-import time
 from dataclasses import dataclass
 from functools import cached_property
+
+from bench.synthetic_text import FIRST_NAMES, LAST_NAMES, WORDS, SentencePool
 
 PER_PAGE = 100
 SECTIONS = ("World", "Politics", "Business", "Science", "Health", "Sport", "Culture", "Opinion")
@@ -52,47 +47,6 @@ MENU_SUBSECTIONS, MENU_FEATURED, MENU_TOPICS = 12, 12, 80
 ELSEWHERE = ("facebook", "x", "instagram", "youtube", "tiktok", "linkedin", "newsletter", "shop")
 TRENDING, MORE_FROM, MOST_READ = 20, 12, 10  # per-page lists of other articles
 REPLIES = (0, 0, 0, 0, 0, 1, 1, 2)  # replies to one comment, drawn from these
-
-# Plain words, no real names: every sentence the site prints is drawn from these. (A block of
-# words reads better than a 260-item list literal.)
-WORDS = """
-council harbour river bridge budget minister committee report hospital school teachers
-residents station railway ferry market farmers weather forecast flood rain storm drought
-election candidates voters turnout coalition assembly mayor district province valley
-mountain coast village town city centre museum library archive festival theatre orchestra
-season league match striker goalkeeper coach injury transfer stadium supporters ticket
-prices inflation wages pensions taxes investment factory workers union strike talks
-agreement contract tender project plan proposal review inquiry evidence witness court judge
-ruling appeal sentence police officers investigation suspect charges statement spokesperson
-officials agency department ministry regulator company shares profits losses quarter
-growth forecast exports imports shipping port cargo containers energy grid power plant
-solar wind turbines emissions targets climate research scientists study university
-laboratory data results survey sample patients doctors nurses clinic vaccine treatment
-waiting lists funding grant charity volunteers community neighbours families children
-parents students exams curriculum housing rents tenants landlords planning permission
-roads traffic cyclists pedestrians buses drivers fuel airport flights passengers delays
-tourism visitors hotels restaurants harvest fishing boats quota lake forest wildlife park
-rangers heritage monument restoration repairs engineers inspectors cracks bearings closure
-detour commuters morning evening week month year decade history tradition record level
-lowest highest rising falling steady sharp modest significant unexpected gradual early late
-new old local regional national northern southern eastern western central upper lower
-said told announced confirmed denied warned expected estimated reported added explained
-agreed rejected approved delayed opened closed launched completed started finished raised
-cut increased reduced published released signed joined left returned moved built repaired
-""".split()  # noqa: SIM905
-CONNECTORS = ("and", "but", "while", "after", "before", "because", "although", "as", "since")
-FIRST_NAMES = ("Ardo", "Belin", "Corra", "Dessa", "Evor", "Fenna", "Galo", "Hesta", "Ivel")
-LAST_NAMES = ("Marrow", "Tolven", "Quist", "Ravel", "Sundt", "Orlan", "Pellin", "Vasko")
-
-
-def _sentence(rng: random.Random) -> str:
-    words = [rng.choice(WORDS) for _ in range(rng.randint(6, 12))]
-    if rng.random() < 0.5:
-        words += [rng.choice(CONNECTORS)] + [rng.choice(WORDS) for _ in range(rng.randint(4, 9))]
-    if rng.random() < 0.3:
-        words.insert(rng.randint(1, len(words) - 1), str(rng.randint(2, 9800)))
-    text = " ".join(words)
-    return text[0].upper() + text[1:] + rng.choice(".....!?")
 
 
 def _head_scripts() -> str:
@@ -117,17 +71,6 @@ def _head_scripts() -> str:
 
 
 HEAD_SCRIPTS = _head_scripts()
-
-
-class SentencePool:
-    """Sentences drawn once per seed; pages pick from them. Picking pre-built sentences keeps a
-    page at well under a millisecond of Python, so the server never holds the crawl back, and
-    with 6000 sentences and 30-90 picks per article no two articles share a text."""
-
-    def __init__(self, seed: int, size: int = 6000) -> None:
-        rng = random.Random(seed)
-        self.sentences = [_sentence(rng) for _ in range(size)]
-        self.quoted = [json.dumps(x) for x in self.sentences]  # ready for the JSON blob
 
 
 @dataclass(frozen=True)
@@ -449,115 +392,3 @@ APP_JS = b"(function(){'use strict';var a=[];" + b"a.push(function(){return 0});
 def _photo(seed: int, size: int) -> bytes:
     """Bytes of a photo's size (not decodable: the crawl only stores them)."""
     return random.Random(seed).randbytes(size // 2 + random.Random(seed).randrange(size))
-
-
-class _Http(asyncio.Protocol):
-    """HTTP/1.1 with keep-alive, GET and HEAD only: all a crawler asks of a news site."""
-
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.buffer += data
-        while b"\r\n\r\n" in self.buffer:
-            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-            lines = head.decode("latin-1").split("\r\n")
-            method, path, _version = [*lines[0].split(" "), "", ""][:3]
-            close = any(line.lower() == "connection: close" for line in lines[1:])
-            status, body, ctype = self.site.resolve(path)
-            reason = "OK" if status == 200 else "Not Found"
-            self.transport.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(body)}\r\nCache-Control: max-age=60\r\n"
-                f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n".encode()
-            )
-            if method != "HEAD":
-                self.transport.write(body)
-            if close:
-                self.transport.close()
-                return
-
-
-def _serve(site: Site, sock: socket.socket) -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _Http(site), sock=sock, backlog=1024)
-        async with server:
-            await server.serve_forever()
-
-    # the sentences, titles and menu are built before the first request
-    site.pool, site.mega_menu  # noqa: B018
-    asyncio.run(main())
-
-
-class SiteServer:
-    """The site on 127.0.0.1 at a free port, in a process of its own (a context manager)."""
-
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self.process: multiprocessing.process.BaseProcess | None = None
-        self.port = 0
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def start_url(self) -> str:
-        return self.base + self.site.hub_path(1)
-
-    def start(self) -> SiteServer:
-        # Bound here, so the port is known and taken before the child starts listening.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1024)
-        self.port = sock.getsockname()[1]
-        ctx = multiprocessing.get_context("fork")  # the socket goes to the child as it is
-        self.process = ctx.Process(target=_serve, args=(self.site, sock), daemon=True)
-        self.process.start()
-        sock.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
-                    probe.sendall(b"GET /robots.txt HTTP/1.1\r\nConnection: close\r\n\r\n")
-                    if probe.recv(64).startswith(b"HTTP/1.1 200"):
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the synthetic site did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.join(5)
-
-    def __enter__(self) -> SiteServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pages", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    with SiteServer(Site(args.pages, args.seed)) as server:
-        print(f"serving {args.pages} articles: {server.start_url}  (Ctrl-C stops)", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            if server.process is not None:
-                server.process.join()
-
-
-if __name__ == "__main__":
-    main()

@@ -22,7 +22,7 @@ from cssselect import GenericTranslator, SelectorError
 from w3lib.url import safe_url_string
 
 from crawler.redaction import redact_url
-from storage.s3 import PushError, check_target
+from storage.object_store import PushError, check_target
 from storage.url_identity import UrlForms, keep_set, url_forms
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -1,8 +1,9 @@
 """Running a crawl or a push from the command line: settings, the crawl process, exit codes.
 
-Shared by :mod:`crawler.cli`, :mod:`crawler.cluster_commands` and ``scrapy crawl outlets``
-(:mod:`crawler.commands.crawl`). ``build_settings`` layers the project's settings
-(:mod:`crawler.settings`), the command's own and ``-s`` overrides, and checks them;
+Shared by the CLI (:mod:`crawler.cli.crawl_commands`, :mod:`crawler.cli.cluster_commands`) and
+``scrapy crawl outlets`` (:mod:`crawler.commands.crawl`). ``build_settings`` layers the
+project's settings (:mod:`crawler.settings`), the command's own and ``-s`` overrides, and checks
+them;
 ``run_crawl`` runs :class:`OutletsSpider` in a ``CrawlerProcess`` under the archive lock and
 returns the run summary; ``crawl_archive`` is a whole ``crawl``: the free-space check, the lock,
 the crawl, its exit code and the push after it; ``run_push`` pushes an archive (a distributed
@@ -41,8 +42,9 @@ from storage import lock
 from storage.clock import new_run_id
 from storage.diskspace import check_free, full_error, is_disk_full
 from storage.layout import ArchiveLayout
+from storage.object_store import PushError
 from storage.push import Pusher
-from storage.s3 import PushError, TransferSettings, store_for
+from storage.s3 import TransferSettings, store_for
 
 if TYPE_CHECKING:
     from scrapy.crawler import CrawlerProcessBase

@@ -28,7 +28,7 @@ from scrapy.utils.misc import load_object
 from crawler.cluster.identity import check_worker_id
 from crawler.outlets import control_character
 from storage.layout import check_token
-from storage.s3 import PushError, check_target
+from storage.object_store import PushError, check_target
 
 # A bound for the concurrency settings: far above what one machine can use, below what would
 # make Scrapy allocate slots and tasks without end.
@@ -320,7 +320,7 @@ def check_cluster(settings: BaseSettings) -> None:
     _float(settings, "CLUSTER_REDIS_LOST_TIMEOUT", 0)
     _float(settings, "CLUSTER_IDLE_POLL", 0.01)
     _float(settings, "CLUSTER_SYNC_INTERVAL", 0.01)
-    # at most one batched step (crawler.cluster.state.MAX_BATCH)
+    # at most one batched step (crawler.cluster.queue_state.MAX_BATCH)
     _at_most(_int(settings, "CLUSTER_PREFETCH", 1), "CLUSTER_PREFETCH", 1000)
     _float(settings, "CLUSTER_FLUSH_INTERVAL", 0.01)
     _at_most(_int(settings, "CLUSTER_TEXT_NUMBERS_AHEAD", 1), "CLUSTER_TEXT_NUMBERS_AHEAD", 1000)

@@ -24,8 +24,12 @@ from storage.clock import iso, utc_now
 
 LOCK_MODE = 0o600
 _WORD = re.compile(r"^[a-z][a-z0-9-]{0,31}$")  # a subcommand, not an option or a value
-# what `python -m crawler.cli` (and a script path) shows as argv[0]
-_PROGRAM_NAMES = {"cli.py": "newsarchiver", "__main__.py": "python"}
+# what `python -m crawler.cli` (and a script path) shows as argv[0]: its last two parts first
+_PROGRAM_NAMES = {
+    "cli/__main__.py": "newsarchiver",
+    "cli.py": "newsarchiver",
+    "__main__.py": "python",
+}
 _named: list[str] = []  # the command's name as its code gave it (name_command)
 _held: dict[Path, list[int]] = {}  # lock path -> [fd, holds], for this process
 _guard = threading.Lock()
@@ -63,7 +67,8 @@ def command_name(argv: list[str] | None = None) -> str:
     if not argv:
         return "?"
     program = os.path.basename(argv[0]) or "?"
-    program = _PROGRAM_NAMES.get(program, program)
+    tail = "/".join(argv[0].replace(os.sep, "/").split("/")[-2:])
+    program = _PROGRAM_NAMES.get(tail, _PROGRAM_NAMES.get(program, program))
     if program == "python" and "scrapy" in argv[0]:
         program = "scrapy"  # python -m scrapy
     sub = argv[1] if len(argv) > 1 and _WORD.match(argv[1]) else ""

@@ -35,7 +35,7 @@ from urllib.request import pathname2url
 from storage import schema
 from storage.atomic import json_bytes
 from storage.manifest import Manifest
-from storage.s3 import FileDigest, ObjectStore, PushError, digest_file
+from storage.object_store import FileDigest, ObjectStore, PushError, digest_file
 from storage.schema import ARTICLE_COLUMNS, BACKFILL_CANONICAL, BACKFILL_RECORD_IDS
 from storage.sidecar import build_sidecar
 

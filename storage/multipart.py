@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from storage.deadline import Deadline, Deadlines
 
 if TYPE_CHECKING:
-    from storage.s3 import FileDigest
+    from storage.object_store import FileDigest
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from storage.manifest import Manifest
 from storage.merge import MERGED_KEY as MANIFEST_KEY
 from storage.merge import PARTS_DIR, merge_in_store
 from storage.multipart import PutResult
-from storage.s3 import ObjectStore, PushError, digest_file
+from storage.object_store import ObjectStore, PushError, digest_file
 
 logger = logging.getLogger(__name__)
 FINGERPRINT_META = "push_manifest_fingerprint:"

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 # 2: texts.url/outlet (the canonical copy), articles.published/author/language/warc_record_id
 # 3: articles.canonical_url (the URL's identity)
-# 4: texts.words (the body's word count, for the listing: crawler/listing_command.py)
+# 4: texts.words (the body's word count, for the listing: crawler/cli/listing_command.py)
 SCHEMA_VERSION = 4
 
 SCHEMA = """

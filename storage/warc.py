@@ -16,16 +16,16 @@ file in one write: compression runs without the interpreter lock, but each call 
 it must take it back from the reactor thread, and under load that wait is what costs
 (``python -m bench.gil_bench``).
 
-As it appends a response or revisit record the writer makes its CDXJ line
-(:func:`storage.index.record_entry`: URL, time, status, digest, mime, place, file; revisits
-resolved with the captures row they refer to); when the file is closed and renamed, its lines are
-its index part, written atomically (:func:`storage.index.write_part`). A file left ``.open``
-has no part: the repair and the index's rebuild make it from the file.
+The pieces of a record (its HTTP header block, its payload read in one piece, its digests, its
+gzip member) are :mod:`storage.warc_blocks`. As it appends a response or revisit record the
+writer makes its CDXJ line (:func:`storage.index.record_entry`: URL, time, status, digest, mime,
+place, file; revisits resolved with the captures row they refer to); when the file is closed and
+renamed, its lines are its index part, written atomically (:func:`storage.index.write_part`). A
+file left ``.open`` has no part: the repair and the index's rebuild make it from the file.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import logging
@@ -33,32 +33,32 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
+from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
-from zlib_ng import zlib_ng
 
 from storage.atomic import fsync_dir
 from storage.clock import utc_now
 from storage.index import entry_line, record_entry, resolved_line, short_profile, write_part
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, safe_hostname
+from storage.warc_blocks import (
+    EMPTY_SHA1,
+    GzipMembers,
+    RecordBody,
+    record_id,
+    response_headers,
+    sha1_digest,
+)
 
 logger = logging.getLogger(__name__)
 
-# Twisted hands over the body with its chunked framing removed; a record that still said
-# "Transfer-Encoding: chunked" would not parse as HTTP. Content-Encoding (gzip, br) is kept.
-DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 WARC_VERSION = "WARC/1.1"
-# a record up to this size is joined and gzipped in one call; a larger one piece by piece (the
-# body in one piece), not to hold two copies of a 20 MB body
-WHOLE_MEMBER_MAX = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class WarcFileWriter:
         self._broken_by: BaseException | None = None
         self._serial = 0
         self._fh: BinaryIO | None = None
-        self._members: _GzipMembers | None = None
+        self._members: GzipMembers | None = None
         self._writer: WARCWriter | None = None
         self._name = ""
         self._warcinfo_id = ""
@@ -133,10 +133,10 @@ class WarcFileWriter:
         the body again."""
         writer = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
-        response_id = _record_id()
+        response_id = record_id()
         payload = body_sha1 if body_sha1 is not None else hashlib.sha1(ex.response_body)
         response = self._record(writer, "response", ex.url, response_id, common,
-                                _response_headers(ex), ex.response_body, payload)  # fmt: skip
+                                response_headers(ex), ex.response_body, payload)  # fmt: skip
         request = self._request_record(
             writer, ex.url, ex.method, ex.request_headers, ex.request_body, ex.protocol,
             [*common, ("WARC-Concurrent-To", response_id)],
@@ -152,13 +152,13 @@ class WarcFileWriter:
         (what its index line is resolved with)."""
         writer = self._ensure_open()
         common = self._common(ex.fetched_at, ex.ip_address)
-        revisit_id = _record_id()
+        revisit_id = record_id()
         revisit = self._record(
             writer, "revisit", ex.url, revisit_id,
             [*common, ("WARC-Refers-To", original["record_id"]), ("WARC-Profile", profile),
              ("WARC-Refers-To-Target-URI", original["url"]),
              ("WARC-Refers-To-Date", original["warc_date"]), ("WARC-Payload-Digest", digest)],
-            _response_headers(ex), b"", None,
+            response_headers(ex), b"", None,
         )  # fmt: skip
         request = self._request_record(
             writer, ex.url, ex.method, ex.request_headers, ex.request_body, ex.protocol,
@@ -179,7 +179,7 @@ class WarcFileWriter:
         request_id = request.rec_headers.get_header("WARC-Record-ID")
         fields = f"fetch-error: {error}\r\n".encode()
         metadata = self._record(
-            writer, "metadata", url, _record_id(), [*common, ("WARC-Concurrent-To", request_id)],
+            writer, "metadata", url, record_id(), [*common, ("WARC-Concurrent-To", request_id)],
             None, fields, hashlib.sha1(fields), content_type="application/warc-fields",
         )  # fmt: skip
         return self._write_pair(request, metadata, "request")
@@ -203,10 +203,10 @@ class WarcFileWriter:
             if payload is not None and body:
                 block.update(body)
         if payload is not None:
-            warc_headers.append(("WARC-Payload-Digest", _digest(payload)))
-        warc_headers.append(("WARC-Block-Digest", _digest(block)))
+            warc_headers.append(("WARC-Payload-Digest", sha1_digest(payload)))
+        warc_headers.append(("WARC-Block-Digest", sha1_digest(block)))
         return writer.create_warc_record(
-            url, rec_type, payload=_Body(body) if body else None, length=len(body),
+            url, rec_type, payload=RecordBody(body) if body else None, length=len(body),
             warc_content_type=content_type, http_headers=http,
             warc_headers=StatusAndHeaders("", warc_headers, protocol=WARC_VERSION),
         )  # fmt: skip
@@ -289,8 +289,8 @@ class WarcFileWriter:
         if not any(k.lower() == "host" for k, _ in headers):
             headers.insert(0, ("Host", parts.netloc))
         http_req = StatusAndHeaders(f"{method} {target} {protocol}", headers, is_http_request=True)
-        payload = hashlib.sha1(body) if body else _EMPTY_SHA1.copy()
-        return self._record(writer, "request", url, _record_id(), warc_headers, http_req, body,
+        payload = hashlib.sha1(body) if body else EMPTY_SHA1.copy()
+        return self._record(writer, "request", url, record_id(), warc_headers, http_req, body,
                             payload)  # fmt: skip
 
     def close(self) -> None:
@@ -347,8 +347,8 @@ class WarcFileWriter:
         self._fh = open(str(path) + OPEN_SUFFIX, "xb")  # noqa: SIM115 - closed by close()
         if self.fsync_each:  # its name too must survive a power cut, not only its bytes
             fsync_dir(self.layout.warc_dir)
-        # warcio gzips at level 9 only; it writes plain records into _GzipMembers instead
-        self._members = _GzipMembers(self.gzip_level)
+        # warcio gzips at level 9 only; it writes plain records into GzipMembers instead
+        self._members = GzipMembers(self.gzip_level)
         self._writer = WARCWriter(self._members, gzip=False, warc_version="1.1")
         self._name = name
         self._lines = []
@@ -360,69 +360,6 @@ class WarcFileWriter:
         self.files_written.append(name)
         logger.info("opened WARC file %s", name)
         return self._writer
-
-
-class _Body:
-    """A record's payload as warcio reads it to write it: all in one read, not in 16 KB pieces
-    (each piece would be a compress call of its own)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._data if self._pos == 0 else self._data[self._pos :]
-        self._pos = len(self._data)
-        return data
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int) -> None:
-        self._pos = pos
-
-
-class _GzipMembers:
-    """The file WARCWriter(gzip=False) writes to: each record, which the writer ends with a
-    flush(), becomes a gzip member of its own, as warcio's gzip=True would make it, compressed
-    in one call; :meth:`take` hands the members made so far to the caller to write."""
-
-    def __init__(self, level: int) -> None:
-        self.level = level
-        self._pieces: list[bytes] = []
-        self._size = 0
-        self._members: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._pieces.append(data)
-        self._size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pieces, self._pieces, size, self._size = self._pieces, [], self._size, 0
-        # zlib-ng: the same gzip, at the same level and within 0.5 % of the same size, for about
-        # half of zlib's CPU (0.51 instead of 0.91 ms for a 60 KB news page at level 6)
-        if size <= WHOLE_MEMBER_MAX:
-            self._members.append(zlib_ng.compress(b"".join(pieces), self.level, GZIP_WBITS))
-            return
-        gz = zlib_ng.compressobj(self.level, zlib_ng.DEFLATED, GZIP_WBITS)
-        self._members.append(b"".join([*(gz.compress(p) for p in pieces), gz.flush()]))
-
-    def take(self) -> list[bytes]:
-        members, self._members = self._members, []
-        return members
-
-
-GZIP_WBITS = zlib_ng.MAX_WBITS + 16  # a gzip header and trailer, not zlib's
-_EMPTY_SHA1 = hashlib.sha1(b"")  # never updated: the payload digest of an empty body, copied
-
-
-def _record_id() -> str:
-    return str(StatusAndHeadersParser.make_warc_id())
-
-
-def _digest(sha1: Any) -> str:
-    return "sha1:" + base64.b32encode(sha1.digest()).decode("ascii")
 
 
 def capture_row(
@@ -439,29 +376,3 @@ def capture_row(
         "content_type": headers.get("content-type"), "etag": headers.get("etag"),
         "last_modified": headers.get("last-modified"),
     }  # fmt: skip
-
-
-def payload_digest(body: bytes) -> str:
-    """WARC-Payload-Digest of a body as warcio writes it: sha1, base32."""
-    return _digest(hashlib.sha1(body))
-
-
-def payload_sha1(body: bytes) -> tuple[Any, str]:
-    """The sha1 of a body (for :meth:`WarcFileWriter.write_exchange`) and its digest."""
-    sha1 = hashlib.sha1(body)
-    return sha1, _digest(sha1)
-
-
-def _response_headers(ex: Exchange) -> StatusAndHeaders:
-    return StatusAndHeaders(
-        f"{ex.status} {_reason(ex.status)}".strip(),
-        [(k, v) for k, v in ex.response_headers if k.lower() not in DROPPED_RESPONSE_HEADERS],
-        protocol=ex.protocol,
-    )
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""

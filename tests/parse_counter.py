@@ -75,7 +75,7 @@ def main() -> None:
             json.dump({"counted": counted, "html": parses}, f)
 
     atexit.register(write)
-    from crawler.cli import main as cli
+    from crawler.cli.main import main as cli
 
     sys.exit(cli(argv))
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import main
+from crawler.cli.main import main
 from crawler.runner import build_settings
 from storage.manifest import Manifest
-from storage.s3 import PushError, digest_file, store_for
+from storage.object_store import PushError, digest_file
+from storage.s3 import store_for
 from tests.conftest import cli, scrapy
 
 PASSWORD = "s3cr3t-Pa55"

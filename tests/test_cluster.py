@@ -540,7 +540,8 @@ def test_two_workers_ask_redis_a_few_commands_a_page(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     from bench.cluster_bench import crawl_cmd
-    from bench.synthetic_site import Site, SiteServer
+    from bench.site_server import SiteServer
+    from bench.synthetic_site import Site
 
     pages, name = 200, cluster_name()
     client = redis_server.client()

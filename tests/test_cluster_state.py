@@ -19,8 +19,9 @@ from scrapy.utils.test import get_crawler
 
 from crawler.cluster import serializer
 from crawler.cluster.addon import ClusterAddon
+from crawler.cluster.queue_state import Push
 from crawler.cluster.scheduler import LeasingScheduler
-from crawler.cluster.state import ClusterError, ClusterState, Push, redact
+from crawler.cluster.state import ClusterError, ClusterState, redact
 from tests.redis_server import RedisServer
 
 NOW = "2026-11-22T00:00:00Z"

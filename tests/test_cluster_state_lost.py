@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from crawler.cluster.state import ClusterState, Push, StateLost
+from crawler.cluster.connection import StateLost
+from crawler.cluster.queue_state import Push
+from crawler.cluster.state import ClusterState
 from crawler.demo import DemoSite
 from tests.conftest import Crawl, cli
 from tests.redis_server import RedisServer

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.site_server import SiteServer
 from bench.soak import audit, crawl_cmd
-from bench.synthetic_site import Site, SiteServer
+from bench.synthetic_site import Site
 
 MB = 1_000_000
 SIZE_MB = 24

@@ -190,7 +190,7 @@ def test_url_with_several_files_is_a_usage_error(pages: Path) -> None:
     ],
 )  # fmt: skip
 def test_the_url_a_page_names(head: str, url: str | None) -> None:
-    from crawler.archive_commands import page_url
+    from crawler.cli.archive_commands import page_url
 
     page = news_page("Harbour bridge reopens after repairs", HARBOUR, head)
     assert page_url(page.encode("utf-8")) == url
@@ -204,8 +204,8 @@ def test_an_extractor_crash_is_one_pages_error_in_a_batch(
 ) -> None:
     """In process (the extractor patched): a batch goes on past a page the extractor raises on;
     one page alone still shows the traceback a developer wants."""
-    from crawler import archive_commands
-    from crawler.cli import main
+    from crawler.cli import archive_commands
+    from crawler.cli.main import main
 
     real = archive_commands.extract_article
 

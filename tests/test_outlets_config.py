@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.cli import main
+from crawler.cli.main import main
 from crawler.outlets import ConfigError, load_config, parse_config, redact_url
 
 GOOD = """\

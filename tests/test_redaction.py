@@ -33,7 +33,8 @@ from crawler.redaction import (
 from crawler.runner import reported
 from crawler.settings_check import SettingsError
 from storage import lock
-from storage.s3 import PushError, store_for
+from storage.object_store import PushError
+from storage.s3 import store_for
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ from storage.clock import new_run_id
 from storage.evidence import reconcile
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, text_stem
 from storage.manifest import Manifest
+from storage.object_store import FSStore
 from storage.push import Pusher
-from storage.s3 import FSStore
 from storage.sidecar import build_sidecar, canonical_key, published_key
 from storage.texts import SharedNumbers, TextStore
 from storage.warc import WarcRef

@@ -301,7 +301,8 @@ def test_a_closed_file_is_refused(tmp_path: Path) -> None:
 @pytest.mark.skipif(not hasattr(WarcFileWriter, "write_revisit"), reason="no revisit records")
 @pytest.mark.parametrize("cut_after_revisit", [True, False])
 def test_revisit_pairs_are_kept_or_dropped_whole(tmp_path: Path, cut_after_revisit: bool) -> None:
-    from storage.warc import IDENTICAL_PAYLOAD, payload_digest  # with write_revisit
+    from storage.warc import IDENTICAL_PAYLOAD  # with write_revisit
+    from storage.warc_blocks import payload_digest
 
     layout = ArchiveLayout(tmp_path).ensure()
     writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host")

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from scrapy.settings import BaseSettings
 
+from crawler.cluster.connection import client_options
 from crawler.cluster.identity import worker_id
-from crawler.cluster.state import client_options
 
 
 class ClusterAddon:

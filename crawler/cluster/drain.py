@@ -4,7 +4,7 @@ When the crawl closes, :class:`crawler.cluster.scheduler.LeasingScheduler` stops
 :func:`drain` takes over: it waits for the step in flight, puts the requests taken ahead and not
 started back into the queue (their leases end with them, :func:`put_back_unstarted`) and sends
 the last batched steps until nothing is held. When a step fails (Redis gone, or Redis lost the
-run: :class:`crawler.cluster.state.StateLost`), what never reached Redis is recorded as a failure
+run: :class:`.connection.StateLost`), what never reached Redis is recorded as a failure
 due at once (:func:`record_lost`), so the next run asks for it again; leases not ended stay in
 Redis and come back to the queue once this worker is found dead (if Redis lost them too, the
 re-seeded run finds their pages again through the outlets' hubs).
@@ -32,7 +32,7 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from crawler.cluster.state import Push
+from crawler.cluster.queue_state import Push
 from pipelines import signals as na_signals
 
 if TYPE_CHECKING:

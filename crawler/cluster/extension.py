@@ -22,7 +22,7 @@ expires.
 
 Redis back, but empty (restarted without persistence, flushed): its queue, seen-URL filter and
 run keys are gone, and the run would look over. The scripts the worker runs anyway check the
-cluster's epoch (:class:`crawler.cluster.state.StateLost`); the first to find it gone closes the
+cluster's epoch (:class:`.connection.StateLost`); the first to find it gone closes the
 crawl with reason ``cluster_state_lost`` (exit 1) and an error naming the cause, never
 ``finished``: what was in flight is recorded as failed, due at once, and a new run (seeded
 again) skips what the archives hold.
@@ -53,7 +53,9 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 
-from crawler.cluster.state import ClusterState, FlushResult, StateLost, redact
+from crawler.cluster.archived_state import FlushResult
+from crawler.cluster.connection import StateLost
+from crawler.cluster.state import ClusterState, redact
 from pipelines.run_id import run_id_for
 from pipelines.twisted_util import nudge_engine
 from storage.clock import iso, utc_now

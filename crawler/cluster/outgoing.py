@@ -1,6 +1,6 @@
 """What a request this worker found becomes before the leasing scheduler's step sends it.
 
-:func:`push_for` turns a request into the :class:`crawler.cluster.state.Push` the batched step
+:func:`push_for` turns a request into the :class:`.queue_state.Push` the batched step
 sends, or drops it: a duplicate of one this worker queued already at that depth or shallower
 (remembered here, up to ``LOCAL_SEEN_MAX`` fingerprints: pages link the same URLs over and over,
 and each is asked of the shared filter once), or one that cannot be serialized (recorded,
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from scrapy import Request
 
 from crawler.cluster.drain import record_lost
-from crawler.cluster.state import Push
+from crawler.cluster.queue_state import Push
 from crawler.requisite_links import REQUISITE
 from pipelines import signals as na_signals
 

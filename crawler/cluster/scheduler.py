@@ -34,7 +34,7 @@ only, or at once under the lease of the request it replaces (a redirect to anoth
 
 Redis errors are counted and survived: a failed step is sent again (``CLUSTER_SYNC_INTERVAL``
 later), after a look for what it may have taken (:meth:`ClusterState.recover`); the cluster
-extension decides whether Redis is gone for good (or lost the run: :class:`.state.StateLost`).
+extension decides whether Redis is gone for good (or lost the run: :class:`.connection.StateLost`).
 The close, and what never reached Redis by then, is :mod:`crawler.cluster.drain`'s.
 
 Settings: ``URLLENGTH_LIMIT``, ``REDIRECT_MAX_TIMES`` (admission),
@@ -68,9 +68,11 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler.cluster.admission import Admission
+from crawler.cluster.connection import StateLost
 from crawler.cluster.drain import Held, drain
 from crawler.cluster.outgoing import keep_local, push_for
-from crawler.cluster.state import MAX_BATCH, ClusterState, StateLost, SyncResult
+from crawler.cluster.queue_state import MAX_BATCH, SyncResult
+from crawler.cluster.state import ClusterState
 from pipelines import signals as na_signals
 from pipelines.twisted_util import nudge_engine
 

@@ -30,7 +30,7 @@ import argparse
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 
-from crawler.cluster_commands import worker_part
+from crawler.cli.cluster_commands import worker_part
 from crawler.outlets import ConfigError, load_config
 from crawler.redaction import protect
 from crawler.runner import crawl_archive, prepare_secrets, reported

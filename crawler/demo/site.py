@@ -4,8 +4,8 @@
 ``port_base`` is given), renders every page once the ports are known, and serves them from
 memory in daemon threads. Besides the article pages each outlet has a home page, section pages,
 ``robots.txt``, a sitemap index with a plain and a gzipped Google-news sitemap, and an RSS or
-Atom feed. Every request is logged in :attr:`DemoSite.requests` so tests can see what a crawl
-fetched.
+Atom feed (rendered by :mod:`crawler.demo.outlet_pages`). Every request is logged in
+:attr:`DemoSite.requests` so tests can see what a crawl fetched. Reads no settings.
 """
 
 from __future__ import annotations
@@ -16,22 +16,19 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape as xml_escape
 
 from crawler.demo import assets, templates
-from crawler.demo.content import OUTLETS, STORIES, OutletSpec, Story
+from crawler.demo import page_chrome as chrome
+from crawler.demo.content import OUTLETS, Story
+from crawler.demo.outlet_pages import Resource, build_outlet, html_resource, static_resources
+from crawler.demo.stories import STORIES
 
 DEFAULT_USER_AGENT = "newsarchiver-demo/0.1 (+http://127.0.0.1/contact)"
-HTML_UTF8 = "text/html; charset=utf-8"
-SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
-NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 CDN = "cdn"  # the RequestLog outlet of the shared requisites host
 _T = TypeVar("_T")
 
@@ -71,211 +68,6 @@ class DemoArticle:
         return "\n\n".join(self.paragraphs)
 
 
-@dataclass(frozen=True)
-class _Resource:
-    """A prepared response; `gzip_ok` pages are compressed on the wire when the client allows."""
-
-    status: int
-    content_type: str
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
-    gzip_ok: bool = False
-    etag: str | None = None
-
-
-def _html(
-    text: str,
-    *,
-    charset: str = "utf-8",
-    status: int = 200,
-    headers: tuple[tuple[str, str], ...] = (),
-    etag: str | None = None,
-    gzip_ok: bool = False,
-) -> _Resource:
-    # A legacy-charset page gets a bare "text/html": its <meta> is the only charset declaration.
-    ctype = HTML_UTF8 if charset == "utf-8" else "text/html"
-    return _Resource(status, ctype, text.encode(charset), headers, gzip_ok, etag)
-
-
-def _http_date(iso: str) -> str:
-    return format_datetime(datetime.fromisoformat(iso).astimezone(timezone.utc), usegmt=True)
-
-
-def _summary(story: Story) -> str:
-    # Hubs and feeds show the standfirst's first sentence, as real teasers do.
-    first = story.paragraphs[0]
-    return first.split(". ")[0].rstrip(".") + "."
-
-
-def _sitemap_index(base: str, newest: str) -> bytes:
-    entries = "".join(
-        f"<sitemap><loc>{base}{p}</loc><lastmod>{newest}</lastmod></sitemap>\n"
-        for p in ("/sitemap-articles.xml", "/sitemap-news.xml.gz")
-    )
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="{SITEMAP_NS}">\n'
-        f"{entries}</sitemapindex>\n"
-    ).encode()
-
-
-def _plain_sitemap(base: str, spec: OutletSpec, stories: list[Story]) -> bytes:
-    # Hubs are listed too, as on real sites: the crawler must not take them for articles.
-    urls = [f"<url><loc>{base}/</loc><changefreq>hourly</changefreq></url>"]
-    urls += [f"<url><loc>{base}{path}</loc></url>" for path, _ in spec.sections]
-    urls += [
-        f"<url><loc>{base}{s.path}</loc><lastmod>{s.published}</lastmod></url>" for s in stories
-    ]
-    body = "\n".join(urls)
-    head = f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{SITEMAP_NS}">'
-    return f"{head}\n{body}\n</urlset>\n".encode()
-
-
-def _news_sitemap(base: str, spec: OutletSpec, stories: list[Story]) -> bytes:
-    urls = "\n".join(
-        f"<url><loc>{base}{s.path}</loc><news:news><news:publication>"
-        f"<news:name>{xml_escape(spec.site_name)}</news:name>"
-        f"<news:language>{s.lang}</news:language></news:publication>"
-        f"<news:publication_date>{s.published}</news:publication_date>"
-        f"<news:title>{xml_escape(s.title)}</news:title></news:news></url>"
-        for s in stories
-    )
-    xml = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<urlset xmlns="{SITEMAP_NS}" xmlns:news="{NEWS_NS}">\n{urls}\n</urlset>\n'
-    )
-    return gzip.compress(xml.encode(), mtime=0)
-
-
-def _rss(base: str, spec: OutletSpec, stories: list[Story]) -> bytes:
-    items = "\n".join(
-        f"<item><title>{xml_escape(s.title)}</title><link>{base}{s.path}</link>"
-        f'<guid isPermaLink="true">{base}{s.path}</guid>'
-        f"<pubDate>{_http_date(s.published).replace('GMT', '+0000')}</pubDate>"
-        f"<dc:creator>{xml_escape(s.author)}</dc:creator>"
-        f"<description>{xml_escape(_summary(s))}</description></item>"
-        for s in stories
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-        'xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
-        f"<title>{xml_escape(spec.site_name)}</title><link>{base}/</link>"
-        f"<description>Latest stories from {xml_escape(spec.site_name)}</description>"
-        f"<language>{spec.language}</language>"
-        f'<atom:link href="{base}/rss.xml" rel="self" type="application/rss+xml"/>\n'
-        f"{items}\n</channel>\n</rss>\n"
-    ).encode()
-
-
-def _atom(base: str, spec: OutletSpec, stories: list[Story]) -> bytes:
-    updated = max(s.published for s in stories)
-    entries = "\n".join(
-        f'<entry><title>{xml_escape(s.title)}</title><link rel="alternate" href="{base}{s.path}"/>'
-        f"<id>{base}{s.path}</id><published>{s.published}</published>"
-        f"<updated>{s.published}</updated><author><name>{xml_escape(s.author)}</name></author>"
-        f"<summary>{xml_escape(_summary(s))}</summary></entry>"
-        for s in stories
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
-        f"<title>{xml_escape(spec.site_name)}</title><id>{base}/</id><updated>{updated}</updated>"
-        f'<link rel="self" href="{base}/atom.xml"/><link rel="alternate" href="{base}/"/>\n'
-        f"{entries}\n</feed>\n"
-    ).encode()
-
-
-def _robots(base: str, spec: OutletSpec) -> bytes:
-    rules = "".join(f"Disallow: {p}\n" for p in spec.robots_disallow)
-    return (
-        f"# robots.txt for {spec.site_name}\nUser-agent: *\n{rules}\n"
-        f"Sitemap: {base}/sitemap_index.xml\n"
-    ).encode()
-
-
-def _assets(files: dict[str, tuple[str, bytes]]) -> dict[str, _Resource]:
-    # a year's caching, as outlets serve their static files
-    cache = (("Cache-Control", "public, max-age=31536000"),)
-    return {path: _Resource(200, ctype, body, cache) for path, (ctype, body) in files.items()}
-
-
-def build_outlet(
-    spec: OutletSpec, base: str, stories: list[Story], cdn: str = ""
-) -> dict[str, _Resource]:
-    """Every path of one outlet, rendered for the outlet's base URL; pages name their requisites
-    (:mod:`crawler.demo.assets`) when the base URL of the CDN host is given."""
-    render = templates.ARTICLE_TEMPLATES[spec.template]
-    linked = sorted((s for s in stories if s.linked), key=lambda s: s.published, reverse=True)
-    # The robots-disallowed draft is linked from the home page only.
-    public = [s for s in linked if "robots_disallowed" not in s.features]
-    res: dict[str, _Resource] = _assets(assets.outlet_assets(spec.name)) if cdn else {}
-    if cdn and spec.template == "iconfont":
-        loop = base + assets.LOOPING_CSS
-        res[assets.LOOPING_CSS] = _html(templates.render_moved(loop), status=301,
-                                        headers=(("Location", loop),))  # fmt: skip
-
-    def page(path: str, related: tuple[str, ...] = ()) -> templates.Page:
-        return templates.Page(spec.site_name, base + path, spec.sections, related, cdn)
-
-    # a section-only story is linked from its section page alone: not home, not related links
-    listed = [s for s in public if "section_only" not in s.features]
-    for story in stories:
-        if cdn:
-            res.update(_assets(assets.photo_assets(story.path)))
-        related = tuple(s.link_path for s in listed if s is not story)
-        body = render(story, page(story.path, related))
-        etag = '"' + hashlib.sha1(body.encode("utf-8")).hexdigest()[:20] + '"'
-        headers = (("Last-Modified", _http_date(story.published)), ("ETag", etag))
-        res[story.path] = _html(
-            body,
-            charset=story.charset,
-            headers=headers,
-            etag=etag,
-            gzip_ok="gzip" in story.features,
-        )
-        if story.old_path:
-            location = base + story.path
-            res[story.old_path] = _html(
-                templates.render_moved(location), status=301, headers=(("Location", location),)
-            )
-
-    items = [(s.link_path, s.title, _summary(s)) for s in linked]
-    dead = [(path, "Withdrawn story", "This story was withdrawn.") for path in spec.dead_links]
-    home = [i for s, i in zip(linked, items, strict=True) if "section_only" not in s.features]
-    res["/"] = _html(templates.render_hub(page("/"), "Top stories", home + dead))
-    for path, label in spec.sections:
-        section_items = [
-            i for s, i in zip(linked, items, strict=True) if s.section == path and s in public
-        ]
-        res[path] = _html(
-            templates.render_hub(page(path), f"{label} | {spec.site_name}", section_items)
-        )
-    if spec.template == "regional":
-        res[templates.VIDEO_PATH] = _html(templates.render_video(page(templates.VIDEO_PATH)))
-
-    in_sitemap = [s for s in stories if s.in_sitemap]
-    plain = [s for s in in_sitemap if s.linked or spec.sitemap_only_in == "plain"]
-    news = [s for s in in_sitemap if s.linked or spec.sitemap_only_in == "news"]
-    newest = max(s.published for s in stories)
-    xml = "application/xml; charset=utf-8"
-    res["/robots.txt"] = _Resource(200, "text/plain; charset=utf-8", _robots(base, spec))
-    res["/sitemap_index.xml"] = _Resource(200, xml, _sitemap_index(base, newest))
-    res["/sitemap-articles.xml"] = _Resource(200, xml, _plain_sitemap(base, spec, plain))
-    # A gzipped sitemap is a gzip *file*: no Content-Encoding, the client unpacks it itself.
-    res["/sitemap-news.xml.gz"] = _Resource(
-        200, "application/x-gzip", _news_sitemap(base, spec, news)
-    )
-    in_feed = sorted((s for s in stories if s.in_feed), key=lambda s: s.published, reverse=True)
-    if spec.feed == "atom":
-        res["/atom.xml"] = _Resource(
-            200, "application/atom+xml; charset=utf-8", _atom(base, spec, in_feed)
-        )
-    else:
-        res["/rss.xml"] = _Resource(
-            200, "application/rss+xml; charset=utf-8", _rss(base, spec, in_feed)
-        )
-    return res
-
-
 def _accepts_gzip(header: str | None) -> bool:
     """Whether an Accept-Encoding value allows gzip ("gzip;q=0" forbids it)."""
     for part in (header or "").split(","):
@@ -302,7 +94,7 @@ class _OutletServer(ThreadingHTTPServer):
         self.host = address[0]
         self.site = site
         self.outlet = outlet
-        self.resources: dict[str, _Resource] = {}
+        self.resources: dict[str, Resource] = {}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -326,8 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path or "/"
         res = self.server.resources.get(path)
         if res is None:
-            res = _html(
-                templates.render_not_found(site.name_of(self.server.outlet), path), status=404
+            res = html_resource(
+                chrome.render_not_found(site.name_of(self.server.outlet), path), status=404
             )
         status, body = res.status, res.body
         headers = [("Content-Type", res.content_type), *res.headers]
@@ -397,7 +189,7 @@ class DemoSite:
             self.stop()
             raise
         self._cdn = f"http://{cdn.host}:{cdn.server_address[1]}"
-        cdn.resources = _assets(assets.cdn_assets())
+        cdn.resources = static_resources(assets.cdn_assets())
         self._outlets, self._articles = {}, []
         for spec in OUTLETS:
             run = self._running[spec.name]

@@ -1,4 +1,4 @@
-"""HTML templates of the demo outlets: one article renderer per outlet look, plus hub pages.
+"""HTML templates of the demo outlets: one article renderer per outlet look.
 
 Each article template carries the defects a real outlet's markup leaves in naively scraped text
 (see /work/shared/seeds/README.md for the kinds, all wording here is our own):
@@ -13,18 +13,29 @@ Each article template carries the defects a real outlet's markup leaves in naive
 * ``wire`` - clean markup.
 
 Every string of those defect blocks is listed in :data:`BOILERPLATE`: none may survive cleaning.
+The chrome they share and the pages that are not articles (hubs, video, 404, 301) are
+:mod:`crawler.demo.page_chrome`. Reads no settings.
 """
 
 from __future__ import annotations
 
-import html
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from crawler.demo import assets
 from crawler.demo.content import Story
+from crawler.demo.page_chrome import (
+    VIDEO_CAPTION,
+    VIDEO_PATH,
+    Page,
+    article_meta,
+    display_date,
+    doc,
+    esc,
+    jsonld,
+    nav,
+    page_head,
+    paras,
+)
 
 ICON_LABELS = (
     "icon-bookmark",
@@ -68,8 +79,6 @@ PICK_TEASERS = (
     "Ostry Rovers stun league leaders with a last-minute…",
 )
 VIDEO_HEADING = "Watch Our Video Of The Week"
-VIDEO_CAPTION = "Drone footage: the Wendle from source to sea"
-VIDEO_PATH = "/video/week-11-wendle-from-the-air"
 MORE_TEASERS = (
     "Missing spaniel found safe after three nights on the moor, owners say she…",
     "Price of heating oil in Eastmoor this week: the average cost per litre…",
@@ -99,116 +108,25 @@ BOILERPLATE: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Page:
-    """Where a page lives and what its chrome links to."""
-
-    site_name: str
-    url: str  # canonical absolute URL
-    nav: tuple[tuple[str, str], ...]  # (href, label) of the section pages
-    related: tuple[str, ...] = ()  # hrefs of other linked stories, for teaser blocks
-    cdn: str = ""  # base URL of the shared "CDN" host of the requisites (crawler.demo.assets)
-
-
-def esc(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _display_date(iso: str) -> str:
-    return datetime.fromisoformat(iso).strftime("%d %b, %Y %H:%M")
-
-
-def _jsonld(story: Story, page: Page, *, ascii_only: bool) -> str:
-    data = {
-        "@context": "https://schema.org",
-        "@type": "NewsArticle",
-        "headline": story.title,
-        "datePublished": story.published,
-        "author": {"@type": "Person", "name": story.author},
-        "publisher": {"@type": "Organization", "name": page.site_name},
-        "mainEntityOfPage": page.url,
-        "inLanguage": story.lang,
-    }
-    # "</" inside a script element would end it early.
-    text = json.dumps(data, ensure_ascii=ascii_only).replace("</", "<\\/")
-    return f'<script type="application/ld+json">{text}</script>'
-
-
-def _head(
-    title: str,
-    page: Page,
-    *,
-    og_type: str | None,
-    charset: str = "utf-8",
-    extra: tuple[str, ...] = (),
-) -> str:
-    if charset == "utf-8":
-        charset_tag = '<meta charset="utf-8">'
-    else:
-        # Legacy pages declare the charset only here; the HTTP header says just text/html.
-        charset_tag = f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">'
-    lines = [
-        charset_tag,
-        f"<title>{esc(title)} | {esc(page.site_name)}</title>",
-        f'<link rel="canonical" href="{esc(page.url)}">',
-        f'<meta property="og:title" content="{esc(title)}">',
-        f'<meta property="og:site_name" content="{esc(page.site_name)}">',
-        f'<meta property="og:url" content="{esc(page.url)}">',
-    ]
-    if og_type:
-        lines.append(f'<meta property="og:type" content="{og_type}">')
-    if page.cdn:
-        lines.extend(assets.head_links(page.cdn))
-    lines.extend(extra)
-    return "<head>\n" + "\n".join(lines) + "\n</head>"
-
-
-def _article_meta(story: Story, page: Page, *, published_meta: bool) -> tuple[str, ...]:
-    origin = "/".join(page.url.split("/")[:3])
-    out = [
-        f'<meta name="author" content="{esc(story.author)}">',
-        f'<meta property="og:image" content="{esc(origin + assets.photo_path(story.path))}">',
-    ]
-    if published_meta:
-        out.append(f'<meta property="article:published_time" content="{story.published}">')
-    return tuple(out)
-
-
-def _nav(page: Page) -> str:
-    items = "".join(f'<li><a href="{esc(h)}">{esc(label)}</a></li>' for h, label in page.nav)
-    return f'<nav><ul><li><a href="/">Home</a></li>{items}</ul></nav>'
-
-
-def _paras(paragraphs: tuple[str, ...] | list[str]) -> str:
-    return "\n".join(f"<p>{esc(p)}</p>" for p in paragraphs)
-
-
-def _doc(lang: str, head: str, body_class: str, body: str) -> str:
-    return (
-        f'<!DOCTYPE html>\n<html lang="{lang}">\n{head}\n'
-        f'<body class="{body_class}">\n{body}\n</body>\n</html>\n'
-    )
-
-
 def render_iconfont(story: Story, page: Page) -> str:
     """The Aldercombe Beacon: icon labels, title twice, comment policy, podcast player, and a
     print stylesheet whose URL redirects to itself."""
-    head = _head(
+    head = page_head(
         story.title,
         page,
         og_type="article",
         charset=story.charset,
         extra=(
-            *_article_meta(story, page, published_meta=True),
-            _jsonld(story, page, ascii_only=False),
+            *article_meta(story, page, published_meta=True),
+            jsonld(story, page, ascii_only=False),
             f'<link rel="stylesheet" media="print" href="{assets.LOOPING_CSS}">',
         ),
     )
     # The icon font failed to load, so each glyph's ligature name is left as visible text.
     icons = "".join(f'<span class="icon {label}">{label}</span>' for label in ICON_LABELS)
     lead, *body = story.paragraphs
-    masthead = f'<a class="logo" href="/">{esc(page.site_name)}</a>{_nav(page)}'
-    when = f'<time datetime="{story.published}">{_display_date(story.published)}</time>'
+    masthead = f'<a class="logo" href="/">{esc(page.site_name)}</a>{nav(page)}'
+    when = f'<time datetime="{story.published}">{display_date(story.published)}</time>'
     main = f"""<header class="masthead">{masthead}</header>
 <main>
 <article class="article">
@@ -220,7 +138,7 @@ def render_iconfont(story: Story, page: Page) -> str:
 <div class="article__author">By <a rel="author" href="/">{esc(story.author)}</a></div>
 <div class="article__body">
 <h2 class="article__title-repeat"><strong>{esc(story.title)}</strong></h2>
-{_paras(body)}
+{paras(body)}
 <div class="comment-policy"><p>{esc(COMMENT_POLICY)}</p></div>
 <div class="podcast-player"><span class="podcast-player__label">{PODCAST_LABEL}</span>
 <span class="podcast-player__time">0:00</span>
@@ -230,7 +148,7 @@ def render_iconfont(story: Story, page: Page) -> str:
 </article>
 </main>
 <footer class="site-footer"><p>Independent news for the Wendle valley since 1888.</p></footer>"""
-    return _doc(story.lang, head, "beacon article-page", main)
+    return doc(story.lang, head, "beacon article-page", main)
 
 
 def _ascii_refs(text: str) -> str:
@@ -240,21 +158,21 @@ def _ascii_refs(text: str) -> str:
 def render_aggregator(story: Story, page: Page) -> str:
     """PressWire Hub: hidden error banner, body twice, legal disclaimer, "No comment"."""
     # No og:type on this outlet's articles: JSON-LD is its only article signal.
-    head = _head(
+    head = page_head(
         story.title,
         page,
         og_type=None,
         charset=story.charset,
         extra=(
-            *_article_meta(story, page, published_meta=False),
-            _jsonld(story, page, ascii_only=True),
+            *article_meta(story, page, published_meta=False),
+            jsonld(story, page, ascii_only=True),
             "<style>.print-copy{display:none}@media print{.print-copy{display:block}}</style>",
         ),
     )
     code, title, message = ERROR_BANNER
     lead, *body = story.paragraphs
-    copy = f'<p class="summary">{esc(lead)}</p>\n{_paras(body)}'
-    main = f"""<header class="pwh-header"><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
+    copy = f'<p class="summary">{esc(lead)}</p>\n{paras(body)}'
+    main = f"""<header class="pwh-header"><a href="/">{esc(page.site_name)}</a>{nav(page)}</header>
 <div class="error-banner" hidden><div class="error-banner__code">{code}</div>
 <div class="error-banner__title">{title}</div><p>{esc(message)}</p></div>
 <div id="content">
@@ -262,7 +180,7 @@ def render_aggregator(story: Story, page: Page) -> str:
 <h1 class="news-item__title">{esc(story.title)}</h1>
 {assets.photo_html(story.path)}
 <div class="news-item__meta"><span class="author">{esc(story.author)}</span>
-<time datetime="{story.published}">{_display_date(story.published)}</time></div>
+<time datetime="{story.published}">{display_date(story.published)}</time></div>
 <div class="news-body">
 {copy}
 </div>
@@ -273,7 +191,7 @@ def render_aggregator(story: Story, page: Page) -> str:
 <section class="comments"><h3>Comments</h3><p class="comments__empty">{NO_COMMENT}</p></section>
 </article>
 </div>"""
-    return _ascii_refs(_doc(story.lang, head, "pwh", main))
+    return _ascii_refs(doc(story.lang, head, "pwh", main))
 
 
 def _teasers(css: str, hrefs: tuple[str, ...], texts: tuple[str, ...]) -> str:
@@ -288,14 +206,14 @@ def _teasers(css: str, hrefs: tuple[str, ...], texts: tuple[str, ...]) -> str:
 
 def render_regional(story: Story, page: Page) -> str:
     """Wendle Valley Daily: EDITOR'S PICKS inside the body, video and teasers after it."""
-    head = _head(
+    head = page_head(
         story.title,
         page,
         og_type="article",
         charset=story.charset,
         extra=(
-            *_article_meta(story, page, published_meta=True),
-            _jsonld(story, page, ascii_only=False),
+            *article_meta(story, page, published_meta=True),
+            jsonld(story, page, ascii_only=False),
         ),
     )
     lead, *body = story.paragraphs
@@ -304,8 +222,8 @@ def render_regional(story: Story, page: Page) -> str:
         f"{_teasers('editors-picks__list', page.related, PICK_TEASERS)}</div>"
     )
     cut = min(2, len(body))
-    content = "\n".join([_paras(body[:cut]), picks, _paras(body[cut:])])
-    brand = f'<a class="brand" href="/">{esc(page.site_name)}</a>{_nav(page)}'
+    content = "\n".join([paras(body[:cut]), picks, paras(body[cut:])])
+    brand = f'<a class="brand" href="/">{esc(page.site_name)}</a>{nav(page)}'
     when = f'<time class="published" datetime="{story.published}">'
     main = f"""<header class="site-header">{brand}</header>
 <div class="wrap">
@@ -313,7 +231,7 @@ def render_regional(story: Story, page: Page) -> str:
 <header class="entry-header"><h1 class="entry-title">{esc(story.title)}</h1>
 {assets.photo_html(story.path)}
 <div class="entry-meta">By <span class="author vcard">{esc(story.author)}</span> |
-{when}{_display_date(story.published)}</time></div></header>
+{when}{display_date(story.published)}</time></div></header>
 <div class="lead">{esc(lead)}</div>
 <div class="entry-content">
 {content}
@@ -323,35 +241,35 @@ def render_regional(story: Story, page: Page) -> str:
 {_teasers("more-teasers", page.related, MORE_TEASERS)}
 </article>
 </div>"""
-    return _doc(story.lang, head, "valley single-post", main)
+    return doc(story.lang, head, "valley single-post", main)
 
 
 def render_wire(story: Story, page: Page) -> str:
     """Northgate Press Agency: clean markup, og:type and published_time only (no JSON-LD), and
     a touch icon its server does not have (a requisite that fails, as many outlets' do)."""
-    head = _head(
+    head = page_head(
         story.title,
         page,
         og_type="article",
         charset=story.charset,
         extra=(
-            *_article_meta(story, page, published_meta=True),
+            *article_meta(story, page, published_meta=True),
             f'<link rel="apple-touch-icon" href="{assets.MISSING_ICON}">',
         ),
     )
     lead, *body = story.paragraphs
-    main = f"""<header><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
+    main = f"""<header><a href="/">{esc(page.site_name)}</a>{nav(page)}</header>
 <main>
 <article class="wire-story">
 <h1>{esc(story.title)}</h1>
 {assets.photo_html(story.path)}
 <p class="dateline"><span class="byline">{esc(story.author)}</span>,
-<time datetime="{story.published}">{_display_date(story.published)}</time></p>
+<time datetime="{story.published}">{display_date(story.published)}</time></p>
 <p class="lede">{esc(lead)}</p>
-{_paras(body)}
+{paras(body)}
 </article>
 </main>"""
-    return _doc(story.lang, head, "npa", main)
+    return doc(story.lang, head, "npa", main)
 
 
 ARTICLE_TEMPLATES: dict[str, Callable[[Story, Page], str]] = {
@@ -360,50 +278,3 @@ ARTICLE_TEMPLATES: dict[str, Callable[[Story, Page], str]] = {
     "regional": render_regional,
     "wire": render_wire,
 }
-
-
-def render_hub(
-    page: Page, heading: str, items: list[tuple[str, str, str]], *, lang: str = "en"
-) -> str:
-    """A home or section page: og:type website and no NewsArticle, so it is never an article.
-
-    ``items`` are (href, headline, summary) teasers.
-    """
-    head = _head(heading, page, og_type="website")
-    cards = "\n".join(
-        f'<li class="teaser"><a href="{esc(href)}">{esc(title)}</a><p>{esc(summary)}</p></li>'
-        for href, title, summary in items
-    )
-    body = f"""<header><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
-<main>
-<h1>{esc(heading)}</h1>
-<ul class="teasers">
-{cards}
-</ul>
-</main>"""
-    return _doc(lang, head, "hub", body)
-
-
-def render_video(page: Page) -> str:
-    """The video page behind "Watch Our Video Of The Week": not an article."""
-    head = _head(VIDEO_CAPTION, page, og_type="video.other")
-    body = f"""<header><a href="/">{esc(page.site_name)}</a>{_nav(page)}</header>
-<main><h1>{esc(VIDEO_CAPTION)}</h1><video controls preload="none"></video></main>"""
-    return _doc("en", head, "video", body)
-
-
-def render_not_found(site_name: str, path: str) -> str:
-    head = (
-        f'<head>\n<meta charset="utf-8">\n<title>Page not found | {esc(site_name)}</title>\n</head>'
-    )
-    body = (
-        f"<main><h1>Page not found</h1><p>Nothing lives at {esc(path)}.</p>"
-        '<a href="/">Home</a></main>'
-    )
-    return _doc("en", head, "not-found", body)
-
-
-def render_moved(location: str) -> str:
-    head = '<head>\n<meta charset="utf-8">\n<title>Moved Permanently</title>\n</head>'
-    body = f'<p>This story has moved to <a href="{esc(location)}">{esc(location)}</a>.</p>'
-    return _doc("en", head, "moved", body)

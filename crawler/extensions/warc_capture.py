@@ -79,8 +79,8 @@ from storage.warc import (
     WarcFileWriter,
     WarcRef,
     capture_row,
-    payload_sha1,
 )
+from storage.warc_blocks import payload_sha1
 from storage.warc_repair import RepairResult, repair_open_warcs
 
 logger = logging.getLogger(__name__)

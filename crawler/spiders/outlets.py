@@ -29,6 +29,10 @@ and the article's ``canonical_url`` go by; the WARC keeps the URL as fetched. Re
 ``url_identity``: the identity, when it is not the URL requested. A failure of an earlier run is
 requested again at the URL it was recorded with (it heals by that URL).
 
+The spider is built in parts: :class:`crawler.crawl_requests.CrawlRequests` (the seeds, and the
+request for a URL found or none), :class:`crawler.link_following.LinkFollowing` (a page's links,
+sitemap and feed entries); here, routing a page by what its worker made of it, and failures.
+
 Stats: ``spider/pages/{hub,article}``, ``spider/article_signal/<signal>``, ``spider/not_html``
 (every page that is not HTML), ``spider/failed/<reason>``,
 ``spider/sitemap/{index,urlset,too_large}``, ``spider/feed/entries``, ``spider/known_urls``
@@ -48,29 +52,17 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse, Response, TextResponse
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from crawler.cluster.admission import admitted_failures
 from crawler.cluster.state import ClusterState
-from crawler.discovery import SitemapTooLarge
 from crawler.failure_reasons import failed_request, failure_reason
-from crawler.link_forms import (
-    ArchiveIdentities,
-    count_forms,
-    feed_base,
-    forms_of,
-    read_feed,
-    read_sitemap,
-)
+from crawler.link_following import LinkFollowing
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import ConfigError, CrawlConfig, OutletConfig, load_config
 from crawler.page_analysis import PageAnalysis
@@ -83,19 +75,13 @@ from pipelines import signals as na_signals
 from pipelines.items import ArticleItem
 from pipelines.page_bytes import PageType, page_type
 from storage.clock import iso, utc_now
-from storage.failures import requeue_plan
 from storage.known_pages import KnownPages
-from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
-from storage.url_identity import UrlForms
 
 logger = logging.getLogger(__name__)
 
-ARTICLE_KINDS = {"page", "feed_entry"}  # what may be an article; hubs, sitemaps, feeds are not
-LINKED_MAX = 500_000  # URLs remembered as linked (some 60 MB), then forgotten at once
 
-
-class OutletsSpider(Spider):
+class OutletsSpider(LinkFollowing):
     name = "outlets"
 
     def __init__(
@@ -153,70 +139,6 @@ class OutletsSpider(Spider):
             crawler.settings.set("USER_AGENT", spider.crawl_config.user_agent, priority="spider")
         return spider
 
-    async def start(self) -> AsyncIterator[Any]:
-        if self.settings.getbool("CLUSTER_ENABLED"):
-            await self._seed_cluster()
-            return
-        async for request in self._seeds():
-            yield request
-
-    async def _seed_cluster(self) -> None:
-        """A distributed crawl: the seeding worker puts every seed into the shared queue at
-        once (not as fast as its own downloader takes them: a worker killed while seeding would
-        lose the rest), then says so; the other workers only take from the queue."""
-        self._cluster = ClusterState.for_crawler(self.crawler)
-        seed_only = self.settings.getbool("CLUSTER_SEED_ONLY")  # newsarchiver seed
-        if not seed_only and not self._cluster.should_seed():
-            self._count("cluster/seeds/not_mine")
-            await self._load_known()
-            return
-        assert self.crawler.engine is not None
-        async for request in self._seeds():
-            self.crawler.engine.crawl(request)
-            self._count("cluster/seeds/queued")
-        self._cluster.seeded()  # the other workers may now close once the queue is empty
-
-    async def _seeds(self) -> AsyncIterator[Any]:
-        await self._load_known()
-        failures = await maybe_deferred_to_future(deferToThread(self._failures_to_retry))
-        # the probes first: the pages after them are judged by their answers
-        probed = {f["outlet"] for f in failures} if self.retry_mode else None
-        for outlet in self.crawl_config.outlets:
-            if probed is None or outlet.name in probed:
-                probe = self.probes.request(outlet, self.parse_probe, self.on_probe_error)
-                if probe is not None:
-                    yield probe
-        if not self.settings.getbool("CLUSTER_ENABLED"):  # there, any worker may take a probe
-            await self.probes.answers(self.settings.getfloat("DOWNLOAD_TIMEOUT") + 5)
-        for failure in failures:
-            outlet = self.crawl_config.outlet(failure["outlet"])
-            kind = failure["kind"] or "page"
-            if kind not in self._callbacks:  # not a page (a requisite listed by an older version)
-                continue
-            self._count("spider/requeued")
-            # at the URL recorded (it heals by that URL), known by its identity
-            forms = forms_of(failure["url"], outlet)._replace(fetch=failure["url"])
-            yield self._request(failure["url"], outlet, kind, self._callbacks[kind], force=True,
-                                forms=forms)  # fmt: skip
-        if self.retry_mode:
-            return
-        for outlet in self.crawl_config.outlets:
-            for kind, urls in (("hub", outlet.start_urls), ("sitemap", outlet.sitemaps),
-                               ("feed", outlet.feeds)):  # fmt: skip
-                for url in urls:
-                    if request := self._request(url, outlet, kind, self._callbacks[kind]):
-                        yield request
-
-    def parse_probe(self, response: Response) -> list[Any]:
-        """The probe's answer was read on arrival (NotFoundProbes.answered): nothing to follow."""
-        return []
-
-    def on_probe_error(self, failure: Failure) -> None:
-        request = failed_request(failure)
-        self.probes.failed(request)
-        if request is not None:
-            self._signal(na_signals.request_done, request=request)
-
     async def judged(self, request: Request, response: HtmlResponse) -> Verdict:
         """The soft-failure verdict on a page (:class:`~crawler.soft_failures.PageJudge`, for
         the retry middleware): its page worker reads everything else of it in the same pass."""
@@ -225,42 +147,6 @@ class OutletsSpider(Spider):
         except KeyError:
             return KEEP  # not an outlet's page (robots.txt…)
         return (await self._analysed(request, response, outlet, judge=True)).verdict
-
-    @staticmethod
-    def _found_url(meta: dict[str, Any], url: str) -> str:
-        return str((meta.get("redirect_urls") or [url])[0])
-
-    def identity(self, meta: dict[str, Any], url: str) -> str:
-        """The identity of the URL a request was made for (before redirects): the one this
-        process made with it, else made again (a request read from the shared queue carries
-        none: queue data is not trusted to say what an URL is)."""
-        known = meta.get("url_identity")
-        if isinstance(known, str):
-            return known
-        found = self._found_url(meta, url)
-        try:
-            outlet = self.crawl_config.outlet(str(meta.get("outlet")))
-        except KeyError:  # not an outlet's request (robots.txt…)
-            return found
-        return forms_of(found, outlet).identity
-
-    def _shallower(self, forms: UrlForms, depth: int, outlet: OutletConfig) -> Request | None:
-        """A page linked again at a lesser depth than its request was made with. Pages are
-        fetched concurrently, so a section page may first be found one hop deeper, through an
-        article (its menu), than through the home page: its request, still queued or on its
-        way, is read at the lesser depth (_analysed); one read already at the outlet's depth,
-        its links not followed, is fetched again (a hub: an article's links are its own
-        teasers). In a distributed crawl the shared queue sees to it."""
-        url = forms.fetch
-        if self.settings.getbool("CLUSTER_ENABLED"):
-            # the shared queue takes a page again at a lesser depth (cluster/requeued_shallower)
-            return self._request(url, outlet, "page", self.parse_page, forms=forms)
-        if forms.identity in self._capped_hubs and depth < outlet.depth:
-            self._capped_hubs.discard(forms.identity)
-            self._count("spider/depth/refetched")
-            return self._request(url, outlet, "page", self.parse_page, again=True, forms=forms)
-        self._count("spider/depth/lessened")
-        return None
 
     async def _analysed(
         self, request: Request, response: Response, outlet: OutletConfig, judge: bool = False
@@ -285,107 +171,9 @@ class OutletsSpider(Spider):
             extract=page and not meta.get("charset_unfit"),
         )  # fmt: skip
 
-    @property
-    def _callbacks(self) -> dict[str, Any]:
-        return {"hub": self.parse_page, "page": self.parse_page, "feed_entry": self.parse_page,
-                "sitemap": self.parse_sitemap, "feed": self.parse_feed}  # fmt: skip
-
-    def _open_manifest(self) -> Manifest:
-        layout = ArchiveLayout(self.settings["ARCHIVE_DIR"]).ensure()
-        # read-only use for the life of the crawl: "archived already?", validators, failures
-        self._manifest = Manifest(layout.manifest_path)
-        return self._manifest
-
-    async def _load_known(self) -> None:
-        """What the archive holds, read into memory once, in a thread: the reactor makes no
-        sqlite query per link (storage.known_pages)."""
-        manifest = self._open_manifest()
-        self._known = await maybe_deferred_to_future(
-            deferToThread(KnownPages.load, manifest, ArchiveIdentities(self.crawl_config).kept)
-        )
-        assert self.crawler.stats is not None
-        self.crawler.stats.set_value("spider/known_urls", len(self._known))
-
-    def _failures_to_retry(self) -> list[dict[str, Any]]:
-        """Thread: failures of earlier runs to request again now; the others are left alone.
-        In a distributed crawl, those every worker recorded (shared through Redis)."""
-        assert self._manifest is not None
-        manifest = self._manifest
-        names = [o.name for o in self.crawl_config.outlets]
-        mode = self.retry_mode or "due"
-        shared = None
-        if self._cluster is not None:  # rows out of their outlet's scope are not retried
-            shared = admitted_failures(self._cluster.failure_values(), self.crawl_config.outlets,
-                                       self._count)  # fmt: skip
-        identity = ArchiveIdentities(self.crawl_config).failure  # links are asked by identity
-        due, self._leave_alone = requeue_plan(manifest, names, utc_now(), mode, shared, identity)
-        return due
-
     def closed(self, reason: str) -> None:
         if self._manifest is not None:
             self._manifest.close()
-
-    def _request(
-        self,
-        url: str,
-        outlet: OutletConfig,
-        kind: str,
-        callback: Any,
-        force: bool = False,
-        again: bool = False,
-        forms: UrlForms | None = None,
-    ) -> Request | None:
-        """The request for a URL the crawl found, or None when the archive does not need it:
-        a failure not yet due, or an article archived already (unless --refresh or the
-        outlet's recrawl_after has passed). Pages the archive has a copy of are asked for
-        conditionally (If-None-Match / If-Modified-Since); a 304 is a revisit record.
-        `forms`: the URL's fetch form and identity, made where it was found (else here, and
-        counted); the request is for the fetch form."""
-        if forms is None:
-            forms = forms_of(url, outlet)
-            count_forms(forms, self._count)
-        url, identity = forms.fetch, forms.identity
-        meta: dict[str, Any] = {"outlet": outlet.name, "kind": kind}
-        if identity != url:
-            meta["url_identity"] = identity
-        headers: dict[str, str] = {}
-        if not force and identity in self._leave_alone:
-            self._count("spider/skipped/failed_not_due")  # backing off across runs
-            return None
-        if not force and not self.refresh and self._known is not None:
-            if kind in ARTICLE_KINDS and self._archived_recently(identity, outlet):
-                self._count("spider/skipped/archived")
-                self._count("skipped/archived", outlet)  # it saw an article (crawler/quiet.py)
-                return None
-            if (original := self._known.validators(url)) is not None:
-                if original.etag:
-                    headers["If-None-Match"] = original.etag
-                if original.last_modified:
-                    headers["If-Modified-Since"] = original.last_modified
-                meta["handle_httpstatus_list"] = [304]
-                # a 304 is read from this capture (NotModifiedMiddleware): its links still count
-                meta["original_capture"] = {"url": url,
-                                            "warc_file": original.warc_file,
-                                            "warc_offset": original.warc_offset}  # fmt: skip
-                self._count("spider/conditional")
-        # again: fetched already in this run, and wanted once more (past the duplicate filter)
-        return Request(url, callback=callback, errback=self.on_error, meta=meta, headers=headers,
-                       dont_filter=again)  # fmt: skip
-
-    def _archived_recently(self, url: str, outlet: OutletConfig) -> bool:
-        """Whether `url` (an identity) was archived, here or by any worker, and is not due."""
-        assert self._known is not None
-        at = self._known.archived_at(url)
-        if self._cluster is not None:  # archived by any worker: from memory, kept fresh in a
-            # thread (ClusterState.archived_at_cached), no Redis call per link
-            shared = self._cluster.archived_at_cached(url)
-            at = max(filter(None, (at, shared)), default=None)
-        if at is None:
-            return False
-        if outlet.recrawl_after is None:
-            return True
-        age = (utc_now() - datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds()
-        return age < outlet.recrawl_after
 
     def _not_modified(self, response: Response) -> bool:
         """A 304 whose stored copy could not be read: nothing to parse. (One that could is a
@@ -395,9 +183,6 @@ class OutletsSpider(Spider):
         self._count("spider/not_modified")  # the WARC has a revisit record; nothing new to read
         self._ok(response)
         return True
-
-    def _signal(self, signal: object, **kwargs: Any) -> None:
-        self.crawler.signals.send_catch_log(signal, **kwargs)
 
     def on_error(self, failure: Failure) -> None:
         """Record the failure (the failure recorder listens); its exchanges are in the WARC."""
@@ -452,61 +237,8 @@ class OutletsSpider(Spider):
     def _outlet(self, response: Response) -> OutletConfig:
         return self.crawl_config.outlet(response.meta["outlet"])
 
-    def _count_many(self, key: str, amount: int) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(key, amount)
-
-    def _count(self, key: str, outlet: OutletConfig | None = None) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(key if outlet is None else f"outlet/{outlet.name}/{key}")
-
-    # --- discovery ----------------------------------------------------------------------------
-    async def parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
-        outlet = self._outlet(response)
-        if self._not_modified(response):
-            return
-        max_size = response.meta.get("download_maxsize", self.settings.getint("DOWNLOAD_MAXSIZE"))
-        try:
-            # a sitemap can run to 50,000 URLs (and gunzipped, to many MB): read in a thread
-            kind, urls = await maybe_deferred_to_future(
-                deferToThread(read_sitemap, response.body, max_size, outlet)
-            )
-        except SitemapTooLarge as exc:
-            self._count("spider/sitemap/too_large")
-            self._fail(response.url, response.meta, "too_large", response.status, str(exc))
-            return
-        self._count(f"spider/sitemap/{'index' if kind == 'sitemapindex' else 'urlset'}")
-        self._ok(response)
-        for url, forms in urls:
-            if not outlet.owns(url) or outlet.denied(url):
-                continue
-            if kind == "sitemapindex":
-                request = self._request(url, outlet, "sitemap", self.parse_sitemap, forms=forms)
-            elif outlet.allowed_article(url) is not False:
-                count_forms(forms, self._count)
-                request = self._request(url, outlet, "page", self.parse_page, forms=forms)
-            else:
-                continue
-            if request is not None:
-                yield request
-
-    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
-        outlet = self._outlet(response)
-        if self._not_modified(response):
-            return
-        self._ok(response)
-        links = await maybe_deferred_to_future(
-            deferToThread(read_feed, response.body, feed_base(response), outlet)
-        )
-        for url, forms in links:
-            if not outlet.owns(url) or outlet.denied(url) or outlet.allowed_article(url) is False:
-                continue
-            self._count("spider/feed/entries")
-            count_forms(forms, self._count)
-            if request := self._request(url, outlet, "feed_entry", self.parse_page, forms=forms):
-                yield request
-
     # --- pages --------------------------------------------------------------------------------
+
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         """Route a page by what its page worker made of it (crawler.page_work): the crawl
         process parses nothing."""
@@ -547,27 +279,8 @@ class OutletsSpider(Spider):
             self._ok(response)
             if response.meta.get("depth", 0) >= outlet.depth:  # its links were not followed
                 self._capped_hubs.add(self.identity(response.meta, response.url))
-        depth, repeated = response.meta.get("depth", 0) + 1, 0
-        for name, amount in page.link_stats:  # made in the page's worker
-            self._count_many(f"spider/links/{name}", amount)
-        for url, identity in page.identified_links():
-            # the same menus on every page: a URL linked already, as shallow, is not made a
-            # request again only for Scrapy's duplicate filter to drop it
-            known = self._linked.get(identity)
-            if known is not None and known <= depth:
-                repeated += 1
-                continue
-            if len(self._linked) >= LINKED_MAX:
-                self._linked.clear()  # bounded: a repeat then costs a request the filter drops
-            self._linked[identity] = depth
-            forms = UrlForms(url, identity, False, False, False)  # counted by the worker
-            if known is not None:  # linked before, deeper: its request takes this depth
-                if request := self._shallower(forms, depth, outlet):
-                    yield request
-            elif request := self._request(url, outlet, "page", self.parse_page, forms=forms):
-                yield request
-        if repeated:
-            self._count_many("spider/links/repeated", repeated)
+        for request in self._follow(page, response, outlet):
+            yield request
         if self.requisites is not None and page.requisites is not None:
             for request in self.requisites.for_page(page.requisites, response, outlet.name):
                 yield request

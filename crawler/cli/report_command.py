@@ -5,7 +5,7 @@
     newsarchiver report --archive DIR --out report.html [--since DATE]
 
 Reads the archive (:mod:`storage.report_data`, read-only: it runs beside a crawl, no lock),
-draws the charts (:mod:`crawler.report_charts`) and writes the page (:mod:`crawler.report_html`)
+draws the charts (:mod:`crawler.report.charts`) and writes the page (:mod:`crawler.report.page`)
 atomically: a temporary file beside ``--out``, then a rename, so a reader never sees half a
 report and a report already there stays as it was on any error. ``--since`` takes what
 ``export`` takes (an ISO 8601 date or date-time, UTC unless it says); anything else, an archive
@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crawler.export_command import EXAMPLES, parse_since
+from crawler.cli.export_command import EXAMPLES, parse_since
 from crawler.outlets import ConfigError
-from crawler.report_html import render
+from crawler.report.page import render
 from storage.layout import ArchiveLayout
 from storage.report_data import report_data
 

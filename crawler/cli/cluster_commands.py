@@ -34,7 +34,8 @@ from crawler.runner import (
     store_options,
 )
 from storage.merge import merge_in_store, merge_manifests
-from storage.s3 import PushError, store_for
+from storage.object_store import PushError
+from storage.s3 import store_for
 
 
 def cluster_settings(args: argparse.Namespace) -> dict[str, Any]:

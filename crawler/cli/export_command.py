@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import __version__
-from crawler.archive_commands import open_archive
+from crawler.cli.archive_commands import open_archive
 from crawler.outlets import ConfigError
 from storage import lock
 from storage.wacz import NothingToExport, UnknownOutlet, export_wacz

@@ -37,7 +37,8 @@ from scrapy.settings import Settings
 
 from crawler.outlets import ConfigError
 from crawler.settings_check import CHECKS
-from storage.stories import listing, read_text, rebuild, stories_path
+from storage.archive_stories import listing, read_text, rebuild
+from storage.stories import stories_path
 
 EXIT_OK = 0
 RUN_WORDS = 12  # a longer added or removed run is shown as its first and last words

@@ -52,10 +52,10 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
-from crawler import search_command
+from crawler.cli import search_command
+from crawler.cli.stories_commands import rebuild_stories
 from crawler.outlets import ConfigError, parse_config
 from crawler.settings_check import check_archive_dir
-from crawler.stories_commands import rebuild_stories
 from pipelines.article import ArticleText, NoArticle, extract_article
 from pipelines.page_bytes import choose_charset
 from storage import lock

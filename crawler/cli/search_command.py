@@ -4,7 +4,7 @@
 
     newsarchiver search QUERY --archive DIR [--outlet NAME ...] [--since YYYY-MM-DD]
                               [--until YYYY-MM-DD] [--limit N] [--json]
-    newsarchiver index --archive DIR --search   # (crawler/archive_commands.py) rebuild it
+    newsarchiver index --archive DIR --search   # (crawler/cli/archive_commands.py) rebuild it
 
 It reads ARCHIVE/search.sqlite (:mod:`storage.search`), which the crawl keeps up to date
 (:mod:`crawler.extensions.search_index`) and ``index --search`` makes again from the manifest and

@@ -1,4 +1,4 @@
-"""The crawl report as one self-contained HTML page: the charts of :mod:`crawler.report_charts`
+"""The crawl report as one self-contained HTML page: the charts of :mod:`crawler.report.charts`
 inline (SVG), each beside a table of its exact numbers, under a header naming the archive, its
 date range and its runs (:class:`storage.report_data.ReportData`).
 
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from html import escape
 
-from crawler import report_charts as charts
+from crawler.report import charts
 from storage.report_data import HEALTH_KINDS, ReportData
 
 CSS = """
