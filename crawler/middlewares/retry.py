@@ -45,6 +45,7 @@ from crawler import signals as na_signals
 from crawler.failure_reasons import exception_reason, http_reason
 from crawler.requisite_links import REQUISITE
 from crawler.soft_failures import PageJudge
+from pipelines import page_failure
 from storage.layout import utc_now
 
 logger = logging.getLogger(__name__)
@@ -236,9 +237,12 @@ class BackoffRetryMiddleware:
             call.cancel()  # safe on a call that has run
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("retry/abandoned_at_close")
-            self.crawler.signals.send_catch_log(
-                na_signals.page_failed, url=request.url, outlet=request.meta.get("outlet"),
-                reason=why, status=None, attempts=request.meta.get("retry_times", 1),
+            # the retry never went out: its attempts are the requests made before it
+            failed = page_failure.from_request(
+                request,
+                why,
+                attempts=request.meta.get("retry_times", 1),
                 detail=f"crawl closed ({reason}) while the retry waited",
-                kind=request.meta.get("kind"), due_now=True,
-            )  # fmt: skip
+                due_now=True,
+            )
+            self.crawler.signals.send_catch_log(na_signals.page_failed, **failed)

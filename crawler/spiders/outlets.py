@@ -81,6 +81,7 @@ from crawler.probes import NotFoundProbes
 from crawler.requisite_links import REQUISITE
 from crawler.requisites import Requisites
 from crawler.soft_failures import KEEP, Verdict
+from pipelines import page_failure
 from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
 from storage.known_pages import KnownPages
@@ -422,17 +423,15 @@ class OutletsSpider(Spider):
     def _fail(
         self, url: str, meta: dict[str, Any], reason: str, status: int | None, detail: str
     ) -> None:
-        """Tell the failure recorder; the URL recorded is the one found, before redirects. (A
-        requisite's failure is only counted there: not one of the outlet's pages.)"""
+        """Tell the failure recorder (the URL recorded: :mod:`pipelines.page_failure`'s rule). A
+        requisite's failure is only counted there: not one of the outlet's pages."""
         if meta.get("kind") != REQUISITE:
             self._count(f"spider/failed/{reason}")
             logger.warning("failed: %s (%s)", url, reason)
         self._signal(
-            na_signals.page_failed, url=(meta.get("redirect_urls") or [url])[0],
-            outlet=meta.get("outlet"), reason=reason, status=status,
-            attempts=meta.get("retry_times", 0) + 1, detail=detail, kind=meta.get("kind"),
-            retry_after=meta.get("retry_after"),
-        )  # fmt: skip
+            na_signals.page_failed,
+            **page_failure.from_meta(url, meta, reason, status=status, detail=detail),
+        )
 
     def _ok(self, response: Response) -> None:
         for url in {*(response.meta.get("redirect_urls") or []), response.url}:
