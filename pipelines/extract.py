@@ -33,7 +33,7 @@ from scrapy.utils.misc import load_object
 
 from crawler.items import ArticleItem
 from crawler.settings_check import check_settings
-from pipelines.article import ArticleText, NoArticle, extract_article
+from pipelines.article import ArticleText, NoArticle
 from pipelines.worker_pool import WorkerPool, WorkTimeout
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,9 @@ class ExtractPipeline:
         workers: int,
         min_chars: int,
         stats: StatsCollector,
-        timeout: float = 60.0,
-        extract_fn: Callable[..., ArticleText] = extract_article,
+        *,
+        timeout: float,
+        extract_fn: Callable[..., ArticleText],
         pool: WorkerPool | None = None,
     ) -> None:
         self.min_chars = min_chars

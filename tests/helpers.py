@@ -17,7 +17,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings_module
 from crawler.page_work import PageJob, analyse_page
-from crawler.soft_failures import NotFoundFingerprint, Verdict
+from pipelines.error_pages import NotFoundFingerprint, Verdict
 from storage.layout import ArchiveLayout, iso
 from storage.manifest import Manifest
 from storage.warc import Exchange, WarcFileWriter, WarcRef, capture_row

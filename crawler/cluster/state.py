@@ -150,7 +150,8 @@ class ClusterState:
         name: str,
         worker: str,
         client: redis.Redis | None = None,
-        numbers_ahead: int = 16,
+        *,
+        numbers_ahead: int,
     ) -> None:
         self.url = url
         self.ns = name
@@ -223,7 +224,7 @@ class ClusterState:
             settings["REDIS_URL"],
             settings["CLUSTER_NAME"],
             worker_id(settings),
-            numbers_ahead=settings.getint("CLUSTER_TEXT_NUMBERS_AHEAD", 16),
+            numbers_ahead=settings.getint("CLUSTER_TEXT_NUMBERS_AHEAD"),
         )
 
     def close(self) -> None:

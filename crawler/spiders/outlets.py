@@ -9,7 +9,7 @@ matches the outlet's ``allow`` regexes or, for outlets without ``allow``, when i
 
 Once per run per outlet, before its seeds, a probe (``kind="probe"``) asks the outlet's first
 host for a URL that cannot exist; its answer is the outlet's "not found" fingerprint, by which
-the retry middleware tells soft 404s (:mod:`crawler.soft_failures`). Setting:
+the retry middleware tells soft 404s (:mod:`pipelines.error_pages`). Setting:
 ``SOFT_FAILURE_PROBE``.
 
 Request meta: ``outlet`` (name), ``kind`` (hub, sitemap, feed, page, feed_entry, probe),
@@ -80,8 +80,8 @@ from crawler.page_work import ARTICLES, PageResult
 from crawler.probes import NotFoundProbes
 from crawler.requisite_links import REQUISITE
 from crawler.requisites import Requisites
-from crawler.soft_failures import KEEP, Verdict
 from pipelines import page_failure
+from pipelines.error_pages import KEEP, Verdict
 from pipelines.page_bytes import PageType, page_type
 from storage.failures import requeue_plan
 from storage.known_pages import KnownPages
@@ -218,7 +218,7 @@ class OutletsSpider(Spider):
             self._signal(na_signals.request_done, request=request)
 
     async def judged(self, request: Request, response: HtmlResponse) -> Verdict:
-        """The soft-failure verdict on a page (:class:`~crawler.soft_failures.PageJudge`, for
+        """The soft-failure verdict on a page (:class:`~crawler.middlewares.retry.PageJudge`, for
         the retry middleware): its page worker reads everything else of it in the same pass."""
         try:
             outlet = self.crawl_config.outlet(request.meta["outlet"])
