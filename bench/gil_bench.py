@@ -46,6 +46,7 @@ from typing import Any
 from zlib_ng import zlib_ng
 
 from bench.synthetic_site import Site
+from crawler import settings
 from storage.layout import ArchiveLayout
 from storage.warc import Exchange, WarcFileWriter
 
@@ -124,7 +125,8 @@ class WriterLoop:
     def __init__(self, root: Path, pages: list[bytes]) -> None:
         self.layout = ArchiveLayout(root).ensure()
         self.writer = WarcFileWriter(self.layout, "gil", 64 << 20, {"software": "gil_bench"},
-                                     "bench")  # fmt: skip
+                                     "bench", gzip_level=settings.WARC_GZIP_LEVEL,
+                                     fsync_each=settings.WARC_FSYNC == "record")  # fmt: skip
         self.pages = pages
         self.i = 0
 

@@ -24,6 +24,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from crawler.stories_commands import thresholds
+
 from crawler.demo.stories import STORIES
 from crawler.demo.variants import CORRECTION, UNRELATED, VARIANTS
 from storage.stories import Stories
@@ -37,7 +39,8 @@ def fixture(threshold: float, related: float) -> tuple[float, float, bool, dict[
         texts.setdefault((s.title, s.paragraphs), s)
     stories_list = list(texts.values())
     with tempfile.TemporaryDirectory() as tmp:
-        st = Stories(Path(tmp) / "s.sqlite", near_threshold=threshold, related_threshold=related)
+        st = Stories(Path(tmp) / "s.sqlite", **{**thresholds(), "near_threshold": threshold,
+                                                "related_threshold": related})  # fmt: skip
         placed = {}
         for i, s in enumerate(stories_list):
             placed[i] = st.assign(i, s.title, s.paragraphs, s.published, f"{i:012d}")  # type: ignore[attr-defined]
@@ -93,7 +96,7 @@ def scale(n: int, new: int = 500, seed: int = 7) -> None:
     bodies: list[list[str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stories.sqlite"
-        st = Stories(path)
+        st = Stories(path, **thresholds())
         t0 = time.perf_counter()
         for i in range(n):
             title, paras = _text(rng)
@@ -105,7 +108,7 @@ def scale(n: int, new: int = 500, seed: int = 7) -> None:
         built = time.perf_counter() - t0
         st.close()
         t0 = time.perf_counter()
-        st = Stories(path)
+        st = Stories(path, **thresholds())
         loaded = time.perf_counter() - t0
         times = []
         for j in range(new):

@@ -1,28 +1,20 @@
-"""What a fetched page says about the crawl: sitemap and feed entries, article signals.
+"""What a fetched sitemap or feed says about the crawl: its entries.
 
-Pure functions on bytes and parsel selectors, so that the spider stays a router and each rule
-can be tested on a hand-made page.
+Pure functions on bytes, so that the spider stays a router and each rule can be tested on a
+hand-made document. (A page's article signals are :func:`pipelines.error_pages.article_signal`:
+the error-page judgement reads them too.)
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 from lxml import etree
-from parsel import Selector
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
 logger = logging.getLogger(__name__)
 
-ARTICLE_TYPES = {
-    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
-    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "blogposting",
-    "liveblogposting", "report",
-}  # fmt: skip
 ATOM = "{http://www.w3.org/2005/Atom}"
 RSS1 = "{http://purl.org/rss/1.0/}"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -77,48 +69,3 @@ def feed_links(body: bytes) -> list[str]:
                 links.append(link_el.get("href", "").strip())
                 break
     return links
-
-
-def _jsonld_types(node: Any) -> Iterator[str]:
-    if isinstance(node, list):
-        for child in node:
-            yield from _jsonld_types(child)
-    elif isinstance(node, dict):
-        kind = node.get("@type")
-        for value in kind if isinstance(kind, list) else [kind]:
-            if isinstance(value, str):
-                yield value.lower()
-        yield from _jsonld_types(node.get("@graph", []))
-        yield from _jsonld_types(node.get("mainEntity", []))
-
-
-OG_TYPE = etree.XPath("//meta[@property='og:type']/@content", smart_strings=False)
-JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()", smart_strings=False)
-
-
-def article_signal(page: Selector | etree._Element) -> str | None:
-    """Why the page is an article ('og:type', 'json-ld'), or None when it does not say so.
-
-    `page` is a parsel selector or the lxml tree it wraps (``response.selector.root``, as the
-    retry middleware reads it): one or two XPath queries, JSON-LD parsed only when there is some.
-    """
-    return next(_article_signals(page), None)
-
-
-def article_signals(page: Selector | etree._Element) -> list[str]:
-    """Every way the page says it is an article: 'og:type', 'json-ld', in that order."""
-    return list(_article_signals(page))
-
-
-def _article_signals(page: Selector | etree._Element) -> Iterator[str]:
-    root = page.root if isinstance(page, Selector) else page
-    if any(str(value).strip().lower() == "article" for value in OG_TYPE(root)[:1]):
-        yield "og:type"
-    for script in JSON_LD(root):
-        try:
-            data = json.loads(str(script))
-        except ValueError:
-            continue
-        if any(t in ARTICLE_TYPES for t in _jsonld_types(data)):
-            yield "json-ld"
-            return

@@ -31,8 +31,8 @@ from scrapy.utils.misc import load_object
 
 from crawler.outlets import OutletConfig
 from crawler.page_work import PageJob, PageResult, analyse_page, probe_fingerprint
-from crawler.soft_failures import NotFoundFingerprint
 from pipelines.article import ArticleText, extract_article
+from pipelines.error_pages import NotFoundFingerprint
 from pipelines.extract import extractor_kwargs
 from pipelines.worker_pool import WorkerPool, WorkTimeout, stats_counter
 
@@ -50,9 +50,9 @@ class PageAnalysis:
         pool: WorkerPool,
         count: Callable[[str], None],
         *,
-        extract: bool = True,
-        min_chars: int = 200,
-        extract_fn: Callable[..., ArticleText] = extract_article,
+        extract: bool,
+        min_chars: int,
+        extract_fn: Callable[..., ArticleText],
     ) -> None:
         self.pool = pool
         self.count = count  # a stats counter

@@ -5,9 +5,9 @@
 page) and returns a small picklable :class:`PageResult`. The page is decoded and parsed once
 (:func:`pipelines.article.parse_html`) and that one tree is read, in this order, by:
 
-1. the soft-failure judge (:func:`crawler.soft_failures.judge`), with the outlet's not-found
+1. the soft-failure judge (:func:`pipelines.error_pages.judge`), with the outlet's not-found
    fingerprint: an error, block or challenge page ends here;
-2. the article signal (:func:`crawler.discovery.article_signal`), when the outlet's ``allow``
+2. the article signal (:func:`pipelines.error_pages.article_signal`), when the outlet's ``allow``
    rules do not decide by the URL;
 3. the links, as Scrapy's ``LinkExtractor`` makes them (its functions, over the same tree;
    each menu link made once per worker), kept to the outlet's hosts and outside its ``deny``
@@ -40,11 +40,10 @@ from scrapy.utils.url import url_has_any_extension
 from w3lib.html import strip_html5_whitespace
 from w3lib.url import safe_url_string
 
-from crawler.discovery import article_signal
 from crawler.outlets import OutletConfig
 from crawler.requisite_links import Requisite, requisites_in
-from crawler.soft_failures import KEEP, NotFoundFingerprint, Verdict, judge
 from pipelines.article import ArticleText, NoArticle, extract_from_tree, parse_html
+from pipelines.error_pages import KEEP, NotFoundFingerprint, Verdict, article_signal, judge
 from storage.url_identity import UrlForms
 
 ALL = "all"  # PageJob.requisites: read the requisites of any page

@@ -6,7 +6,7 @@ retried, never followed, never a failure; robots.txt applies and the WARC keeps 
 read on ``response_received`` (:meth:`answered`), as soon as it is downloaded (by a page
 worker: the crawl process parses no HTML), not when its callback comes round, so every page
 downloaded after it is judged by it: a success answer
-becomes the outlet's :class:`~crawler.soft_failures.NotFoundFingerprint` (an honest 404 or 410
+becomes the outlet's :class:`~pipelines.error_pages.NotFoundFingerprint` (an honest 404 or 410
 needs none), which the retry middleware compares pages with.
 
 Settings: ``SOFT_FAILURE_PROBE``, ``RETRY_SOFT_FAILURES`` (both on, or no probe is sent).
@@ -30,7 +30,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer
 
 from crawler.outlets import OutletConfig
-from crawler.soft_failures import NotFoundFingerprint
+from pipelines.error_pages import NotFoundFingerprint
 
 logger = logging.getLogger(__name__)
 

@@ -70,11 +70,11 @@ class Requisites:
         callback: Callable[..., Any],
         errback: Callable[[Failure], Any],
         *,
-        hubs: bool = False,
-        max_size: int = 10 * 1024 * 1024,
-        max_per_page: int = 150,
-        max_per_run: int = 50_000,
-        max_url_length: int = 2083,
+        hubs: bool,
+        max_size: int,
+        max_per_page: int,
+        max_per_run: int,
+        max_url_length: int,
         run: Callable[..., Awaitable[Any]],
     ) -> None:
         self.count = count  # (stats key, amount): the crawler's stats, made after this

@@ -8,9 +8,10 @@ options built once, fast mode) for the main text and readability as a second opi
 (`pipelines.second_opinion`), trafilatura's whole cascade only where its fast result is weak,
 then the project's paragraph-level cleaning (`pipelines.cleaning`). Each of the project's rules
 (RULES) stays only while `make eval-extraction` shows it helps. Pages without article text
-raise `NoArticle` with a short reason token. Everything is top-level and stateless (apart from a
-selector cache and the options), so it runs in worker processes and its results and exceptions
-pickle.
+raise `NoArticle` with a short reason token (``error_page``: an error message under an error
+headline, as the error-page judgement of `pipelines.error_pages` tells it). Everything is
+top-level and stateless (apart from a selector cache and the options), so it runs in worker
+processes and its results and exceptions pickle.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
 from w3lib.encoding import html_to_unicode
 
-from pipelines import cleaning, page_tree
+from pipelines import cleaning, error_pages, page_tree
 from pipelines.main_text import main_text
 from pipelines.metadata import page_metadata
 from pipelines.page_bytes import MAX_BAD_SHARE, choose_charset, page_type
@@ -39,11 +40,6 @@ logger = logging.getLogger(__name__)
 _INVISIBLE_TAGS = ("script", "style", "noscript", "template")
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _LANG = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*\s*$")
-_ERROR_TITLE = re.compile(
-    r"\b(?:page|file|article|url) (?:was )?not found\b|^\W*(?:error\W*)?[45]\d\d\W*"
-    r"(?:error|not found|forbidden|gone|internal server error|service unavailable)?\W*$",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -319,7 +315,7 @@ def extract_from_tree(
         paragraphs = cleaning.with_lead(paragraphs, leads, page, title)
 
     chars = sum(len(p) for p in paragraphs)
-    if chars < max(min_chars, 1) and _ERROR_TITLE.search(title):
+    if error_pages.error_message(title, chars, min_chars):  # the error-page judgement's
         raise NoArticle("error_page", f"{chars} chars besides an error message")
     if not paragraphs:
         raise NoArticle("no_text", "nothing left after cleaning")

@@ -31,7 +31,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.misc import load_object
 
-from pipelines.article import ArticleText, NoArticle, extract_article
+from pipelines.article import ArticleText, NoArticle
 from pipelines.items import ArticleItem
 from pipelines.worker_pool import WorkerPool, WorkTimeout
 
@@ -62,8 +62,9 @@ class ExtractPipeline:
         workers: int,
         min_chars: int,
         stats: StatsCollector,
-        timeout: float = 60.0,
-        extract_fn: Callable[..., ArticleText] = extract_article,
+        *,
+        timeout: float,
+        extract_fn: Callable[..., ArticleText],
         pool: WorkerPool | None = None,
     ) -> None:
         self.min_chars = min_chars

@@ -48,6 +48,7 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import build_from_crawler, load_object
 
+from pipelines import page_failure
 from pipelines import signals as na_signals
 from pipelines.items import ArticleItem
 from pipelines.run_id import run_id_for
@@ -154,29 +155,18 @@ class StoreTextPipeline:
                 # shown to be what the outlet served. Listed, due at once, fetched again.
                 reason = "disk_full" if is_disk_full(exc) else "warc_error"
                 self.stats.inc_value(f"text/failed/{reason}")
-                self._signal(
-                    na_signals.page_failed, url=item.url, outlet=item.outlet, reason=reason,
-                    status=item.http_status, attempts=1, detail=f"WARC capture failed: {exc}"[:500],
-                    kind="page", due_now=True,
-                )  # fmt: skip
+                self._page_failed(item, reason, f"WARC capture failed: {exc}"[:500], due_now=True)
                 raise DropItem(f"{item.final_url} not stored: its WARC capture failed") from None
         if item.article is None:
             reason, detail = item.no_article or ("extraction_empty", "")
             self.stats.inc_value(f"text/failed/{reason}")
-            self._signal(
-                na_signals.page_failed, url=item.url, outlet=item.outlet, reason=reason,
-                status=item.http_status, attempts=1, detail=detail, kind="page",
-            )  # fmt: skip
+            self._page_failed(item, reason, detail)
             raise DropItem(f"no article text in {item.final_url} ({reason})")
         try:
             stored: StoredText = await self._in_thread(self._store, item, warc_ref)
         except TextNumbersUnavailable as exc:
             self.stats.inc_value("text/failed/cluster_unavailable")
-            self._signal(
-                na_signals.page_failed, url=item.url, outlet=item.outlet,
-                reason="cluster_unavailable", status=item.http_status, attempts=1,
-                detail=f"Redis: {exc}"[:500], kind="page", due_now=True,
-            )  # fmt: skip
+            self._page_failed(item, "cluster_unavailable", f"Redis: {exc}"[:500], due_now=True)
             raise DropItem(f"{item.final_url} not stored: Redis unavailable ({exc})") from None
         except (OSError, sqlite3.Error) as exc:
             if not is_disk_full(exc):
@@ -184,11 +174,7 @@ class StoreTextPipeline:
             self.stats.inc_value("text/failed/disk_full")
             self._signal(na_signals.disk_full, error=full_error(exc, self.layout.root),
                          source="text")  # fmt: skip
-            self._signal(
-                na_signals.page_failed, url=item.url, outlet=item.outlet, reason="disk_full",
-                status=item.http_status, attempts=1, detail=f"text not stored: {exc}"[:500],
-                kind="page", due_now=True,
-            )  # fmt: skip
+            self._page_failed(item, "disk_full", f"text not stored: {exc}"[:500], due_now=True)
             raise DropItem(f"{item.final_url} not stored: the disk is full") from None
         outcome, stem, sha = stored.outcome, stored.stem, stored.sha256
         if outcome == "elsewhere":
@@ -206,6 +192,11 @@ class StoreTextPipeline:
         self._signal(na_signals.text_stored, item=item, text_id=item.text_id, stem=stem,
                      sha256=sha, text_file=stored.text_file, outcome=outcome)  # fmt: skip
         return item
+
+    def _page_failed(self, item: ArticleItem, reason: str, detail: str, *,
+                     due_now: bool = False) -> None:  # fmt: skip
+        payload = page_failure.from_item(item, reason, detail=detail, due_now=due_now)
+        self._signal(na_signals.page_failed, **payload)
 
     def _signal(self, signal: object, **kwargs: Any) -> None:
         if self.signals is not None:

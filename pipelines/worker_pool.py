@@ -98,7 +98,7 @@ class WorkTimeout(Exception):
 
 
 class WorkerPool:
-    def __init__(self, workers: int, count: Callable[[str], None], timeout: float = 60.0) -> None:
+    def __init__(self, workers: int, count: Callable[[str], None], timeout: float) -> None:
         self.workers = workers or usable_cores()
         self.timeout = timeout
         self.count = count  # a stats counter: the crawl's stats exist only once it starts

@@ -40,7 +40,7 @@ HOURLY_MAX_HOURS = 7 * 24
 OTHER = "(other)"
 HTML_TYPES = ("text/html%", "application/xhtml+xml%")
 # failure reasons by the extraction-health kind they count as (pipelines.article.NoArticle,
-# crawler.soft_failures); any other reason is a fetch failure, not the extractor's
+# pipelines.error_pages); any other reason is a fetch failure, not the extractor's
 HEALTH_KINDS = {
     "no_text": ("no_text", "extraction_empty", "keep_no_match", "empty_body", "parse_error",
                 "decode_error", "extraction_error", "extraction_crashed", "extraction_timeout"),

@@ -171,9 +171,10 @@ class Stories:
     def __init__(
         self,
         path: str | Path,
-        near_threshold: float = 0.5,
-        related_threshold: float = 0.4,
-        window_days: float = 3.0,
+        *,
+        near_threshold: float,
+        related_threshold: float,
+        window_days: float,
     ) -> None:
         self.path = Path(path)
         self.near_threshold = near_threshold

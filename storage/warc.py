@@ -102,8 +102,9 @@ class WarcFileWriter:
         max_size: int,
         warcinfo: Mapping[str, str],
         hostname: str | None = None,
-        gzip_level: int = 6,
-        fsync_each: bool = False,
+        *,
+        gzip_level: int,
+        fsync_each: bool,
         before_close: Callable[[], None] | None = None,
     ) -> None:
         self.layout = layout

@@ -17,7 +17,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings_module
 from crawler.page_work import PageJob, analyse_page
-from crawler.soft_failures import NotFoundFingerprint, Verdict
+from pipelines.error_pages import NotFoundFingerprint, Verdict
 from storage.clock import iso
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
@@ -37,6 +37,14 @@ def project_settings(**overrides: Any) -> dict[str, Any]:
     return values
 
 
+def warc_writer_settings() -> dict[str, Any]:
+    """The project's WARC writer options (WARC_GZIP_LEVEL, WARC_FSYNC), for a WarcFileWriter
+    made by hand as WarcCapture would make it."""
+    settings = project_settings()
+    return {"gzip_level": settings["WARC_GZIP_LEVEL"],
+            "fsync_each": settings["WARC_FSYNC"] == "record"}  # fmt: skip
+
+
 def project_crawler(spidercls: type[Spider] = Spider, **settings: Any) -> Crawler:
     crawler = get_crawler(spidercls, project_settings(**settings))
     crawler.spider = crawler._create_spider("test")
@@ -48,7 +56,8 @@ def closed_warc(layout: ArchiveLayout, urls: list[str], manifest: Manifest,
                 ) -> tuple[Path, dict[str, WarcRef]]:  # fmt: skip
     """One closed WARC file holding a 200 exchange for each URL (body ``<p>URL</p>``), with its
     ``captures`` rows in `manifest`, and where each response record is."""
-    writer = WarcFileWriter(layout, "test", 1 << 30, {"isPartOf": "run-1"}, "host")
+    writer = WarcFileWriter(layout, "test", 1 << 30, {"isPartOf": "run-1"}, "host",
+                            **warc_writer_settings())  # fmt: skip
     refs = {}
     for url in urls:
         refs[url] = writer.write_exchange(Exchange(

@@ -27,6 +27,7 @@ from crawler.demo import DemoSite
 from crawler.outlets import parse_config
 from crawler.spiders.outlets import OutletsSpider
 from tests.conftest import Crawl, cli
+from tests.helpers import project_settings
 from tests.redis_server import RedisServer
 from tests.test_cluster import (
     Worker,
@@ -228,7 +229,10 @@ def admission(tmp_path: Path) -> tuple[Admission, dict[str, int]]:
     def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
 
-    return Admission(spider, count), counts
+    settings = project_settings()
+    admission = Admission(spider, count, url_limit=settings["URLLENGTH_LIMIT"],
+                          redirect_max=settings["REDIRECT_MAX_TIMES"])  # fmt: skip
+    return admission, counts
 
 
 def raw(url: str, **meta: Any) -> dict[str, Any]:

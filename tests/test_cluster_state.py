@@ -22,6 +22,7 @@ from crawler.cluster.addon import ClusterAddon
 from crawler.cluster.queue_state import Push
 from crawler.cluster.scheduler import LeasingScheduler
 from crawler.cluster.state import ClusterError, ClusterState, redact
+from tests.helpers import project_settings
 from tests.redis_server import RedisServer
 
 NOW = "2026-11-22T00:00:00Z"
@@ -30,7 +31,8 @@ NOW = "2026-11-22T00:00:00Z"
 @pytest.fixture
 def make_state(redis_server: RedisServer) -> Callable[[str], ClusterState]:
     ns = f"u{uuid.uuid4().hex[:8]}"
-    return lambda worker: ClusterState(redis_server.url, ns, worker)
+    ahead = project_settings()["CLUSTER_TEXT_NUMBERS_AHEAD"]
+    return lambda worker: ClusterState(redis_server.url, ns, worker, numbers_ahead=ahead)
 
 
 @pytest.fixture
@@ -316,7 +318,10 @@ def test_redact_hides_the_password() -> None:
 
 
 def test_unreachable_redis_is_a_clear_error() -> None:
-    state = ClusterState("redis://:pw@127.0.0.1:1/0", "x", "w")
+    state = ClusterState(
+        "redis://:pw@127.0.0.1:1/0", "x", "w",
+        numbers_ahead=project_settings()["CLUSTER_TEXT_NUMBERS_AHEAD"],
+    )  # fmt: skip
     with pytest.raises(
         ClusterError, match=r"Redis at redis://:\*\*\*@127.0.0.1:1/0 is unreachable"
     ):

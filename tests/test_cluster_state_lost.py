@@ -23,6 +23,7 @@ from crawler.cluster.queue_state import Push
 from crawler.cluster.state import ClusterState
 from crawler.demo import DemoSite
 from tests.conftest import Crawl, cli
+from tests.helpers import project_settings
 from tests.redis_server import RedisServer
 from tests.test_cluster import Worker, check_warcs, cluster_name, spawn, sqlite_rows, stop_all
 
@@ -32,7 +33,8 @@ NOW = "2026-11-22T00:00:00Z"
 @pytest.fixture
 def make_state(redis_server: RedisServer) -> Callable[[str], ClusterState]:
     ns = f"l{uuid.uuid4().hex[:8]}"
-    return lambda worker: ClusterState(redis_server.url, ns, worker)
+    ahead = project_settings()["CLUSTER_TEXT_NUMBERS_AHEAD"]
+    return lambda worker: ClusterState(redis_server.url, ns, worker, numbers_ahead=ahead)
 
 
 def forget_everything(state: ClusterState) -> None:

@@ -9,11 +9,11 @@ from parsel import Selector
 
 from crawler.discovery import (
     SitemapTooLarge,
-    article_signal,
     feed_links,
     sitemap_body,
     sitemap_entries,
 )
+from pipelines.error_pages import article_signal
 
 INDEX = b"""<?xml version="1.0" encoding="UTF-8"?>
 <sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">

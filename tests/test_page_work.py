@@ -17,8 +17,8 @@ from scrapy.utils.test import get_crawler
 from crawler.demo import DemoSite
 from crawler.outlets import parse_config
 from crawler.page_work import ARTICLES, PageJob, PageResult, analyse_page
-from crawler.soft_failures import NotFoundFingerprint
 from crawler.spiders.outlets import OutletsSpider
+from pipelines.error_pages import NotFoundFingerprint
 from tests.conftest import FAST
 from tests.helpers import finished, project_settings
 

@@ -15,7 +15,7 @@ from crawler.middlewares.retry import (
     backoff_delay,
     parse_retry_after,
 )
-from crawler.soft_failures import soft_failure
+from pipelines.error_pages import soft_failure
 from tests.helpers import finished, judging_spider, project_crawler
 
 ARTICLE = (

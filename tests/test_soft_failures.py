@@ -11,7 +11,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 
 from crawler.middlewares.retry import BackoffRetryMiddleware, RetryLater
-from crawler.soft_failures import NotFoundFingerprint, Verdict, judge, soft_failure
+from pipelines.error_pages import NotFoundFingerprint, Verdict, judge, soft_failure
 from tests.helpers import finished, judging_spider, project_crawler
 
 SECTIONS = ("News", "Politics", "Business", "Sport", "Culture", "Opinion", "Weather")

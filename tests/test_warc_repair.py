@@ -22,6 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.layout import OPEN_SUFFIX, ArchiveLayout
 from storage.warc import Exchange, WarcFileWriter
 from storage.warc_repair import repair_open_warcs, repair_warc
+from tests.helpers import warc_writer_settings
 
 WARCIO = Path(sys.executable).parent / "warcio"
 WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -43,7 +44,8 @@ def bodies(n: int) -> list[bytes]:
 
 def write_warc(tmp_path: Path, n: int = 3, failed: bool = False) -> tuple[ArchiveLayout, Path]:
     layout = ArchiveLayout(tmp_path).ensure()
-    writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host")
+    writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host",
+                            **warc_writer_settings())  # fmt: skip
     for i, body in enumerate(bodies(n)):
         writer.write_exchange(exchange(i, body))
     if failed:
@@ -254,7 +256,8 @@ def test_garbage_after_the_last_record_is_cut(tmp_path: Path) -> None:
 
 def test_body_that_is_broken_gzip_is_still_a_valid_record(tmp_path: Path) -> None:
     layout = ArchiveLayout(tmp_path).ensure()
-    writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host")
+    writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host",
+                            **warc_writer_settings())  # fmt: skip
     writer.write_exchange(exchange(0, b"\x1f\x8b not really gzip", **{"Content-Encoding": "gzip"}))
     writer.close()
     (path,) = layout.closed_warcs()
@@ -279,7 +282,8 @@ def test_an_existing_final_name_is_not_overwritten(tmp_path: Path) -> None:
 def test_every_open_file_is_repaired_and_closed_ones_are_left_alone(tmp_path: Path) -> None:
     layout = ArchiveLayout(tmp_path).ensure()
     assert repair_open_warcs(layout) == []
-    writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host")
+    writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host",
+                            **warc_writer_settings())  # fmt: skip
     for i, body in enumerate(bodies(3)):
         writer.write_exchange(exchange(i, body))
         writer.close()  # one file per exchange
@@ -305,7 +309,8 @@ def test_revisit_pairs_are_kept_or_dropped_whole(tmp_path: Path, cut_after_revis
     from storage.warc_blocks import payload_digest
 
     layout = ArchiveLayout(tmp_path).ensure()
-    writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host")
+    writer = WarcFileWriter(layout, "test", 1 << 30, {"software": "newsarchiver-test"}, "host",
+                            **warc_writer_settings())  # fmt: skip
     body = b"<p>same story</p>"
     ref = writer.write_exchange(exchange(0, body))
     original = {"url": "http://news.example/0", "warc_date": ref.warc_date,

@@ -147,8 +147,8 @@ class Admission:
         spider: Spider,
         count: Callable[[str], None],
         *,
-        url_limit: int = 2083,
-        redirect_max: int = 20,
+        url_limit: int,
+        redirect_max: int,
     ) -> None:
         self.spider = spider
         self.count = count

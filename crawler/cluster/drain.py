@@ -33,6 +33,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler.cluster.queue_state import Push
+from pipelines import page_failure
 from pipelines import signals as na_signals
 
 if TYPE_CHECKING:
@@ -104,10 +105,7 @@ def record_lost(scheduler: LeasingScheduler, request: Request, exc: Exception) -
     scheduler._inc("cluster/redis_errors/enqueue" if reason == "cluster_unavailable" else
                    "cluster/unqueueable")  # fmt: skip
     logger.error("could not queue %s in Redis (%s): recorded as a failure", request.url, exc)
-    meta = request.meta
     scheduler.crawler.signals.send_catch_log(
-        na_signals.page_failed, url=(meta.get("redirect_urls") or [request.url])[0],
-        outlet=meta.get("outlet"), reason=reason, status=None,
-        attempts=meta.get("retry_times", 0) + 1, detail=str(exc)[:500],
-        kind=meta.get("kind"), due_now=True,
-    )  # fmt: skip
+        na_signals.page_failed,
+        **page_failure.from_request(request, reason, detail=str(exc)[:500], due_now=True),
+    )

@@ -77,12 +77,13 @@ class ClusterWorker:
         state: ClusterState,
         stats: StatsCollector,
         run_id: str,
-        heartbeat: float = 5.0,
-        ttl: int = 30,
-        lost_timeout: float = 60.0,
-        idle_poll: float = 0.5,
-        seed_only: bool = False,
-        flush_interval: float = 1.0,
+        *,
+        heartbeat: float,
+        ttl: int,
+        lost_timeout: float,
+        idle_poll: float,
+        seed_only: bool,
+        flush_interval: float,
     ) -> None:
         self.state = state
         self.stats = stats

@@ -84,7 +84,8 @@ class ClusterState(QueueState, TextClaims, ArchivedState):
         name: str,
         worker: str,
         client: redis.Redis | None = None,
-        numbers_ahead: int = 16,
+        *,
+        numbers_ahead: int,
     ) -> None:
         super().__init__(url, name, worker, client)
         r = self.redis
@@ -113,7 +114,7 @@ class ClusterState(QueueState, TextClaims, ArchivedState):
             settings["REDIS_URL"],
             settings["CLUSTER_NAME"],
             worker_id(settings),
-            numbers_ahead=settings.getint("CLUSTER_TEXT_NUMBERS_AHEAD", 16),
+            numbers_ahead=settings.getint("CLUSTER_TEXT_NUMBERS_AHEAD"),
         )
 
     # --- membership -----------------------------------------------------------------------

@@ -60,7 +60,7 @@ class RunLog:
     def from_crawler(cls, crawler: Crawler) -> RunLog:
         s = crawler.settings
         ext = cls(
-            ArchiveLayout(s["ARCHIVE_DIR"]), run_id_for(crawler), s.get("LOG_LEVEL", "INFO"),
+            ArchiveLayout(s["ARCHIVE_DIR"]), run_id_for(crawler), s.get("LOG_LEVEL"),
             s.get("LOG_FORMAT"), s.get("LOG_DATEFORMAT"),
             s.getfloat("ARCHIVE_LOG_RETENTION_DAYS"),
         )  # fmt: skip

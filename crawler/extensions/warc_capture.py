@@ -122,10 +122,11 @@ class WarcCapture:
         max_size: int,
         run_id: str,
         stats: StatsCollector,
-        gzip_level: int = 6,
-        max_pending_bytes: int = 64 * 1024 * 1024,
-        fsync_each: bool = False,
-        min_free_bytes: int = 0,
+        *,
+        gzip_level: int,
+        max_pending_bytes: int,
+        fsync_each: bool,
+        min_free_bytes: int,
         cluster: ClusterState | None = None,
     ) -> None:
         self.cluster = cluster  # a distributed crawl's shared state, to square after a repair
@@ -188,7 +189,7 @@ class WarcCapture:
             "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
             "isPartOf": self.run_id,
             "robots": "obey" if spider.settings.getbool("ROBOTSTXT_OBEY") else "ignore",
-            "http-header-user-agent": spider.settings.get("USER_AGENT", ""),
+            "http-header-user-agent": spider.settings.get("USER_AGENT"),
             # masked before encoding: a secret with a quote or backslash in it is escaped in JSON
             "newsarchiver-config": json.dumps(masked_config, sort_keys=True),
         }

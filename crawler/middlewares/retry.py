@@ -8,10 +8,10 @@ kept open (``DontCloseSpider`` on ``spider_idle``) while retries wait. Requests 
 spider's own (robots.txt) are retried at once, as Scrapy does.
 
 Besides ``RETRY_HTTP_CODES`` and ``RETRY_EXCEPTIONS``, an HTML page with a success status that is
-an error, block or challenge page (:mod:`crawler.soft_failures`) is retried like a 403; when its
+an error, block or challenge page (:mod:`pipelines.error_pages`) is retried like a 403; when its
 retries run out it reaches the spider with ``meta["soft_failure"]`` set, to be recorded, not
 archived as text. The page is judged by a page worker the spider sends it to
-(``spider.judged(request, response)``, :class:`~crawler.soft_failures.PageJudge`), with the
+(``spider.judged(request, response)``, :class:`PageJudge`), with the
 outlet's "not found" fingerprint from its probe; that one reading of the page then serves the
 spider's callback too.
 A ``Retry-After`` longer than ``RETRY_AFTER_MAX`` is not waited for in this run:
@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import random
 from email.utils import parsedate_to_datetime
-from typing import cast
+from typing import Protocol, cast
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -43,11 +43,19 @@ from scrapy.utils.misc import load_object
 
 from crawler.failure_reasons import exception_reason, http_reason
 from crawler.requisite_links import REQUISITE
-from crawler.soft_failures import PageJudge
+from pipelines import page_failure
 from pipelines import signals as na_signals
+from pipelines.error_pages import Verdict
 from storage.clock import utc_now
 
 logger = logging.getLogger(__name__)
+
+
+class PageJudge(Protocol):
+    """What the retry middleware asks the spider (``OutletsSpider`` is one): the verdict on a
+    page with a success status, read off the reactor (:mod:`crawler.page_analysis`)."""
+
+    async def judged(self, request: Request, response: HtmlResponse) -> Verdict: ...
 
 
 class RetryLater(IgnoreRequest):
@@ -92,8 +100,8 @@ class BackoffRetryMiddleware:
         base_delay: float,
         max_delay: float,
         retry_after_max: float,
-        jitter: bool = True,
-        soft_failures: bool = True,
+        jitter: bool,
+        soft_failures: bool,
     ) -> None:
         self.crawler = crawler
         self.http_codes = http_codes
@@ -236,9 +244,12 @@ class BackoffRetryMiddleware:
             call.cancel()  # safe on a call that has run
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("retry/abandoned_at_close")
-            self.crawler.signals.send_catch_log(
-                na_signals.page_failed, url=request.url, outlet=request.meta.get("outlet"),
-                reason=why, status=None, attempts=request.meta.get("retry_times", 1),
+            # the retry never went out: its attempts are the requests made before it
+            failed = page_failure.from_request(
+                request,
+                why,
+                attempts=request.meta.get("retry_times", 1),
                 detail=f"crawl closed ({reason}) while the retry waited",
-                kind=request.meta.get("kind"), due_now=True,
-            )  # fmt: skip
+                due_now=True,
+            )
+            self.crawler.signals.send_catch_log(na_signals.page_failed, **failed)

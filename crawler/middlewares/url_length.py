@@ -4,10 +4,11 @@ Replaces Scrapy's middleware of the same name, which drops such a request with o
 request is dropped as before (no server is asked for it); a request of the spider's own (meta
 ``outlet``: the spider only makes them for links inside an outlet's hosts, so an off-scope long
 link never gets here) is also a ``page_failed`` with reason ``url_too_long``, once per URL per
-run however many pages link to it. The failure row's URL is the first :data:`SHOWN_CHARS`
-characters and "…" (a manifest row, a log line, a table cell each hold it); the detail has the
-full length, a SHA-256 of the whole URL and the page that linked to it. Such a row names no URL
-that can be requested: it is never retried (``storage.failures.NOT_REQUESTABLE``).
+run however many pages link to it. The failure row's URL is shortened as
+:mod:`pipelines.page_failure` shows an over-long URL (its first ``SHOWN_CHARS`` characters and
+"…"); the detail has the full length, a SHA-256 of the whole URL and the page that linked to it.
+Such a row names no URL that can be requested: it is never retried
+(``storage.failures.NOT_REQUESTABLE``).
 
 Settings: ``URLLENGTH_LIMIT`` (Scrapy's; 0 turns the middleware off).
 Stats: Scrapy's ``urllength/request_ignored_count``, ``urllength/failed`` (URLs recorded),
@@ -25,16 +26,11 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
+from pipelines import page_failure
 from pipelines import signals as na_signals
+from pipelines.page_failure import URL_TOO_LONG, shown_url
 
 logger = logging.getLogger(__name__)
-
-SHOWN_CHARS = 200
-
-
-def shown_url(url: str) -> str:
-    """The URL as a failure row holds it: the first SHOWN_CHARS characters and '…'."""
-    return url if len(url) <= SHOWN_CHARS else url[:SHOWN_CHARS] + "…"
 
 
 class UrlLengthMiddleware(BaseSpiderMiddleware):
@@ -73,8 +69,7 @@ class UrlLengthMiddleware(BaseSpiderMiddleware):
         logger.warning("failed: %s (url_too_long, %d characters)", shown_url(request.url),
                        len(request.url))  # fmt: skip
         self.crawler.signals.send_catch_log(
-            na_signals.page_failed, url=shown_url(request.url), outlet=outlet,
-            reason="url_too_long", status=None, attempts=0, detail=detail,
-            kind=request.meta.get("kind"),
-        )  # fmt: skip
+            na_signals.page_failed,
+            **page_failure.from_request(request, URL_TOO_LONG, attempts=0, detail=detail),
+        )
         return None

@@ -9,7 +9,7 @@ matches the outlet's ``allow`` regexes or, for outlets without ``allow``, when i
 
 Once per run per outlet, before its seeds, a probe (``kind="probe"``) asks the outlet's first
 host for a URL that cannot exist; its answer is the outlet's "not found" fingerprint, by which
-the retry middleware tells soft 404s (:mod:`crawler.soft_failures`). Setting:
+the retry middleware tells soft 404s (:mod:`pipelines.error_pages`). Setting:
 ``SOFT_FAILURE_PROBE``.
 
 Request meta: ``outlet`` (name), ``kind`` (hub, sitemap, feed, page, feed_entry, probe),
@@ -70,8 +70,9 @@ from crawler.page_work import ARTICLES, PageResult
 from crawler.probes import NotFoundProbes
 from crawler.requisite_links import REQUISITE
 from crawler.requisites import Requisites
-from crawler.soft_failures import KEEP, Verdict
+from pipelines import page_failure
 from pipelines import signals as na_signals
+from pipelines.error_pages import KEEP, Verdict
 from pipelines.items import ArticleItem
 from pipelines.page_bytes import PageType, page_type
 from storage.clock import iso, utc_now
@@ -140,7 +141,7 @@ class OutletsSpider(LinkFollowing):
         return spider
 
     async def judged(self, request: Request, response: HtmlResponse) -> Verdict:
-        """The soft-failure verdict on a page (:class:`~crawler.soft_failures.PageJudge`, for
+        """The soft-failure verdict on a page (:class:`~crawler.middlewares.retry.PageJudge`, for
         the retry middleware): its page worker reads everything else of it in the same pass."""
         try:
             outlet = self.crawl_config.outlet(request.meta["outlet"])
@@ -208,17 +209,15 @@ class OutletsSpider(LinkFollowing):
     def _fail(
         self, url: str, meta: dict[str, Any], reason: str, status: int | None, detail: str
     ) -> None:
-        """Tell the failure recorder; the URL recorded is the one found, before redirects. (A
-        requisite's failure is only counted there: not one of the outlet's pages.)"""
+        """Tell the failure recorder (the URL recorded: :mod:`pipelines.page_failure`'s rule). A
+        requisite's failure is only counted there: not one of the outlet's pages."""
         if meta.get("kind") != REQUISITE:
             self._count(f"spider/failed/{reason}")
             logger.warning("failed: %s (%s)", url, reason)
         self._signal(
-            na_signals.page_failed, url=(meta.get("redirect_urls") or [url])[0],
-            outlet=meta.get("outlet"), reason=reason, status=status,
-            attempts=meta.get("retry_times", 0) + 1, detail=detail, kind=meta.get("kind"),
-            retry_after=meta.get("retry_after"),
-        )  # fmt: skip
+            na_signals.page_failed,
+            **page_failure.from_meta(url, meta, reason, status=status, detail=detail),
+        )
 
     def _ok(self, response: Response) -> None:
         for url in {*(response.meta.get("redirect_urls") or []), response.url}:

@@ -1,19 +1,30 @@
-"""Recognise error, block and bot-challenge pages served with a success status.
+"""The one judgement of error, block and bot-challenge pages, and the phrase lists it reads.
 
 Outlets answer crawlers with "page not found" pages, "access denied" walls, "Just a moment…
 checking your browser" challenges and login or paywall interstitials, all with status 200.
-:func:`judge` names such a page ``soft_404`` or ``blocked`` (a :class:`Verdict` without a reason
-for a real page), so that it is retried like a 403 and never written as article text.
+Such a page is never written as article text. It is judged here twice, each time on what is
+known then, by the same rules and phrase lists (:data:`NOT_FOUND`, :data:`BLOCKED`,
+:data:`ERROR_TITLE`):
+
+- **at crawl time**, on the tree a page worker parsed (:mod:`crawler.page_work`), before any
+  extraction: :func:`judge` names the page ``soft_404`` or ``blocked`` (a :class:`Verdict`
+  without a reason for a real page), so that the retry middleware retries it like a 403 and
+  the spider records it;
+- **at extraction** (:func:`pipelines.article.extract_from_tree`), on the text left after
+  cleaning: :func:`error_message` tells an extracted "article" that is an error message under an
+  error headline ("404 Not Found", "Page not found") apart from one that is only short. Its
+  reason is ``error_page``: a page the crawl-time judge kept (judging off, a user's pages).
 
 Two rules, general to any outlet:
 
 - **A page with article signals is an article, whatever its headline says.** The signals are the
-  page's own metadata (:func:`crawler.discovery.article_signal`: JSON-LD ``NewsArticle``…,
-  ``og:type`` article) and its prose: three paragraphs of a sentence or more
-  (``paragraphs``), or a brief's worth of paragraph text under ``<article>`` or after the page's
-  ``<h1>`` (``brief``). "Fire at 404 Main Street…" or "Access denied: council refuses permit" is
-  a headline, not an error. Metadata alone does not outweigh a wall in the body of a page with
-  almost no prose (a paywall interstitial carries its article's og:type and JSON-LD).
+  page's own metadata (:func:`article_signal`: JSON-LD ``NewsArticle``…, ``og:type`` article)
+  and its prose: three paragraphs of a sentence or more (``paragraphs``), or a brief's worth of
+  paragraph text under ``<article>`` or after the page's ``<h1>`` (``brief``). "Fire at 404
+  Main Street…" or "Access denied: council refuses permit" is a headline, not an error.
+  Metadata alone does not outweigh a wall in the body of a page with almost no prose (a paywall
+  interstitial carries its article's og:type and JSON-LD). At extraction, ``min_chars`` of text
+  is that signal.
 - **An error page is judged by the absence of those signals**: by the patterns below in its
   title, first heading or (with almost no prose) its visible text, and by its likeness to the
   outlet's own answer for a URL that cannot exist (a :class:`NotFoundFingerprint`, from the
@@ -21,27 +32,25 @@ Two rules, general to any outlet:
   URL left out, at least ``FINGERPRINT_SIMILARITY``. Signals the not-found page itself carries
   (a template that says og:type=article everywhere) are no evidence against it.
 
-The page is read from the tree a page worker parsed (:mod:`crawler.page_work`), without
-changing it: XPath leaves scripts, hidden elements and page furniture out. Paragraph text is
-measured first, so an article (the common case) costs one XPath query and no pattern search.
+The tree is read without changing it: XPath leaves scripts, hidden elements and page furniture
+out. Paragraph text is measured first, so an article (the common case) costs one XPath query and
+no pattern search. Reads no settings (``RETRY_SOFT_FAILURES``, ``SOFT_FAILURE_PROBE`` and
+``EXTRACT_MIN_CHARS`` are read by the components that call it).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from lxml import etree
+from parsel import Selector
 
-from crawler.discovery import article_signals
 from pipelines.cleaning import word_shingles
-
-if TYPE_CHECKING:
-    from scrapy import Request
-    from scrapy.http import HtmlResponse
 
 ARTICLE_PROSE_CHARS = 1500  # an error page titled as such has less paragraph text than this
 SHORT_PROSE_CHARS = 400  # a page with less is short enough to be judged by any visible text
@@ -68,6 +77,21 @@ BLOCKED = re.compile(
     r"(to|for) subscribers",
     re.I,
 )
+# A title that is an error message and nothing else (extraction's check: a headline "Error 404"
+# or "Page not found", not one that only mentions a 404)
+ERROR_TITLE = re.compile(
+    r"\b(?:page|file|article|url) (?:was )?not found\b|^\W*(?:error\W*)?[45]\d\d\W*"
+    r"(?:error|not found|forbidden|gone|internal server error|service unavailable)?\W*$",
+    re.I,
+)
+# JSON-LD @type values that say a page is an article (an article signal)
+ARTICLE_TYPES = {
+    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "blogposting",
+    "liveblogposting", "report",
+}  # fmt: skip
+OG_TYPE = etree.XPath("//meta[@property='og:type']/@content", smart_strings=False)
+JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()", smart_strings=False)
 # Never read: code, templates and what the page hides.
 JUNK = (
     "self::script or self::style or self::noscript or self::template or @hidden"
@@ -134,13 +158,6 @@ class NotFoundFingerprint:
         if not shingles or not self.shingles:
             return 0.0
         return len(shingles & self.shingles) / len(shingles | self.shingles)
-
-
-class PageJudge(Protocol):
-    """What the retry middleware asks the spider (``OutletsSpider`` is one): the verdict on a
-    page with a success status, read off the reactor (:mod:`crawler.page_analysis`)."""
-
-    async def judged(self, request: Request, response: HtmlResponse) -> Verdict: ...
 
 
 @dataclass(frozen=True)
@@ -215,6 +232,54 @@ def judge(
 def soft_failure(page: etree._Element) -> str | None:
     """'soft_404', 'blocked' or None for an HTML page by the pattern and signal rules alone."""
     return judge(page).reason
+
+
+def error_message(title: str, chars: int, min_chars: int) -> bool:
+    """Extraction's judgement: `chars` characters of text (after cleaning) under the headline
+    `title` are an error message, not an article too short to keep, when they are fewer than
+    `min_chars` (at least 1) and the headline is an error's (:data:`ERROR_TITLE`)."""
+    return chars < max(min_chars, 1) and ERROR_TITLE.search(title) is not None
+
+
+def article_signal(page: Selector | etree._Element) -> str | None:
+    """Why the page is an article ('og:type', 'json-ld'), or None when it does not say so.
+
+    `page` is a parsel selector or the lxml tree it wraps (``response.selector.root``, as the
+    retry middleware reads it): one or two XPath queries, JSON-LD parsed only when there is some.
+    """
+    return next(_article_signals(page), None)
+
+
+def article_signals(page: Selector | etree._Element) -> list[str]:
+    """Every way the page says it is an article: 'og:type', 'json-ld', in that order."""
+    return list(_article_signals(page))
+
+
+def _article_signals(page: Selector | etree._Element) -> Iterator[str]:
+    root = page.root if isinstance(page, Selector) else page
+    if any(str(value).strip().lower() == "article" for value in OG_TYPE(root)[:1]):
+        yield "og:type"
+    for script in JSON_LD(root):
+        try:
+            data = json.loads(str(script))
+        except ValueError:
+            continue
+        if any(t in ARTICLE_TYPES for t in _jsonld_types(data)):
+            yield "json-ld"
+            return
+
+
+def _jsonld_types(node: Any) -> Iterator[str]:
+    if isinstance(node, list):
+        for child in node:
+            yield from _jsonld_types(child)
+    elif isinstance(node, dict):
+        kind = node.get("@type")
+        for value in kind if isinstance(kind, list) else [kind]:
+            if isinstance(value, str):
+                yield value.lower()
+        yield from _jsonld_types(node.get("@graph", []))
+        yield from _jsonld_types(node.get("mainEntity", []))
 
 
 def _match(text: str) -> str | None:
