@@ -36,9 +36,19 @@ def project_settings(**overrides: Any) -> dict[str, Any]:
     return values
 
 
-def project_crawler(spidercls: type[Spider] = Spider, **settings: Any) -> Crawler:
+def project_crawler(
+    spidercls: type[Spider] = Spider, *, spider_args: dict[str, Any] | None = None,
+    **settings: Any,
+) -> Crawler:  # fmt: skip
+    """A crawler as Scrapy's ``get_crawler`` makes it, but with crawler/settings.py's values
+    (get_crawler alone gives Scrapy's defaults) and `settings` over them; its spider made by
+    the spider's ``from_crawler`` with `spider_args` (an OutletsSpider: ``crawl_config``).
+    Components are then built with ``Cls.from_crawler(crawler)``, as Scrapy builds them."""
     crawler = get_crawler(spidercls, project_settings(**settings))
-    crawler.spider = crawler._create_spider("test")
+    if spider_args is None:
+        crawler.spider = crawler._create_spider("test")
+    else:
+        crawler.spider = crawler._create_spider(**spider_args)
     return crawler
 
 

@@ -289,13 +289,12 @@ def test_a_timeout_is_retried_and_every_attempt_is_announced_for_the_warc() -> N
     attempts = heard(mw.crawler, na_signals.download_failed)
     request = Request("https://a.example/1", meta={"outlet": "a", "kind": "page"})
     error = TCPTimedOutError()
-    with pytest.raises(RetryLater, match="retry 1"):
+    with pytest.raises(RetryLater, match="timeout: retry 1"):
         mw.process_exception(request, error)
     for _, _, call in mw._waiting.values():
         call.cancel()
     assert attempts == [{"request": request, "exception": error}]
-    (reason,) = [k for k in mw.crawler.stats.get_stats() if k.startswith("retry/reason_count/")]  # type: ignore[union-attr]
-    assert stat(mw.crawler, reason) == 1
+    assert stat(mw.crawler, "retry/reason_count/timeout") == 1
     # an exception that is not RETRY_EXCEPTIONS' is left to the errback
     assert mw.process_exception(Request("https://a.example/2", meta={"outlet": "a"}),
                                 ValueError("bug")) is None  # fmt: skip
