@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +50,22 @@ def project_crawler(
     else:
         crawler.spider = crawler._create_spider(**spider_args)
     return crawler
+
+
+class InlinePool:
+    """A stand-in for the crawl's page worker pool (``pipelines.worker_pool.WorkerPool``): each
+    call runs here, in the test's process, or raises `raises` as a worker that died
+    (BrokenProcessPool), hung (WorkTimeout) or failed would; the calls are kept."""
+
+    def __init__(self, raises: BaseException | None = None) -> None:
+        self.raises = raises
+        self.calls: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.calls.append((fn, args, kwargs))
+        if self.raises is not None:
+            raise self.raises
+        return fn(*args, **kwargs)
 
 
 def closed_warc(layout: ArchiveLayout, urls: list[str], manifest: Manifest,
