@@ -44,6 +44,11 @@ def project_crawler(
     (get_crawler alone gives Scrapy's defaults) and `settings` over them; its spider made by
     the spider's ``from_crawler`` with `spider_args` (an OutletsSpider: ``crawl_config``).
     Components are then built with ``Cls.from_crawler(crawler)``, as Scrapy builds them."""
+    # get_crawler builds every extension in EXTENSIONS: the project's would lock ARCHIVE_DIR
+    # (./archive unless the test names one), add a run log handler to the root logger for the
+    # rest of the session, and answer signals the test sends to the one component it builds.
+    # A test that wants them passes EXTENSIONS itself.
+    settings = {"EXTENSIONS_BASE": {}, "EXTENSIONS": {}, **settings}
     crawler = get_crawler(spidercls, project_settings(**settings))
     if spider_args is None:
         crawler.spider = crawler._create_spider("test")

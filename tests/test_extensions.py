@@ -48,19 +48,10 @@ def stat(crawler: Crawler, key: str) -> Any:
     return crawler.stats.get_value(key)
 
 
-# get_crawler builds every extension of EXTENSIONS (the project's and Scrapy's): the signals
-# sent here are for the one extension a test builds, so the others are left out
-ALONE: dict[str, Any] = {"EXTENSIONS_BASE": {}, "EXTENSIONS": {}}
-
-
-def crawler_for(**settings: Any) -> Crawler:
-    return project_crawler(**ALONE, **settings)
-
-
 def outlets_crawler(archive: Path, **settings: Any) -> Crawler:
     """A crawler whose spider is the project's, on the two outlets above, run "run-1"."""
     return project_crawler(OutletsSpider, spider_args={"crawl_config": CrawlConfig(OUTLETS)},
-                           ARCHIVE_DIR=str(archive), ARCHIVE_RUN_ID="run-1", **ALONE,
+                           ARCHIVE_DIR=str(archive), ARCHIVE_RUN_ID="run-1",
                            **settings)  # fmt: skip
 
 
@@ -88,7 +79,7 @@ class Engine:
 def guarded(tmp_path: Path, floor_mb: float) -> tuple[Crawler, DiskGuard, Engine]:
     from twisted.internet import reactor  # noqa: F401 - the engine's close runs as on a reactor
 
-    crawler = crawler_for(ARCHIVE_DIR=str(tmp_path), ARCHIVE_MIN_FREE_MB=floor_mb)
+    crawler = project_crawler(ARCHIVE_DIR=str(tmp_path), ARCHIVE_MIN_FREE_MB=floor_mb)
     guard = DiskGuard.from_crawler(crawler)
     engine = crawler.engine = Engine()  # type: ignore[assignment]
     return crawler, guard, engine
@@ -138,7 +129,7 @@ class Queue:
 def test_the_progress_line_counts_archived_duplicates_and_failures(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    crawler = crawler_for(LOGSTATS_INTERVAL=60.0)
+    crawler = project_crawler(LOGSTATS_INTERVAL=60.0)
     progress = Progress.from_crawler(crawler)
     crawler.engine = Queue()  # type: ignore[assignment]
     stats = crawler.stats
@@ -306,7 +297,7 @@ def test_a_failure_record_that_cannot_be_written_is_counted(
 
 def test_the_lock_is_held_from_the_extensions_start_to_the_engines_stop(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
-    crawler = crawler_for(ARCHIVE_DIR=str(archive))
+    crawler = project_crawler(ARCHIVE_DIR=str(archive))
     ext = ArchiveLock.from_crawler(crawler)
     layout = ArchiveLayout(archive)
     assert lock.holder(layout.lock_path) is not None
