@@ -337,8 +337,9 @@ def test_the_run_log_is_named_by_the_run_and_old_logs_are_pruned(tmp_path: Path)
     assert "WARNING: a line of this run" in log.path.read_text(encoding="utf-8")
 
 
-def test_spider_is_the_projects_for_the_run_summary(tmp_path: Path) -> None:
-    # the summary names the config's outlets even where none was fetched
+def test_the_summary_names_every_outlet_of_the_config_even_one_never_fetched(
+    tmp_path: Path,
+) -> None:
     crawler = outlets_crawler(tmp_path / "archive")
     summary = RunSummary.from_crawler(crawler)
     assert isinstance(crawler.spider, Spider)
