@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,10 +45,41 @@ def warc_writer_settings() -> dict[str, Any]:
             "fsync_each": settings["WARC_FSYNC"] == "record"}  # fmt: skip
 
 
-def project_crawler(spidercls: type[Spider] = Spider, **settings: Any) -> Crawler:
+def project_crawler(
+    spidercls: type[Spider] = Spider, *, spider_args: dict[str, Any] | None = None,
+    **settings: Any,
+) -> Crawler:  # fmt: skip
+    """A crawler as Scrapy's ``get_crawler`` makes it, but with crawler/settings.py's values
+    (get_crawler alone gives Scrapy's defaults) and `settings` over them; its spider made by
+    the spider's ``from_crawler`` with `spider_args` (an OutletsSpider: ``crawl_config``).
+    Components are then built with ``Cls.from_crawler(crawler)``, as Scrapy builds them."""
+    # get_crawler builds every extension in EXTENSIONS: the project's would lock ARCHIVE_DIR
+    # (./archive unless the test names one), add a run log handler to the root logger for the
+    # rest of the session, and answer signals the test sends to the one component it builds.
+    # A test that wants them passes EXTENSIONS itself.
+    settings = {"EXTENSIONS_BASE": {}, "EXTENSIONS": {}, **settings}
     crawler = get_crawler(spidercls, project_settings(**settings))
-    crawler.spider = crawler._create_spider("test")
+    if spider_args is None:
+        crawler.spider = crawler._create_spider("test")
+    else:
+        crawler.spider = crawler._create_spider(**spider_args)
     return crawler
+
+
+class InlinePool:
+    """A stand-in for the crawl's page worker pool (``pipelines.worker_pool.WorkerPool``): each
+    call runs here, in the test's process, or raises `raises` as a worker that died
+    (BrokenProcessPool), hung (WorkTimeout) or failed would; the calls are kept."""
+
+    def __init__(self, raises: BaseException | None = None) -> None:
+        self.raises = raises
+        self.calls: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.calls.append((fn, args, kwargs))
+        if self.raises is not None:
+            raise self.raises
+        return fn(*args, **kwargs)
 
 
 def closed_warc(layout: ArchiveLayout, urls: list[str], manifest: Manifest,

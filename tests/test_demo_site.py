@@ -371,11 +371,3 @@ def test_config_yaml_matches_the_running_site(site: DemoSite, tmp_path: Path) ->
     assert users and users[0]["allow"] == [r"/story/\d+-"]
     path = site.write_config(tmp_path / "outlets.yaml")
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["outlets"] == data["outlets"]
-
-
-def test_not_started_site_refuses_to_answer() -> None:
-    idle = DemoSite()
-    with pytest.raises(RuntimeError):
-        _ = idle.outlets
-    assert idle.boilerplate  # static, available before start
-    idle.stop()  # harmless

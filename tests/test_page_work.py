@@ -12,7 +12,6 @@ from typing import Any, cast
 
 from scrapy import Request
 from scrapy.http import HtmlResponse
-from scrapy.utils.test import get_crawler
 
 from crawler.demo import DemoSite
 from crawler.outlets import parse_config
@@ -20,7 +19,7 @@ from crawler.page_work import ARTICLES, PageJob, PageResult, analyse_page
 from crawler.spiders.outlets import OutletsSpider
 from pipelines.error_pages import NotFoundFingerprint
 from tests.conftest import FAST
-from tests.helpers import finished, project_settings
+from tests.helpers import finished, project_crawler
 
 URL = "https://courier.example/news/bridge"
 OUTLET = parse_config(
@@ -231,8 +230,8 @@ def racing_spider(links: dict[str, tuple[str, ...]]) -> tuple[OutletsSpider, Pag
     outlet = parse_config(
         {"outlets": [{"name": "courier", "start_urls": [HOME], "depth": 2}]}
     ).outlets[0]
-    crawler = get_crawler(OutletsSpider, project_settings(ARCHIVE_REQUISITES=False))
-    crawler.spider = OutletsSpider.from_crawler(crawler, crawl_config=CrawlConfig((outlet,)))
+    crawler = project_crawler(OutletsSpider, spider_args={"crawl_config": CrawlConfig((outlet,))},
+                              ARCHIVE_REQUISITES=False)  # fmt: skip
     crawler.stats.open_spider()  # type: ignore[union-attr]
     pages = Pages(links)
     spider = cast(OutletsSpider, crawler.spider)

@@ -205,12 +205,6 @@ def test_pywb_resolves_an_identical_payload_revisit(
     assert latest.headers["memento-datetime"] == "Sat, 03 Feb 2024 04:05:06 GMT"
 
 
-def test_pywb_404s_what_it_does_not_have(replay_tools: ReplayTools, replay_base: str) -> None:
-    assert fetch(replay_tools.replay_url(replay_base, "http://example.test/missing")).status == 404
-    other = replay_base.replace("/news/", "/nocollection/")
-    assert fetch(replay_tools.replay_url(other, PAGE_URL)).status == 404
-
-
 def _cdxj_line(warc: Path, url: str, surt: str, **extra: str) -> str:
     """A CDXJ line for the first record of `url` in `warc`: SURT key, 14-digit timestamp, JSON."""
     with warc.open("rb") as fh:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +32,7 @@ from crawler.requisite_links import (
 from crawler.requisites import MAX_IMPORT_DEPTH, Requisites
 from storage.manifest import Manifest
 from tests.conftest import Crawl, cli
-from tests.helpers import project_crawler
+from tests.helpers import InlinePool, finished, project_crawler
 from tests.test_crawl_demo import archivable, warc_records
 
 PAGE = "https://news.example/2026/03/bridge/"
@@ -270,6 +271,38 @@ def test_a_failed_requisite_is_counted_not_listed() -> None:
     failure.request = request  # type: ignore[attr-defined]
     req.failed(failure)
     assert stats.get_value("requisites/failed/http_404") == 1
+
+
+def stylesheet(body: bytes, level: int = 0) -> Response:
+    url = "https://cdn.example.net/site.css"
+    meta = {"outlet": "news", "kind": "requisite", "requisite": STYLESHEET,
+            "requisite_level": level}  # fmt: skip
+    return Response(url, body=body, headers={"Content-Type": "text/css; charset=utf-8"},
+                    request=Request(url, meta=meta))  # fmt: skip
+
+
+def test_a_fetched_stylesheet_is_counted_once_and_read_for_its_own() -> None:
+    req, stats = requisites()
+    pool = InlinePool()
+    req._run = pool.run  # read here, by the function a page worker runs
+    css = stylesheet(b'@import "more.css"; body { background: url(bg.png) }')
+    asked = finished(req.for_stylesheet(css))
+    assert [(r.url, r.meta["requisite_level"]) for r in asked] == [
+        ("https://cdn.example.net/more.css", 1),
+        ("https://cdn.example.net/bg.png", 1),
+    ]
+    ((fn, args, _),) = pool.calls
+    assert fn is css_requisites and args[2] == "utf-8"  # decoded by its HTTP charset
+    req.fetched(css)  # the same response again: counted once
+    assert stats.get_value("requisites/fetched/stylesheet") == 1
+    assert stats.get_value("requisites/bytes") == len(css.body)
+
+
+def test_a_stylesheet_its_worker_died_on_is_unread_and_counted() -> None:
+    req, stats = requisites()
+    req._run = InlinePool(BrokenProcessPool("worker process died")).run
+    assert finished(req.for_stylesheet(stylesheet(b'@import "more.css";'))) == []
+    assert stats.get_value("requisites/failed/unread") == 1
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "many"])

@@ -11,13 +11,16 @@ import pytest
 
 from crawler.extensions import run_log
 from crawler.extensions.run_log import RunLog
-from storage.layout import ArchiveLayout
+from tests.helpers import project_crawler
 
 FMT = "%(asctime)s [%(name)s] %(levelname)s: %(message)s"
 
 
 def make_log(tmp_path: Path) -> RunLog:
-    return RunLog(ArchiveLayout(tmp_path), "run-1", "INFO", FMT, "%Y-%m-%d %H:%M:%S", 0)
+    crawler = project_crawler(ARCHIVE_DIR=str(tmp_path), ARCHIVE_RUN_ID="run-1", LOG_LEVEL="INFO",
+                              LOG_FORMAT=FMT, LOG_DATEFORMAT="%Y-%m-%d %H:%M:%S",
+                              ARCHIVE_LOG_RETENTION_DAYS=0)  # fmt: skip
+    return RunLog.from_crawler(crawler)
 
 
 def test_lines_are_written_off_the_logging_thread_and_none_is_lost_at_close(
