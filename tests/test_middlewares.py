@@ -19,8 +19,9 @@ from crawler.middlewares import not_modified
 from crawler.middlewares.charset import CharsetMiddleware
 from crawler.middlewares.not_modified import NotModifiedMiddleware
 from crawler.middlewares.retry import BackoffRetryMiddleware, RetryLater
-from crawler.middlewares.url_length import SHOWN_CHARS, UrlLengthMiddleware
+from crawler.middlewares.url_length import UrlLengthMiddleware
 from pipelines import signals as na_signals
+from pipelines.page_failure import SHOWN_CHARS
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from tests.helpers import closed_warc, finished, judging_spider, project_crawler
