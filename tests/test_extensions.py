@@ -234,7 +234,7 @@ def recorder(archive: Path) -> tuple[Crawler, FailureRecorder]:
 
 def written_out(ext: FailureRecorder) -> None:
     """What engine_stopped does, without a reactor: the writer's queue done, the manifest shut."""
-    ext._executor.shutdown(wait=True)
+    ext._writer.shutdown()
     ext._close()
 
 

@@ -19,9 +19,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
+from crawler import link_following
 from crawler.middlewares.retry import RetryLater
 from crawler.outlets import CrawlConfig, parse_config
-from crawler.spiders import outlets as outlets_module
 from crawler.spiders.outlets import OutletsSpider
 from pipelines import signals as na_signals
 from pipelines.items import ArticleItem
@@ -243,9 +243,9 @@ def test_a_redirect_back_into_its_own_chain_is_a_redirect_loop() -> None:
 @pytest.fixture
 def in_this_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """Feeds and sitemaps are read in a thread in a crawl: here, at once (no reactor runs)."""
-    monkeypatch.setattr(outlets_module, "deferToThread",
+    monkeypatch.setattr(link_following, "deferToThread",
                         lambda fn, *a, **kw: defer.maybeDeferred(fn, *a, **kw))  # fmt: skip
-    monkeypatch.setattr(outlets_module, "maybe_deferred_to_future", lambda d: d)
+    monkeypatch.setattr(link_following, "maybe_deferred_to_future", lambda d: d)
 
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Courier</title>

@@ -35,8 +35,10 @@ from storage.sidecar import build_sidecar, canonical_key, published_key
 from storage.texts import SharedNumbers, TextStore
 from storage.warc import WarcRef
 from storage.warc_repair import repair_open_warcs
-from tests.helpers import closed_warc
+from tests.helpers import closed_warc, project_settings
 from tests.redis_server import RedisServer
+
+NUMBERS_AHEAD = project_settings()["CLUSTER_TEXT_NUMBERS_AHEAD"]
 
 STORY = ArticleText(
     title="Ferry crossings doubled while the bridge is shut",
@@ -350,7 +352,7 @@ def test_two_workers_each_with_one_copy_the_merged_archive_credits_both(
     workers = {}
     for worker, copy in zip(("wa", "wb"), order, strict=True):
         # as a distributed crawl's worker numbers its texts (crawler.cluster.text_numbers)
-        state = ClusterState(redis_server.url, name, worker)
+        state = ClusterState(redis_server.url, name, worker, numbers_ahead=NUMBERS_AHEAD)
         state.join(f"run-{worker}", 30, "2026-03-04T09:00:00Z")  # as the worker's extension
         p = text_store(tmp_path / worker, numbers=ClusterTextNumbers(state))
         workers[worker] = store(p, copy.item(), copy.ref)[0]
