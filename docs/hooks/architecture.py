@@ -74,7 +74,7 @@ FLOW: tuple[Step, ...] = (
             ("pipelines/page_failure.py", "crawler/extensions/failures.py", "storage/failures.py"),
             "page_failed → manifest, failures.jsonl",
         ),
-        "error page, no article",
+        "no article",
     ),
     Step(
         Box(
