@@ -50,16 +50,16 @@ chromium:
 	}
 
 test: $(DEPS) redis-server chromium
-	$(BIN)/ruff check crawler pipelines storage tests bench
+	$(BIN)/ruff check crawler pipelines storage tests bench docs/hooks
 	$(BIN)/mypy
 	# the docs site: a broken link or anchor, a page missing from nav or a setting without a
 	# comment in crawler/settings.py fails here (docs/hooks/settings_ref.py)
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest
 
 # the documentation site (MkDocs, Material theme) into site/: open site/index.html, no network
 docs: $(DEPS)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # crawl a synthetic outlet on loopback: (1) bare Scrapy, (2) WARC only, (3) the full pipeline,
 # (4) the one-core extraction floor (plain trafilatura, comments off) and (5) the two-core limit,
@@ -85,8 +85,8 @@ eval-extraction: $(DEPS)
 	$(BIN)/python -m bench.eval_extraction $(EVAL_ARGS)
 
 lint: $(DEPS)
-	$(BIN)/ruff check crawler pipelines storage tests bench
-	$(BIN)/ruff format --check crawler pipelines storage tests bench
+	$(BIN)/ruff check crawler pipelines storage tests bench docs/hooks
+	$(BIN)/ruff format --check crawler pipelines storage tests bench docs/hooks
 	$(BIN)/mypy
 
 clean:

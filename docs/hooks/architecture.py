@@ -84,8 +84,9 @@ FLOW: tuple[Step, ...] = (
                 "pipelines/article.py",
                 "pipelines/main_text.py",
                 "pipelines/cleaning.py",
+                "pipelines/items.py",
             ),
-            "ArticleItem (pipelines/items.py) gets its ArticleText",
+            "the ArticleItem gets its ArticleText",
         ),
     ),
     Step(
