@@ -58,7 +58,8 @@ def newsarchiver_push(server: S3Server, bucket: str, root: Path, args: argparse.
         transfer=TransferSettings(part, part, args.concurrency),
     )  # fmt: skip
     start = time.perf_counter()
-    report = Pusher(ArchiveLayout(root), store, workers=args.workers).run()
+    report = Pusher(ArchiveLayout(root), store, create=False, delete_local=False,
+                    workers=args.workers).run()  # fmt: skip
     elapsed = time.perf_counter() - start
     assert report.uploaded, "nothing was pushed"
     return elapsed

@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.failures import FailureLog
+from storage.failures import FailureLog, RetryPolicy
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.sidecar import credit_text
@@ -58,7 +58,11 @@ class Reconciled:
 
 
 def reconcile(
-    layout: ArchiveLayout, manifest: Manifest, result: RepairResult, run_id: str = ""
+    layout: ArchiveLayout,
+    manifest: Manifest,
+    result: RepairResult,
+    policy: RetryPolicy,
+    run_id: str = "",
 ) -> Reconciled:
     """Square the manifest and the text files with the records that survived in one repaired
     file (called by the repair before the file is renamed: see
@@ -91,7 +95,7 @@ def reconcile(
         for a in manifest.query("SELECT * FROM articles WHERE warc_file = ?", (warc_file,))
         if a["warc_offset"] not in kept
     ]
-    failures = FailureLog(manifest, layout.failures_path, run_id=run_id)
+    failures = FailureLog(manifest, layout.failures_path, policy, run_id)
     for article in lost:
         # listed first: a kill after this step still has the URL fetched again
         failures.record(

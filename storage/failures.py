@@ -37,9 +37,10 @@ NOT_RETRIED = frozenset({"http_404", "http_410"}) | NOT_REQUESTABLE
 class RetryPolicy:
     """When a failed URL is tried again in a later run."""
 
-    max_runs: int = 5
-    base_seconds: float = 3600.0
-    factor: float = 4.0
+    # RETRY_RUNS_MAX, RETRY_RUN_BACKOFF, RETRY_RUN_BACKOFF_FACTOR (crawler/settings.py)
+    max_runs: int
+    base_seconds: float
+    factor: float
 
     def plan(
         self, reason: str, runs_failed: int, now: datetime, retry_after: float | None = None
@@ -56,11 +57,11 @@ class RetryPolicy:
 class FailureLog:
     """Not thread-safe: one writer thread owns it (the failure recorder's)."""
 
-    def __init__(self, manifest: Manifest, jsonl_path: Path, policy: RetryPolicy | None = None,
+    def __init__(self, manifest: Manifest, jsonl_path: Path, policy: RetryPolicy,
                  run_id: str = "") -> None:  # fmt: skip
         self.manifest = manifest
         self.jsonl_path = jsonl_path
-        self.policy = policy or RetryPolicy()
+        self.policy = policy
         self.run_id = run_id
 
     def record(

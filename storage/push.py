@@ -104,16 +104,34 @@ class PushReport:
                 f"{self.skipped} already there{uploads}{merged}")  # fmt: skip
 
 
+def push_files(layout: ArchiveLayout, part: str | None = None) -> Iterator[tuple[str, Path]]:
+    """(relative path, local path) of everything a push of `layout` takes, the manifest aside
+    (`part`: a cluster worker's push, whose indexes and failures go under its name)."""
+    root = layout.root
+    yield from ((p.relative_to(root).as_posix(), p) for p in layout.closed_warcs())
+    for directory, pattern in (("text", "*"), ("runs", "*.json"), ("logs", "*.log"),
+                               ("indexes", "**/*")):  # fmt: skip
+        for path in sorted((root / directory).glob(pattern)):
+            if path.is_file() and not path.name.startswith("."):
+                rel = path.relative_to(root).as_posix()
+                if part and directory == "indexes":  # one index per worker
+                    rel = f"indexes/{part}/{rel.removeprefix('indexes/')}"
+                yield rel, path
+    if layout.failures_path.exists():
+        name = f"failures/{part}.jsonl" if part else layout.failures_path.name
+        yield name, layout.failures_path
+
+
 class Pusher:
     def __init__(
         self,
         layout: ArchiveLayout,
         store: ObjectStore,
         *,
+        create: bool,  # PUSH_CREATE_BUCKET
+        delete_local: bool,  # PUSH_DELETE_LOCAL_AFTER_VERIFY
+        workers: int,  # PUSH_WORKERS
         dry_run: bool = False,
-        delete_local: bool = False,
-        create: bool = False,
-        workers: int = 4,
         progress: Callable[[str], None] | None = None,
         part: str | None = None,
     ) -> None:
@@ -130,19 +148,7 @@ class Pusher:
 
     def files(self) -> Iterator[tuple[str, Path]]:
         """(relative path, local path) of everything that goes, the manifest aside."""
-        root = self.layout.root
-        yield from ((p.relative_to(root).as_posix(), p) for p in self.layout.closed_warcs())
-        for directory, pattern in (("text", "*"), ("runs", "*.json"), ("logs", "*.log"),
-                                   ("indexes", "**/*")):  # fmt: skip
-            for path in sorted((root / directory).glob(pattern)):
-                if path.is_file() and not path.name.startswith("."):
-                    rel = path.relative_to(root).as_posix()
-                    if self.part and directory == "indexes":  # one index per worker
-                        rel = f"indexes/{self.part}/{rel.removeprefix('indexes/')}"
-                    yield rel, path
-        if self.layout.failures_path.exists():
-            name = f"failures/{self.part}.jsonl" if self.part else self.layout.failures_path.name
-            yield name, self.layout.failures_path
+        return push_files(self.layout, self.part)
 
     def run(self) -> PushReport:
         manifest = Manifest(self.layout.manifest_path)

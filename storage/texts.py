@@ -95,7 +95,7 @@ class TextStore:
         self,
         root: str | Path,
         run_id: str,
-        fsync: bool = True,
+        fsync: bool,  # TEXT_FSYNC
         numbers: SharedNumbers | None = None,
         count: Callable[[str, int], None] = _no_count,
         log: logging.Logger = logger,

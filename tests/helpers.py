@@ -13,12 +13,15 @@ from typing import Any, TypeVar, cast
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse
+from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings_module
+from crawler.extensions.failures import retry_policy
 from crawler.page_work import PageJob, analyse_page
 from pipelines.error_pages import NotFoundFingerprint, Verdict
 from storage.clock import iso
+from storage.failures import RetryPolicy
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.warc import Exchange, WarcFileWriter, WarcRef, capture_row
@@ -43,6 +46,11 @@ def warc_writer_settings() -> dict[str, Any]:
     settings = project_settings()
     return {"gzip_level": settings["WARC_GZIP_LEVEL"],
             "fsync_each": settings["WARC_FSYNC"] == "record"}  # fmt: skip
+
+
+def project_retry_policy() -> RetryPolicy:
+    """The project's RETRY_RUN* settings as the failure recorder reads them."""
+    return retry_policy(Settings(project_settings()))
 
 
 def project_crawler(

@@ -25,7 +25,7 @@ from storage.manifest import Manifest
 from storage.warc_read import RecordMissing, read_response
 from storage.warc_repair import repair_open_warcs
 from tests.conftest import FAST, cli
-from tests.helpers import closed_warc
+from tests.helpers import closed_warc, project_retry_policy
 
 
 def crawl(config: Path, archive: Path, *extra: str) -> dict[str, Any]:
@@ -233,7 +233,10 @@ def test_a_shared_text_keeps_its_surviving_url_and_its_sidecar_names_that_record
     os.replace(warc, warc.with_name(warc.name + OPEN_SUFFIX))
 
     done: list[Any] = []
-    repair_open_warcs(layout, lambda r: done.append(reconcile(layout, manifest, r, "run-2")))
+    repair_open_warcs(
+        layout,
+        lambda r: done.append(reconcile(layout, manifest, r, project_retry_policy(), "run-2")),
+    )
     assert done[0].articles_dropped == 1 and done[0].texts_dropped == []
     sidecar = json.loads(layout.sidecar_path(row.stem).read_text())
     assert sidecar["url"] == "http://news.example/a" and sidecar["other_urls"] == []

@@ -40,7 +40,7 @@ class Counts(dict[str, int]):
 
 def text_store(tmp_path: Path) -> TextStore:
     """An open store, as one crawl's text pipeline opens it (a run id of its own)."""
-    return TextStore(tmp_path, new_run_id(), count=Counts()).open()
+    return TextStore(tmp_path, new_run_id(), fsync=True, count=Counts()).open()
 
 
 def store(p: TextStore, item: ArticleItem, ref: WarcRef) -> tuple[str, str, str]:

@@ -35,10 +35,11 @@ from storage.sidecar import build_sidecar, canonical_key, published_key
 from storage.texts import SharedNumbers, TextStore
 from storage.warc import WarcRef
 from storage.warc_repair import repair_open_warcs
-from tests.helpers import closed_warc, project_settings
+from tests.helpers import closed_warc, project_retry_policy, project_settings
 from tests.redis_server import RedisServer
 
 NUMBERS_AHEAD = project_settings()["CLUSTER_TEXT_NUMBERS_AHEAD"]
+PUSH_WORKERS = project_settings()["PUSH_WORKERS"]
 
 STORY = ArticleText(
     title="Ferry crossings doubled while the bridge is shut",
@@ -95,7 +96,7 @@ class Counts(dict[str, int]):
 
 def text_store(archive: Path, numbers: SharedNumbers | None = None) -> TextStore:
     """An open store, as one crawl's text pipeline opens it (a run id of its own)."""
-    return TextStore(archive, new_run_id(), numbers=numbers, count=Counts()).open()
+    return TextStore(archive, new_run_id(), fsync=True, numbers=numbers, count=Counts()).open()
 
 
 def store(p: TextStore, item: ArticleItem, ref: WarcRef) -> tuple[str, str, str]:
@@ -329,7 +330,10 @@ def test_a_kill_between_a_copys_row_and_its_sidecar_is_repaired_at_the_next_star
     assert layout.sidecar_path(text_stem(0, SHA)).read_bytes() == before
 
     done: list[Any] = []
-    repair_open_warcs(layout, lambda r: done.append(reconcile(layout, manifest, r, "run-2")))
+    repair_open_warcs(
+        layout,
+        lambda r: done.append(reconcile(layout, manifest, r, project_retry_policy(), "run-2")),
+    )
     manifest.close()
     assert done[0].sidecars_rebuilt == 1 and done[0].articles_dropped == 0
     _, sidecar = only_sidecar(tmp_path)
@@ -364,7 +368,7 @@ def test_two_workers_each_with_one_copy_the_merged_archive_credits_both(
     assert not (tmp_path / "wb" / "text" / f"{stem}.json").exists()  # not on wb's disk
     for worker in ("wa", "wb"):
         report = Pusher(ArchiveLayout(tmp_path / worker), FSStore(bucket), part=worker,
-                        create=True).run()  # fmt: skip
+                        create=True, delete_local=False, workers=PUSH_WORKERS).run()  # fmt: skip
         assert "merged" in report.merged
     assert "1 sidecar(s) rewritten" in report.merged  # wb's push: the first to see both parts
 

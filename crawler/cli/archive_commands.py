@@ -55,6 +55,7 @@ from lxml import html as lxml_html
 from crawler.cli import search_command
 from crawler.cli.stories_commands import rebuild_stories
 from crawler.outlets import ConfigError, parse_config
+from crawler.runner import build_settings
 from crawler.settings_check import check_archive_dir
 from pipelines.article import ArticleText, NoArticle, extract_article
 from pipelines.page_bytes import choose_charset
@@ -308,7 +309,8 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     stats: Counter[str] = Counter()
     with lock.held(layout.lock_path):
         try:
-            with TextStore(layout.root, new_run_id()) as store:
+            fsync = build_settings(str(layout.root)).getbool("TEXT_FSYNC")
+            with TextStore(layout.root, new_run_id(), fsync) as store:
                 total = reextract(layout, manifest, store, stats)
         finally:
             manifest.close()

@@ -27,8 +27,7 @@ from storage import lock
 from storage.clock import iso, utc_now
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
-from storage.object_store import FSStore
-from storage.push import Pusher
+from storage.push import push_files
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -87,7 +86,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if pending:
         print(f"  next retry at {min(f['next_retry_at'] for f in pending if f['next_retry_at'])}")
     print()
-    pusher_files = list(Pusher(layout, FSStore(layout.root)).files())  # what a push would take
+    pusher_files = list(push_files(layout))  # what a push would take
     if not targets:  # nothing to fall behind: a backlog is no news for an archive never pushed
         print("push: none configured (PUSH_TO, the outlet config's push:, or newsarchiver push)")
     for target in targets:

@@ -21,6 +21,7 @@ from typing import Any
 import redis
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
 from crawler.cluster.state import ClusterState
@@ -34,6 +35,16 @@ from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 
 logger = logging.getLogger(__name__)
+
+
+def retry_policy(settings: BaseSettings) -> RetryPolicy:
+    """When a failed URL is requested again in a later run: ``RETRY_RUNS_MAX``,
+    ``RETRY_RUN_BACKOFF``, ``RETRY_RUN_BACKOFF_FACTOR``."""
+    return RetryPolicy(
+        max_runs=settings.getint("RETRY_RUNS_MAX"),
+        base_seconds=settings.getfloat("RETRY_RUN_BACKOFF"),
+        factor=settings.getfloat("RETRY_RUN_BACKOFF_FACTOR"),
+    )
 
 
 class FailureRecorder:
@@ -51,11 +62,7 @@ class FailureRecorder:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FailureRecorder:
         s = crawler.settings
-        policy = RetryPolicy(
-            max_runs=s.getint("RETRY_RUNS_MAX"),
-            base_seconds=s.getfloat("RETRY_RUN_BACKOFF"),
-            factor=s.getfloat("RETRY_RUN_BACKOFF_FACTOR"),
-        )
+        policy = retry_policy(s)
         assert crawler.stats is not None
         cluster = ClusterState.for_crawler(crawler) if s.getbool("CLUSTER_ENABLED") else None
         ext = cls(ArchiveLayout(s["ARCHIVE_DIR"]), policy, run_id_for(crawler), crawler.stats,

@@ -61,6 +61,7 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
 from crawler import __version__
 from crawler.cluster.state import ClusterState
+from crawler.extensions.failures import retry_policy
 from crawler.redaction import mask, mask_data
 from crawler.settings_check import check_settings
 from pipelines import signals as na_signals
@@ -70,6 +71,7 @@ from pipelines.writer_thread import WriterThread
 from storage.clock import iso, utc_now
 from storage.diskspace import check_free, full_error, is_disk_full
 from storage.evidence import reconcile
+from storage.failures import RetryPolicy
 from storage.layout import ArchiveLayout, safe_hostname
 from storage.manifest import Manifest
 from storage.warc import (
@@ -127,11 +129,13 @@ class WarcCapture:
         max_pending_bytes: int,
         fsync_each: bool,
         min_free_bytes: int,
+        retry_policy: RetryPolicy,
         cluster: ClusterState | None = None,
     ) -> None:
         self.cluster = cluster  # a distributed crawl's shared state, to square after a repair
         self.fsync_each = fsync_each
         self.min_free_bytes = min_free_bytes
+        self.retry_policy = retry_policy
         self.layout = layout
         self.prefix = prefix
         self.max_size = max_size
@@ -165,6 +169,7 @@ class WarcCapture:
             max_pending_bytes=settings.getint("WARC_MAX_PENDING_BYTES"),
             fsync_each=settings.get("WARC_FSYNC") == "record",
             min_free_bytes=int(settings.getfloat("ARCHIVE_MIN_FREE_MB") * 1e6),
+            retry_policy=retry_policy(settings),
             cluster=(ClusterState.for_crawler(crawler)
                      if settings.getbool("CLUSTER_ENABLED") else None),
         )  # fmt: skip
@@ -218,7 +223,7 @@ class WarcCapture:
         self.stats.inc_value("warc/repaired")
         if result.bytes_dropped:
             self.stats.inc_value("warc/repaired_bytes_dropped", result.bytes_dropped)
-        done = reconcile(self.layout, self.manifest, result, self.run_id)
+        done = reconcile(self.layout, self.manifest, result, self.retry_policy, self.run_id)
         self.stats.inc_value("warc/repaired/captures_rederived", done.captures_added)
         self.stats.inc_value("warc/repaired/captures_removed", done.captures_removed)
         self.stats.inc_value("warc/repaired/articles_dropped", done.articles_dropped)
