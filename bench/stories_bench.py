@@ -24,8 +24,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from crawler.stories_commands import thresholds
-
+from crawler.cli.stories_commands import thresholds
 from crawler.demo.stories import STORIES
 from crawler.demo.variants import CORRECTION, UNRELATED, VARIANTS
 from storage.stories import Stories

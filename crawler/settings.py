@@ -327,7 +327,7 @@ CLUSTER_TEXT_NUMBERS_AHEAD = 16
 # the others archived.
 CLUSTER_FLUSH_INTERVAL = 1.0
 
-# --- QUIET_*: newsarchiver crawl --quiet, for cron (crawler/quiet.py) ---------------------------
+# --- QUIET_*: newsarchiver crawl --quiet, for cron (crawler/cli/quiet.py) -----------------------
 # On: nothing printed for a run that went as expected; a short report on stderr for one that
 # needs a person (a crash or exit != 0, an outlet that saw no article, too many failures).
 QUIET_ENABLED = False

@@ -27,7 +27,6 @@ _WORD = re.compile(r"^[a-z][a-z0-9-]{0,31}$")  # a subcommand, not an option or 
 # what `python -m crawler.cli` (and a script path) shows as argv[0]: its last two parts first
 _PROGRAM_NAMES = {
     "cli/__main__.py": "newsarchiver",
-    "cli.py": "newsarchiver",
     "__main__.py": "python",
 }
 _named: list[str] = []  # the command's name as its code gave it (name_command)

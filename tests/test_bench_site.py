@@ -72,7 +72,7 @@ FORKSERVER = (
 )
 CRAWL = "/venv/bin/python /venv/bin/newsarchiver crawl --config c.yaml"
 RAW = f"""\
-process 10:"{CRAWL}";<module> (newsarchiver:8);main (crawler/cli.py:300);\
+process 10:"{CRAWL}";<module> (newsarchiver:8);main (crawler/cli/main.py:70);\
 EPollReactor.doPoll (twisted/internet/epollreactor.py:230) 30
 process 10:"{CRAWL}";<module> (newsarchiver:8);_GzipMembers.write (storage/warc.py:299) 10
 process 10:"{CRAWL}";process 11:"{FORKSERVER}";process 12:"{FORKSERVER}";<module> \

@@ -245,7 +245,7 @@ def test_lock_file_holds_no_arguments(tmp_path: Path, monkeypatch: pytest.Monkey
     ("argv", "name"),
     [
         (["/usr/bin/newsarchiver", "retry", "-s", "X_SECRET=1"], "newsarchiver retry"),
-        (["/repo/crawler/cli.py", "crawl", "--config", "c"], "newsarchiver crawl"),
+        (["/repo/crawler/cli/__main__.py", "push", "--archive", "a"], "newsarchiver push"),
         (["/venv/bin/scrapy", "crawl", "outlets", "-s", "A=b"], "scrapy crawl"),
         (["/venv/lib/scrapy/__main__.py", "crawl", "outlets"], "scrapy crawl"),
         (["/usr/bin/newsarchiver", "--redis=redis://:pw@h"], "newsarchiver"),

@@ -5,12 +5,12 @@
     newsarchiver index     --archive DIR [--search] [--stories]  # indexes/index.cdxj up to date
                                                          # (--search, --stories: those rebuilt)
     newsarchiver lookup    URL --archive DIR [--json]    # the captures of a URL
-    newsarchiver export    …                             # crawler/export_command.py
+    newsarchiver export    …                             # crawler/cli/export_command.py
     newsarchiver extract   FILE...|- [--jsonl] [--url URL] [--content-type CT]  # clean text
     newsarchiver reextract --archive DIR                 # rebuild texts from the WARCs
 
 ``index --search`` also makes the full-text index ARCHIVE/search.sqlite again from the manifest
-and the text files (:func:`crawler.search_command.rebuild`).
+and the text files (:func:`crawler.cli.search_command.rebuild`).
 
 ``extract`` prints the clean text the pipeline would store for each saved page, one page read
 at a time in one process (the extractor is imported once). A FILE may be a directory: its
