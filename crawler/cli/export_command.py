@@ -18,37 +18,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from crawler import __version__
 from crawler.cli.archive_commands import open_archive
+from crawler.cli.common import DATE_EXAMPLES, parse_date
 from crawler.outlets import ConfigError
 from storage import lock
 from storage.wacz import NothingToExport, UnknownOutlet, export_wacz
 
 EXIT_OK, EXIT_EMPTY = 0, 6
-EXAMPLES = "e.g. 2026-03-01 or 2026-03-01T06:00:00Z"
-
-
-def parse_since(value: str) -> datetime:
-    """``--since`` as an aware datetime; a ConfigError (exit 2) naming the option and value."""
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read the Z
-        text = text[:-1] + "+00:00"
-    try:
-        since = datetime.fromisoformat(text)
-    except ValueError as exc:
-        # "month must be in 1..12" says what is wrong; "Invalid isoformat string" only repeats it
-        why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
-        raise ConfigError(f"--since: {value!r} is not an ISO 8601 date or date-time{why}; "
-                          f"{EXAMPLES}") from None  # fmt: skip
-    return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    since = parse_since(args.since) if args.since is not None else None
+    since = parse_date(args.since, "--since") if args.since is not None else None
     layout, manifest = open_archive(args.archive)  # it takes the lock, updates the index in it
     manifest.close()
     out = Path(args.wacz)
@@ -75,7 +59,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--outlet", help="only this outlet's articles and their WARC files")
     p.add_argument("--since", metavar="DATE",
                    help=f"only articles fetched since then (ISO 8601, UTC unless it says; "
-                        f"{EXAMPLES})")  # fmt: skip
+                        f"{DATE_EXAMPLES})")  # fmt: skip
     p.add_argument("--allow-empty", action="store_true",
                    help="write the package even when no article matches (else exit 6)")  # fmt: skip
     p.set_defaults(func=cmd_export)

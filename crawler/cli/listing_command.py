@@ -27,10 +27,10 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from crawler.cli.common import DATE_EXAMPLES, parse_date
 from crawler.outlets import ConfigError
 from storage.layout import ArchiveLayout
 from storage.listing import FIELDS, list_articles
@@ -39,27 +39,8 @@ from storage.manifest import Manifest
 
 EXIT_OK = 0
 FORMATS = ("table", "csv", "jsonl", "parquet")
-EXAMPLES = "e.g. 2026-03-01 or 2026-03-01T06:00:00Z"
 TABLE = ("published", "outlet", "words", "story", "title", "url")
 TITLE_WIDTH = 60
-
-
-def parse_date(value: str, option: str, end: bool = False) -> datetime:
-    """An option's ISO 8601 date or date-time, aware (UTC unless it says); `end`: a date alone
-    means the midnight after it (``--until 2026-03-01`` keeps all of March 1st)."""
-    text = value.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
-        raise ConfigError(f"{option}: {value!r} is not an ISO 8601 date or date-time{why}; "
-                          f"{EXAMPLES}") from None  # fmt: skip
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    if end and len(text) == 10:  # YYYY-MM-DD
-        when += timedelta(days=1)
-    return when
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
@@ -167,7 +148,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--outlet", action="append", default=[], metavar="NAME",
                    help="only this outlet's copies (repeatable)")  # fmt: skip
     when = ("the page's published date, or when it was fetched if the page gave none; ISO 8601, "
-            f"UTC unless it says; {EXAMPLES}")  # fmt: skip
+            f"UTC unless it says; {DATE_EXAMPLES}")  # fmt: skip
     p.add_argument("--since", metavar="DATE", help=f"only articles from then on ({when})")
     p.add_argument("--until", metavar="DATE",
                    help=f"only articles before then, a date included whole ({when})")  # fmt: skip

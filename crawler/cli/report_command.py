@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crawler.cli.export_command import EXAMPLES, parse_since
+from crawler.cli.common import DATE_EXAMPLES, parse_date
 from crawler.outlets import ConfigError
 from crawler.report.page import render
 from storage.layout import ArchiveLayout
@@ -36,7 +36,7 @@ def write_report(archive: Path, out: Path, since: str | None = None) -> tuple[Pa
     """Write the report of `archive` to `out`; (the path, seconds taken). ConfigError (exit 2)
     for a bad `since`, no manifest or no directory for `out`."""
     started = time.monotonic()
-    cut = parse_since(since) if since is not None else None
+    cut = parse_date(since, "--since") if since is not None else None
     layout = ArchiveLayout(archive)
     if not layout.manifest_path.is_file():
         raise ConfigError(f"--archive: no archive at {layout.root} (no manifest.sqlite)")
@@ -67,5 +67,5 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="REPORT.html", help="the HTML file to write")
     p.add_argument("--since", metavar="DATE",
                    help="only what happened since then (ISO 8601, UTC unless it says; "
-                        f"{EXAMPLES})")  # fmt: skip
+                        f"{DATE_EXAMPLES})")  # fmt: skip
     p.set_defaults(func=cmd_report)

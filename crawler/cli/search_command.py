@@ -33,10 +33,10 @@ import re
 import sqlite3
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from crawler.cli.common import parse_day
 from crawler.outlets import ConfigError
 from crawler.settings_check import check_archive_dir
 from storage.layout import ArchiveLayout
@@ -81,17 +81,6 @@ def rebuild(layout: ArchiveLayout) -> str:
             f"{time.monotonic() - started:.1f} s")  # fmt: skip
 
 
-def _day(value: str | None, option: str) -> str | None:
-    if value is None:
-        return None
-    try:
-        if len(value) == 10:
-            return date.fromisoformat(value).isoformat()
-    except ValueError:
-        pass
-    raise ConfigError(f"search: {option} must be a date YYYY-MM-DD, not {value!r}")
-
-
 def open_index(archive: str) -> SearchIndex:
     """The archive's search index, read-only; a ConfigError (exit 2) saying how to build it."""
     check_archive_dir(archive)
@@ -134,7 +123,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise ConfigError("search: the query is empty")
     if args.limit < 1:
         raise ConfigError(f"search: --limit must be 1 or more, not {args.limit}")
-    since, until = _day(args.since, "--since"), _day(args.until, "--until")
+    since = parse_day(args.since, "search: --since") if args.since is not None else None
+    until = parse_day(args.until, "search: --until") if args.until is not None else None
     index = open_index(args.archive)
     try:
         if args.outlet:
