@@ -81,7 +81,8 @@ def demo_crawl(demo_site: DemoSite, tmp_path_factory: pytest.TempPathFactory) ->
 # a real S3-compatible server (SeaweedFS) on loopback for the push tests
 # pywb and wacz, in a virtualenv of their own (.venv-replay), for the replay tests
 # Debian's Chromium (Playwright), ReplayWeb.page and pywb in it, for the browser replay tests
-from tests.browser_tools import chromium, pywb_browser, replaywebpage  # noqa: E402, F401
-from tests.redis_server import redis_server, redis_server_factory  # noqa: E402, F401
-from tests.replay_tools import replay_tools  # noqa: E402, F401
-from tests.s3_server import s3_server  # noqa: E402, F401
+from testkit.chromium import chromium, pywb_browser  # noqa: E402, F401
+from testkit.redis_server import redis_server, redis_server_factory  # noqa: E402, F401
+from testkit.replay_tools import replay_tools  # noqa: E402, F401
+from testkit.replaywebpage import replaywebpage  # noqa: E402, F401
+from testkit.s3_server import s3_server  # noqa: E402, F401

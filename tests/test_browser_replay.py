@@ -1,6 +1,7 @@
 """Archived pages replayed in Chromium look as they did live: ReplayWeb.page (from a WACZ) and
 pywb (from the WARC) show the article's text, apply its stylesheet and load its image, and
-ReplayWeb.page lists the archive's pages and searches their text (tests/browser_tools.py).
+ReplayWeb.page lists the archive's pages and searches their text (testkit/chromium.py,
+testkit/replaywebpage.py).
 
 The archive is made here with warcio: an article whose CSS sets a colour and a size no browser
 default has, a PNG written byte by byte, and a second article captured twice; `wacz create`
@@ -28,20 +29,12 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tests.browser_tools import (
-    REPO,
-    RWP_INTEGRITY,
-    ArchivedPage,
-    Chromium,
-    PywbBrowser,
-    ReplayWebPage,
-    ensure_replaywebpage,
-    npm_integrity,
-)
-from tests.range_server import RangeServer
+from testkit.chromium import REPO, ArchivedPage, Chromium, PywbBrowser
+from testkit.range_server import RangeServer
+from testkit.replaywebpage import RWP_INTEGRITY, ReplayWebPage, ensure_replaywebpage, npm_integrity
 
 if TYPE_CHECKING:
-    from tests.replay_tools import ReplayTools
+    from testkit.replay_tools import ReplayTools
 
 SITE = "http://news.example.test"
 ARTICLE = f"{SITE}/article"

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from testkit.redis_server import RedisServer
 from tests.conftest import FAST, cli
-from tests.redis_server import RedisServer
 
 WORDS = [
     "harbour", "ferry", "council", "storm", "bridge", "market", "school", "river", "budget",

@@ -29,9 +29,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import DemoSite
 from crawler.demo.faults import FaultSite
+from testkit.redis_server import RedisServer, free_port
+from testkit.s3_server import S3Server
 from tests.conftest import FAST, Crawl, cli
-from tests.redis_server import RedisServer, free_port
-from tests.s3_server import S3Server
 from tests.test_crawl_demo import syndicated
 
 ROBOTS = "/robots.txt"

@@ -26,8 +26,8 @@ from crawler.cluster.admission import Admission, Rejected, admitted_failures
 from crawler.demo import DemoSite
 from crawler.outlets import parse_config
 from crawler.spiders.outlets import OutletsSpider
+from testkit.redis_server import RedisServer
 from tests.conftest import Crawl, cli
-from tests.redis_server import RedisServer
 from tests.test_cluster import (
     Worker,
     check_archive_once,

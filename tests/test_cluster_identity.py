@@ -19,8 +19,8 @@ import pytest
 from crawler.cluster.identity import check_worker_id, default_worker_id
 from crawler.demo import DemoSite
 from storage.layout import safe_hostname
+from testkit.redis_server import RedisServer
 from tests.conftest import FAST, Crawl
-from tests.redis_server import RedisServer
 from tests.test_cluster import Worker, check_archive_once, check_warcs, cluster_name, stop_all
 
 

@@ -21,7 +21,7 @@ from crawler.cluster import serializer
 from crawler.cluster.addon import ClusterAddon
 from crawler.cluster.scheduler import LeasingScheduler
 from crawler.cluster.state import ClusterError, ClusterState, Push, redact
-from tests.redis_server import RedisServer
+from testkit.redis_server import RedisServer
 
 NOW = "2026-11-22T00:00:00Z"
 

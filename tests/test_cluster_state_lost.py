@@ -20,8 +20,8 @@ import pytest
 
 from crawler.cluster.state import ClusterState, Push, StateLost
 from crawler.demo import DemoSite
+from testkit.redis_server import RedisServer
 from tests.conftest import Crawl, cli
-from tests.redis_server import RedisServer
 from tests.test_cluster import Worker, check_warcs, cluster_name, spawn, sqlite_rows, stop_all
 
 NOW = "2026-11-22T00:00:00Z"

@@ -32,8 +32,8 @@ from storage.s3 import FSStore
 from storage.sidecar import build_sidecar, canonical_key, published_key
 from storage.warc import WarcRef
 from storage.warc_repair import repair_open_warcs
+from testkit.redis_server import RedisServer
 from tests.helpers import closed_warc, project_crawler
-from tests.redis_server import RedisServer
 
 STORY = ArticleText(
     title="Ferry crossings doubled while the bridge is shut",
