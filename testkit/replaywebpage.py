@@ -66,6 +66,7 @@ from urllib.parse import urlencode
 import pytest
 
 from testkit.chromium import REPO, TIMEOUT_MS, ArchivedPage, BrowserLog, Chromium, archived_frame
+from testkit.mockserver import MockServer
 from testkit.range_server import RangeServer
 
 if TYPE_CHECKING:
@@ -330,9 +331,8 @@ class ReplayWebPage:
 
 
 @pytest.fixture(scope="session")
-def replaywebpage(chromium: Chromium) -> Iterator[ReplayWebPage]:
-    """ReplayWeb.page 2.5.3 on a loopback server of its own, for the session; the first run
+def replaywebpage(chromium: Chromium, mockserver: MockServer) -> ReplayWebPage:
+    """ReplayWeb.page 2.5.3 on a site of the mock server's own, for the session; the first run
     fetches it from the npm registry (see ensure_replaywebpage)."""
     package = ensure_replaywebpage(REPO)
-    with RangeServer() as server:
-        yield ReplayWebPage(chromium, package, server)
+    return ReplayWebPage(chromium, package, mockserver.files("replaywebpage", fresh=False))

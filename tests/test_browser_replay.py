@@ -30,7 +30,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from testkit.chromium import REPO, ArchivedPage, Chromium, PywbBrowser
-from testkit.range_server import RangeServer
+from testkit.mockserver import MockServer
 from testkit.replaywebpage import RWP_INTEGRITY, ReplayWebPage, ensure_replaywebpage, npm_integrity
 
 if TYPE_CHECKING:
@@ -232,33 +232,37 @@ def test_the_archive_holds_what_the_tests_expect(
         assert result.returncode == 0, result.stdout + result.stderr[-2000:]
 
 
-def test_the_live_page_looks_as_the_replays_must(chromium: Chromium, tmp_path: Path) -> None:
+def test_the_live_page_looks_as_the_replays_must(
+    mockserver: MockServer, chromium: Chromium, tmp_path: Path
+) -> None:
     # the reference: the same bytes served as a site on loopback, opened in the same Chromium,
     # give the values the replays are held to
-    with RangeServer() as site:
-        site.add_bytes("/article", ARTICLE_HTML, "text/html; charset=utf-8")
-        site.add_bytes("/static/site.css", CSS, "text/css")
-        site.add_bytes("/img/heron.png", PNG, "image/png")
-        with chromium.context("live article") as (page, log):
-            page.goto(site.base + "/article", wait_until="load")
-            assert_reader_view(ArchivedPage(page, page.main_frame, site.base, log))
+    site = mockserver.files("live-article")
+    site.add_bytes("/article", ARTICLE_HTML, "text/html; charset=utf-8")
+    site.add_bytes("/static/site.css", CSS, "text/css")
+    site.add_bytes("/img/heron.png", PNG, "image/png")
+    with chromium.context("live article") as (page, log):
+        page.goto(site.base + "/article", wait_until="load")
+        assert_reader_view(ArchivedPage(page, page.main_frame, site.base, log))
     assert chromium.version.split(".")[0].isdigit()
 
 
-def test_a_page_that_reaches_past_the_replay_is_caught(chromium: Chromium) -> None:
+def test_a_page_that_reaches_past_the_replay_is_caught(
+    mockserver: MockServer, chromium: Chromium
+) -> None:
     # the control for foreign_requests() == []: an image from another host is listed, and no
     # live site answers it (only loopback resolves in the harness's Chromium)
     elsewhere = "http://elsewhere.example.test/heron.png"
     html = f'<!doctype html><img id="photo" src="/img/heron.png"><img id="far" src="{elsewhere}">'
-    with RangeServer() as site:
-        site.add_bytes("/page", html.encode(), "text/html; charset=utf-8")
-        site.add_bytes("/img/heron.png", PNG, "image/png")
-        with chromium.context("reaching out") as (page, log):
-            page.goto(site.base + "/page", wait_until="load")
-            shown = ArchivedPage(page, page.main_frame, site.base, log)
-            assert shown.image_size("img#photo") == PNG_SIZE
-            assert shown.image_size("img#far") == (0, 0)
-            assert shown.foreign_requests() == [elsewhere]
+    site = mockserver.files("reaching-out")
+    site.add_bytes("/page", html.encode(), "text/html; charset=utf-8")
+    site.add_bytes("/img/heron.png", PNG, "image/png")
+    with chromium.context("reaching out") as (page, log):
+        page.goto(site.base + "/page", wait_until="load")
+        shown = ArchivedPage(page, page.main_frame, site.base, log)
+        assert shown.image_size("img#photo") == PNG_SIZE
+        assert shown.image_size("img#far") == (0, 0)
+        assert shown.foreign_requests() == [elsewhere]
 
 
 # ---------------------------------------------------------------------------------------------

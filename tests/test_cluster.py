@@ -28,7 +28,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import DemoSite
-from crawler.demo.faults import FaultSite
+from testkit.mockserver import MockServer
 from testkit.redis_server import RedisServer, free_port
 from testkit.s3_server import S3Server
 from tests.conftest import FAST, Crawl, cli
@@ -38,10 +38,9 @@ ROBOTS = "/robots.txt"
 
 
 @pytest.fixture(scope="module")
-def slow_site() -> Iterator[DemoSite]:
+def slow_site(mockserver: MockServer) -> DemoSite:
     # 50 ms a response: the crawl lasts long enough for two workers to share it
-    with DemoSite(delay=0.05) as site:
-        yield site
+    return mockserver.site("slow", delay=0.05)
 
 
 class Worker:
@@ -239,30 +238,33 @@ def json_outlets(config: Path) -> dict[str, str]:
 
 
 def test_a_killed_worker_loses_nothing(
+    mockserver: MockServer,
     demo_crawl: Crawl,
     redis_server: RedisServer,
     start_worker: Callable[..., Worker],
     tmp_path: Path,
 ) -> None:
-    with DemoSite(delay=0.3) as site:  # slow: the kill lands with requests in flight
-        config = site.write_config(tmp_path / "outlets.yaml")
-        name = cluster_name()
-        client = redis_server.client()
-        a = start_worker(config, redis_server.url, "wa", name)
-        deadline = time.monotonic() + 60
-        while not client.hlen(f"{name}:leases:wa") and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling a condition: A has requests in flight
-        b = start_worker(config, redis_server.url, "wb", name)
-        # B in the run before A dies (else B, joining a run with no live worker, resumes it)
-        while not client.sismember(f"{name}:workers", "wb") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        while client.hlen(f"{name}:leases:wa") < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        in_flight = client.hlen(f"{name}:leases:wa")
-        assert in_flight >= 1
-        a.proc.send_signal(signal.SIGKILL)
-        a.wait()
-        assert b.wait() == 0, b.err[-3000:]
+    site = mockserver.site(
+        "in-flight", delay=0.3, fresh=True
+    )  # slow: the kill lands with requests in flight
+    config = site.write_config(tmp_path / "outlets.yaml")
+    name = cluster_name()
+    client = redis_server.client()
+    a = start_worker(config, redis_server.url, "wa", name)
+    deadline = time.monotonic() + 60
+    while not client.hlen(f"{name}:leases:wa") and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a condition: A has requests in flight
+    b = start_worker(config, redis_server.url, "wb", name)
+    # B in the run before A dies (else B, joining a run with no live worker, resumes it)
+    while not client.sismember(f"{name}:workers", "wb") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    while client.hlen(f"{name}:leases:wa") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    in_flight = client.hlen(f"{name}:leases:wa")
+    assert in_flight >= 1
+    a.proc.send_signal(signal.SIGKILL)
+    a.wait()
+    assert b.wait() == 0, b.err[-3000:]
 
     check_archive_once([a, b], demo_crawl)
     stats = b.summary["stats"]
@@ -353,6 +355,7 @@ def test_bad_cluster_options_are_exit_2(
 
 
 def test_redis_lost_midway_stops_cleanly_and_a_later_worker_finishes(
+    mockserver: MockServer,
     demo_crawl: Crawl,
     redis_server_factory: Callable[..., RedisServer],
     start_worker: Callable[..., Worker],
@@ -360,29 +363,29 @@ def test_redis_lost_midway_stops_cleanly_and_a_later_worker_finishes(
 ) -> None:
     server = redis_server_factory(persist=True)  # Redis with its AOF on, as in production
     name = cluster_name()
-    with DemoSite(delay=0.3) as site:
-        config = site.write_config(tmp_path / "outlets.yaml")
-        a = start_worker(config, server.url, "wa", name, "-s", "CLUSTER_REDIS_LOST_TIMEOUT=2")
-        client = server.client()
-        deadline = time.monotonic() + 60
-        while client.hlen(f"{name}:leases:wa") < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling a condition: requests in flight
-        server.kill()
-        assert a.wait() == 1, a.err[-3000:]  # not a success: the run did not end
-        assert a.summary["finish_reason"] == "cluster_redis_lost"
-        assert "Redis lost" in a.err
+    site = mockserver.site("in-flight", delay=0.3, fresh=True)
+    config = site.write_config(tmp_path / "outlets.yaml")
+    a = start_worker(config, server.url, "wa", name, "-s", "CLUSTER_REDIS_LOST_TIMEOUT=2")
+    client = server.client()
+    deadline = time.monotonic() + 60
+    while client.hlen(f"{name}:leases:wa") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a condition: requests in flight
+    server.kill()
+    assert a.wait() == 1, a.err[-3000:]  # not a success: the run did not end
+    assert a.summary["finish_reason"] == "cluster_redis_lost"
+    assert "Redis lost" in a.err
 
-        # consistent: no open WARC, nothing half-written, every text beside its sidecar
-        check_warcs(a)
-        assert not list((a.archive / "tmp").iterdir())
-        for text in (a.archive / "text").glob("*.txt"):
-            assert text.with_suffix(".json").exists()
-        assert not a.query("SELECT stem FROM texts WHERE state = 'writing'")
+    # consistent: no open WARC, nothing half-written, every text beside its sidecar
+    check_warcs(a)
+    assert not list((a.archive / "tmp").iterdir())
+    for text in (a.archive / "text").glob("*.txt"):
+        assert text.with_suffix(".json").exists()
+    assert not a.query("SELECT stem FROM texts WHERE state = 'writing'")
 
-        # Redis back: a worker resumes the run's queue; together nothing is missing
-        server.start()
-        b = start_worker(config, server.url, "wb", name)
-        assert b.wait() == 0, b.err[-3000:]
+    # Redis back: a worker resumes the run's queue; together nothing is missing
+    server.start()
+    b = start_worker(config, server.url, "wb", name)
+    assert b.wait() == 0, b.err[-3000:]
     assert b.summary["stats"].get("cluster/role/resumer") == 1
     # what A had taken and not finished was still leased in Redis: the resumed run took it
     check_archive_once([a, b], demo_crawl)
@@ -501,28 +504,31 @@ def test_seed_queues_the_run_and_a_worker_crawls_it(
 
 
 def test_failures_are_shared_and_retried_by_the_next_run_whichever_worker(
-    redis_server: RedisServer, start_worker: Callable[..., Worker], tmp_path: Path
+    mockserver: MockServer,
+    redis_server: RedisServer,
+    start_worker: Callable[..., Worker],
+    tmp_path: Path,
 ) -> None:
     name = cluster_name()
     fast_retries = [
         "-s", "RETRY_BASE_DELAY=0.2", "-s", "RETRY_MAX_DELAY=1", "-s", "DOWNLOAD_TIMEOUT=1",
         "-s", "DOWNLOAD_MAXSIZE=1048576", "-s", "RETRY_RUN_BACKOFF=0",
     ]  # fmt: skip
-    with FaultSite(hang_seconds=3) as site:
-        config = site.write_config(tmp_path / "faults.yaml")
-        a = start_worker(config, redis_server.url, "wa", name, *fast_retries)
-        assert a.wait() == 0, a.err[-3000:]
-        challenge = site.base_url + "/f/challenge"
-        shared = redis_server.client().hget(f"{name}:failures", challenge)
-        assert shared is not None and json.loads(shared)["reason"] == "http_403"
-        # in-run retries went back through the shared queue, each taking over its lease
-        stats = a.summary["stats"]
-        assert stats["cluster/leases/released"] >= stats["retry/count"] > 0
+    site = mockserver.faults("cluster-faults", hang_seconds=3, fresh=True)
+    config = site.write_config(tmp_path / "faults.yaml")
+    a = start_worker(config, redis_server.url, "wa", name, *fast_retries)
+    assert a.wait() == 0, a.err[-3000:]
+    challenge = site.base_url + "/f/challenge"
+    shared = redis_server.client().hget(f"{name}:failures", challenge)
+    assert shared is not None and json.loads(shared)["reason"] == "http_403"
+    # in-run retries went back through the shared queue, each taking over its lease
+    stats = a.summary["stats"]
+    assert stats["cluster/leases/released"] >= stats["retry/count"] > 0
 
-        site.heal("/f/challenge")
-        # another worker, another archive, a later run: it retries what A listed, now due
-        b = start_worker(config, redis_server.url, "wb", name, *fast_retries)
-        assert b.wait() == 0, b.err[-3000:]
+    site.heal("/f/challenge")
+    # another worker, another archive, a later run: it retries what A listed, now due
+    b = start_worker(config, redis_server.url, "wb", name, *fast_retries)
+    assert b.wait() == 0, b.err[-3000:]
     assert b.summary["stats"].get("spider/requeued", 0) >= 1
     titles = {json.loads(p.read_text())["url"] for p in (b.archive / "text").glob("*.json")}
     assert challenge in titles
