@@ -9,7 +9,7 @@ hand-written pages (:class:`PageSite`). tests/conftest.py starts one for the ses
     def test_crawl(mockserver: MockServer, tmp_path: Path) -> None:
         site = mockserver.site("demo")                 # the demo outlets, requests cleared
         config = site.write_config(tmp_path / "outlets.yaml")
-        slow = mockserver.site("in-flight", delay=0.3)  # the same outlets, a site of its own
+        slow = mockserver.site("in-flight", delay=0.3)  # the same outlets on a site of its own
         faulty = mockserver.faults("healing", fresh=True)  # a fault outlet with no history
 
 Sites are named: one name is one site for the session, started on first ask. Every ask resets

@@ -97,3 +97,4 @@ from testkit.redis_server import redis_server, redis_server_factory  # noqa: E40
 from testkit.replay_tools import replay_tools  # noqa: E402, F401
 from testkit.replaywebpage import replaywebpage  # noqa: E402, F401
 from testkit.s3_server import s3_server  # noqa: E402, F401
+from tests.cluster_workers import start_worker  # noqa: E402, F401

@@ -26,8 +26,7 @@ from crawler.outlets import parse_config
 from crawler.spiders.outlets import OutletsSpider
 from testkit.mockserver import MockServer, Page, PageSite
 from testkit.redis_server import RedisServer
-from tests.conftest import Crawl, cli
-from tests.test_cluster import (
+from tests.cluster_workers import (
     Worker,
     check_archive_once,
     cluster_name,
@@ -35,6 +34,7 @@ from tests.test_cluster import (
     sqlite_rows,
     stop_all,
 )
+from tests.conftest import Crawl, cli
 
 
 @pytest.fixture

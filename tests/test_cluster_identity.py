@@ -20,8 +20,8 @@ from crawler.demo import DemoSite
 from storage.layout import safe_hostname
 from testkit.mockserver import MockServer
 from testkit.redis_server import RedisServer
+from tests.cluster_workers import Worker, check_archive_once, check_warcs, cluster_name, stop_all
 from tests.conftest import FAST, Crawl
-from tests.test_cluster import Worker, check_archive_once, check_warcs, cluster_name, stop_all
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ import pytest
 from crawler.cluster.state import ClusterState, Push, StateLost
 from testkit.mockserver import MockServer
 from testkit.redis_server import RedisServer
+from tests.cluster_workers import Worker, check_warcs, cluster_name, spawn, sqlite_rows, stop_all
 from tests.conftest import Crawl, cli
-from tests.test_cluster import Worker, check_warcs, cluster_name, spawn, sqlite_rows, stop_all
 
 NOW = "2026-11-22T00:00:00Z"
 
@@ -114,7 +114,7 @@ def test_redis_restarted_empty_mid_crawl_stops_the_workers_and_a_new_run_complet
     name = cluster_name()
     client = server.client()
     expected = {sha for (sha,) in sqlite_rows(demo_crawl.archive, "SELECT sha256 FROM texts")}
-    site = mockserver.site("in-flight", delay=0.2, fresh=True)
+    site = mockserver.site("in-flight", delay=0.2)
     config = site.write_config(tmp_path / "outlets.yaml")
     started += [spawn(tmp_path, config, server.url, w, name) for w in ("wa", "wb")]
     a, b = started

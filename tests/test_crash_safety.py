@@ -32,7 +32,7 @@ def test_sigkill_midway_leaves_no_partial_text_and_a_rerun_completes(
     mockserver: MockServer, tmp_path: Path
 ) -> None:
     # each response takes 0.3 s, so the crawl is still running when its first text lands
-    site = mockserver.site("in-flight", delay=0.3, fresh=True)
+    site = mockserver.site("in-flight", delay=0.3)
     config = site.write_config(tmp_path / "outlets.yaml")
     archive = tmp_path / "archive"
     args = ["crawl", "--config", str(config), "--archive", str(archive), *FAST]

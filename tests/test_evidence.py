@@ -56,7 +56,7 @@ def test_a_text_whose_record_a_power_cut_lost_is_dropped_listed_and_fetched_agai
     mockserver: MockServer,
     tmp_path: Path,
 ) -> None:
-    site = mockserver.site("evidence", fresh=True)
+    site = mockserver.site("evidence")
     config = site.write_config(tmp_path / "outlets.yaml")
     archive = tmp_path / "archive"
     crawl(config, archive)
@@ -100,7 +100,7 @@ def test_a_text_whose_record_a_power_cut_lost_is_dropped_listed_and_fetched_agai
 def test_a_304_page_is_read_from_its_capture_and_its_links_are_followed(
     mockserver: MockServer, tmp_path: Path
 ) -> None:
-    site = mockserver.site("evidence", fresh=True)
+    site = mockserver.site("evidence")
     homes = {name: base + "/" for name, base in site.outlets.items()}
 
     def config(depth: int) -> Path:
@@ -134,7 +134,7 @@ def test_an_unchanged_home_page_still_leads_to_a_new_article_on_a_changed_sectio
     """home -> section -> article, crawled twice: between the runs an article appears on its
     section page alone. The home page answers 304; its links, read from its capture, lead to the
     section page, which changed, and so to the new article."""
-    site = mockserver.site("evidence", fresh=True)
+    site = mockserver.site("evidence")
     outlet, base = "iconnews", site.outlets["iconnews"]
     config = tmp_path / "home.yaml"
     config.write_text(f"outlets:\n  - name: {outlet}\n    start_urls: [\"{base}/\"]\n"
@@ -171,7 +171,7 @@ def test_an_unchanged_home_page_still_leads_to_a_new_article_on_a_changed_sectio
 def test_a_304_whose_capture_is_gone_is_fetched_again_in_full(
     mockserver: MockServer, tmp_path: Path
 ) -> None:
-    site = mockserver.site("evidence", fresh=True)
+    site = mockserver.site("evidence")
     homes = {name: base + "/" for name, base in site.outlets.items()}
     config = tmp_path / "homes.yaml"
     config.write_text("outlets:\n" + "".join(
@@ -195,7 +195,7 @@ def test_a_304_whose_capture_is_gone_is_fetched_again_in_full(
 def test_reextract_and_lookup_say_a_record_is_missing_and_do_not_crash(
     mockserver: MockServer, tmp_path: Path
 ) -> None:
-    site = mockserver.site("evidence", fresh=True)
+    site = mockserver.site("evidence")
     config = site.write_config(tmp_path / "outlets.yaml")
     archive = tmp_path / "archive"
     crawl(config, archive)

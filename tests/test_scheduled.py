@@ -62,7 +62,7 @@ class Archive:
 @pytest.fixture(scope="module")
 def archive(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     root = tmp_path_factory.mktemp("scheduled")
-    site = mockserver.site("scheduled", fresh=True)
+    site = mockserver.site("scheduled")
     a = Archive(site, site.write_config(root / "outlets.yaml"), root / "archive")
     a.crawl()  # run 1: everything
     a.crawl()  # run 2: nothing changed
@@ -184,7 +184,7 @@ def wait_for(predicate: Any, proc: subprocess.Popen[bytes], what: str, timeout: 
 def test_a_second_crawl_on_a_locked_archive_exits_3_and_harms_nothing(
     mockserver: MockServer, tmp_path: Path
 ) -> None:
-    site = mockserver.site("in-flight", delay=0.2, fresh=True)
+    site = mockserver.site("in-flight", delay=0.2)
     config = site.write_config(tmp_path / "outlets.yaml")
     root = tmp_path / "archive"
     args = ["crawl", "--config", str(config), "--archive", str(root), *FAST]
@@ -204,7 +204,7 @@ def test_a_second_crawl_on_a_locked_archive_exits_3_and_harms_nothing(
 def test_sigterm_finishes_in_flight_closes_warcs_and_writes_the_summary(
     mockserver: MockServer, tmp_path: Path
 ) -> None:
-    site = mockserver.site("in-flight", delay=0.3, fresh=True)
+    site = mockserver.site("in-flight", delay=0.3)
     config = site.write_config(tmp_path / "outlets.yaml")
     root = tmp_path / "archive"
     args = ["crawl", "--config", str(config), "--archive", str(root), *FAST]

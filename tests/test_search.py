@@ -233,7 +233,7 @@ def test_a_killed_crawl_leaves_a_consistent_index_that_is_completed(
     mockserver: MockServer, tmp_path: Path
 ) -> None:
     # each response takes 0.3 s: the crawl is still running when its first texts are indexed
-    site = mockserver.site("search-in-flight", delay=0.3, fresh=True)
+    site = mockserver.site("search-in-flight", delay=0.3)
     site.publish(CAFE)
     config = site.write_config(tmp_path / "outlets.yaml")
     archive = tmp_path / "archive"

@@ -53,7 +53,7 @@ def crawl(config: Path, archive: Path) -> None:
 @pytest.fixture(scope="module")
 def archive(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     root = tmp_path_factory.mktemp("stories")
-    site = mockserver.site("stories", fresh=True)
+    site = mockserver.site("stories")
     for story in (*VARIANTS, *UNRELATED):
         site.publish(story)
     config = site.write_config(root / "outlets.yaml")
