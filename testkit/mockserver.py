@@ -137,11 +137,10 @@ class MockServer:
         """The demo outlets under `name`: requests cleared, `delay` seconds before each answer
         (a crawl still in flight when a test kills it)."""
         current = self._sites.get(name)
-        if isinstance(current, DemoSite) and len(current.articles) != self._published[name]:
+        if isinstance(current, DemoSite) and len(current.articles) != self._published.get(name):
             fresh = True  # a story was published: the next user gets the site as it was
         demo = self._get(name, DemoSite, lambda: DemoSite(delay=delay).start(), fresh)
-        self._published.setdefault(name, len(demo.articles))
-        if fresh:
+        if demo is not current:
             self._published[name] = len(demo.articles)
         demo.delay = delay
         demo.clear_requests()
