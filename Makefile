@@ -22,7 +22,7 @@ demo: $(DEPS)
 	rm -rf $(DEMO_ARCHIVE)
 	$(BIN)/newsarchiver demo --archive $(DEMO_ARCHIVE)
 
-# Debian's redis-server for tests/redis_server.py: apt-get as root, else sudo -n, else say how
+# Debian's redis-server for testkit/redis_server.py: apt-get as root, else sudo -n, else say how
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
@@ -35,7 +35,7 @@ redis-server:
 	    && command -v redis-server >/dev/null; \
 	}
 
-# Debian's Chromium (/usr/bin/chromium, the path tests/browser_tools.py drives with Playwright;
+# Debian's Chromium (/usr/bin/chromium, the path testkit/chromium.py drives with Playwright;
 # `playwright install` would download a browser build of its own): installed the same way
 chromium:
 	@[ -x /usr/bin/chromium ] || { \
@@ -50,7 +50,7 @@ chromium:
 	}
 
 test: $(DEPS) redis-server chromium
-	$(BIN)/ruff check crawler pipelines storage tests bench docs/hooks
+	$(BIN)/ruff check crawler pipelines storage testkit tests bench docs/hooks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	# the docs site: a broken link or anchor, a page missing from nav or a setting without a
@@ -86,8 +86,8 @@ eval-extraction: $(DEPS)
 	$(BIN)/python -m bench.eval_extraction $(EVAL_ARGS)
 
 lint: $(DEPS)
-	$(BIN)/ruff check crawler pipelines storage tests bench docs/hooks
-	$(BIN)/ruff format --check crawler pipelines storage tests bench docs/hooks
+	$(BIN)/ruff check crawler pipelines storage testkit tests bench docs/hooks
+	$(BIN)/ruff format --check crawler pipelines storage testkit tests bench docs/hooks
 	$(BIN)/mypy
 
 clean:

@@ -1,6 +1,6 @@
 """Push throughput: newsarchiver's verified push against a plain boto3 upload_file loop.
 
-Both push the same WARC-sized files to the same local SeaweedFS server (tests/s3_server.py, on
+Both push the same WARC-sized files to the same local SeaweedFS server (testkit/s3_server.py, on
 loopback) in one run, each into its own bucket; the push with its whole work (hashing, SHA-256
 checksums on upload, a HEAD check of every object, the manifest records), the loop with boto3's
 defaults and nothing else. Prints MB/s and the ratio, writes JSON to bench/results/.
@@ -24,7 +24,7 @@ from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
 from storage.push import Pusher
 from storage.s3 import S3Store, TransferSettings
-from tests.s3_server import S3Server
+from testkit.s3_server import S3Server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

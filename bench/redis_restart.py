@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.demo import DemoSite
-from tests.redis_server import RedisServer
+from testkit.redis_server import RedisServer
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
 ROBOTS = "/robots.txt"

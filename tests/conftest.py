@@ -1,7 +1,10 @@
-"""Shared fixtures: the bundled demo site on loopback and one crawl of it through the CLI.
+"""Shared fixtures: the crawl tests' mock server, its demo site and one crawl of it by the CLI.
 
-The crawl runs `newsarchiver crawl` in a subprocess, as a user or cron would, against the demo
-outlets served from this process on free ports; several test modules assert on its archive.
+One :class:`testkit.mockserver.MockServer` serves every site the tests crawl (``mockserver``,
+for the session); ``demo_site`` is its site "demo", the demo outlets on free loopback ports. The
+crawl runs `newsarchiver crawl` in a subprocess, as a user or cron would, against them; several
+test modules assert on its archive. The servers of other kinds (Redis, SeaweedFS, pywb,
+Chromium) are testkit's fixtures, imported at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 
 from crawler.demo import DemoSite, RequestLog
+from testkit.mockserver import MockServer
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
 
@@ -61,9 +65,16 @@ def exported(archive: Path, out: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_site() -> Iterator[DemoSite]:
-    with DemoSite() as site:
-        yield site
+def mockserver() -> Iterator[MockServer]:
+    """The session's one mock web server: ask it for a site by name (testkit.mockserver)."""
+    with MockServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def demo_site(mockserver: MockServer) -> DemoSite:
+    """The demo outlets (site "demo"): nothing is published on it, it stays as crawled."""
+    return mockserver.site("demo")
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +92,9 @@ def demo_crawl(demo_site: DemoSite, tmp_path_factory: pytest.TempPathFactory) ->
 # a real S3-compatible server (SeaweedFS) on loopback for the push tests
 # pywb and wacz, in a virtualenv of their own (.venv-replay), for the replay tests
 # Debian's Chromium (Playwright), ReplayWeb.page and pywb in it, for the browser replay tests
-from tests.browser_tools import chromium, pywb_browser, replaywebpage  # noqa: E402, F401
-from tests.redis_server import redis_server, redis_server_factory  # noqa: E402, F401
-from tests.replay_tools import replay_tools  # noqa: E402, F401
-from tests.s3_server import s3_server  # noqa: E402, F401
+from testkit.chromium import chromium, pywb_browser  # noqa: E402, F401
+from testkit.redis_server import redis_server, redis_server_factory  # noqa: E402, F401
+from testkit.replay_tools import replay_tools  # noqa: E402, F401
+from testkit.replaywebpage import replaywebpage  # noqa: E402, F401
+from testkit.s3_server import s3_server  # noqa: E402, F401
+from tests.cluster_workers import start_worker  # noqa: E402, F401

@@ -1,6 +1,7 @@
 """Archived pages replayed in Chromium look as they did live: ReplayWeb.page (from a WACZ) and
 pywb (from the WARC) show the article's text, apply its stylesheet and load its image, and
-ReplayWeb.page lists the archive's pages and searches their text (tests/browser_tools.py).
+ReplayWeb.page lists the archive's pages and searches their text (testkit/chromium.py,
+testkit/replaywebpage.py).
 
 The archive is made here with warcio: an article whose CSS sets a colour and a size no browser
 default has, a PNG written byte by byte, and a second article captured twice; `wacz create`
@@ -28,20 +29,12 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tests.browser_tools import (
-    REPO,
-    RWP_INTEGRITY,
-    ArchivedPage,
-    Chromium,
-    PywbBrowser,
-    ReplayWebPage,
-    ensure_replaywebpage,
-    npm_integrity,
-)
-from tests.range_server import RangeServer
+from testkit.chromium import REPO, ArchivedPage, Chromium, PywbBrowser
+from testkit.mockserver import MockServer
+from testkit.replaywebpage import RWP_INTEGRITY, ReplayWebPage, ensure_replaywebpage, npm_integrity
 
 if TYPE_CHECKING:
-    from tests.replay_tools import ReplayTools
+    from testkit.replay_tools import ReplayTools
 
 SITE = "http://news.example.test"
 ARTICLE = f"{SITE}/article"
@@ -239,33 +232,37 @@ def test_the_archive_holds_what_the_tests_expect(
         assert result.returncode == 0, result.stdout + result.stderr[-2000:]
 
 
-def test_the_live_page_looks_as_the_replays_must(chromium: Chromium, tmp_path: Path) -> None:
+def test_the_live_page_looks_as_the_replays_must(
+    mockserver: MockServer, chromium: Chromium, tmp_path: Path
+) -> None:
     # the reference: the same bytes served as a site on loopback, opened in the same Chromium,
     # give the values the replays are held to
-    with RangeServer() as site:
-        site.add_bytes("/article", ARTICLE_HTML, "text/html; charset=utf-8")
-        site.add_bytes("/static/site.css", CSS, "text/css")
-        site.add_bytes("/img/heron.png", PNG, "image/png")
-        with chromium.context("live article") as (page, log):
-            page.goto(site.base + "/article", wait_until="load")
-            assert_reader_view(ArchivedPage(page, page.main_frame, site.base, log))
+    site = mockserver.files("live-article")
+    site.add_bytes("/article", ARTICLE_HTML, "text/html; charset=utf-8")
+    site.add_bytes("/static/site.css", CSS, "text/css")
+    site.add_bytes("/img/heron.png", PNG, "image/png")
+    with chromium.context("live article") as (page, log):
+        page.goto(site.base + "/article", wait_until="load")
+        assert_reader_view(ArchivedPage(page, page.main_frame, site.base, log))
     assert chromium.version.split(".")[0].isdigit()
 
 
-def test_a_page_that_reaches_past_the_replay_is_caught(chromium: Chromium) -> None:
+def test_a_page_that_reaches_past_the_replay_is_caught(
+    mockserver: MockServer, chromium: Chromium
+) -> None:
     # the control for foreign_requests() == []: an image from another host is listed, and no
     # live site answers it (only loopback resolves in the harness's Chromium)
     elsewhere = "http://elsewhere.example.test/heron.png"
     html = f'<!doctype html><img id="photo" src="/img/heron.png"><img id="far" src="{elsewhere}">'
-    with RangeServer() as site:
-        site.add_bytes("/page", html.encode(), "text/html; charset=utf-8")
-        site.add_bytes("/img/heron.png", PNG, "image/png")
-        with chromium.context("reaching out") as (page, log):
-            page.goto(site.base + "/page", wait_until="load")
-            shown = ArchivedPage(page, page.main_frame, site.base, log)
-            assert shown.image_size("img#photo") == PNG_SIZE
-            assert shown.image_size("img#far") == (0, 0)
-            assert shown.foreign_requests() == [elsewhere]
+    site = mockserver.files("reaching-out")
+    site.add_bytes("/page", html.encode(), "text/html; charset=utf-8")
+    site.add_bytes("/img/heron.png", PNG, "image/png")
+    with chromium.context("reaching out") as (page, log):
+        page.goto(site.base + "/page", wait_until="load")
+        shown = ArchivedPage(page, page.main_frame, site.base, log)
+        assert shown.image_size("img#photo") == PNG_SIZE
+        assert shown.image_size("img#far") == (0, 0)
+        assert shown.foreign_requests() == [elsewhere]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,18 +11,16 @@ import json
 import os
 import shutil
 import sqlite3
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from testkit.mockserver import MockServer, Page, PageSite
+from testkit.redis_server import RedisServer
 from tests.conftest import FAST, cli
-from tests.redis_server import RedisServer
 
 WORDS = [
     "harbour", "ferry", "council", "storm", "bridge", "market", "school", "river", "budget",
@@ -42,65 +40,32 @@ def hub(*links: str) -> bytes:
     return f"<html><body><h1>News</h1><ul>{items}</ul></body></html>".encode()
 
 
-@dataclass
-class Site:
-    server: ThreadingHTTPServer
-    requests: list[str] = field(default_factory=list)  # each path (query included) asked for
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def pages(self) -> dict[str, tuple[str, bytes]]:
-        b = self.base
-        feed = ("<?xml version='1.0'?><rss version='2.0'><channel><title>N</title>"
-                f"<item><title>S</title><link>{b}/story/?utm_source=rss&amp;utm_medium=feed</link>"
-                "</item></channel></rss>").encode()  # fmt: skip
-        home = hub("/story/", "/section/", "/q?b=2&a=1", "/kept?icid=7")
-        section = hub("/story/?utm_campaign=x#comments", "/q?a=1&b=2&utm_source=z&fbclid=1",
-                      "/kept?utm_medium=m&icid=7")  # fmt: skip
-        return {
-            "/": ("text/html", home),
-            "/section/": ("text/html", section),
-            "/feed.xml": ("application/rss+xml", feed),
-            "/story/": ("text/html", article("Ferry story", 1)),
-            "/q?b=2&a=1": ("text/html", article("Query story", 2)),
-            "/q?a=1&b=2": ("text/html", article("Query story", 2)),
-            # answers only with the parameter the outlet keeps
-            "/kept?icid=7": ("text/html", article("Kept story", 3)),
-        }
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-
-    def do_GET(self) -> None:
-        site: Site = self.server.site
-        site.requests.append(self.path)
-        found = site.pages().get(self.path)
-        body = found[1] if found else b"<html><body>not found</body></html>"
-        self.send_response(200 if found else 404)
-        self.send_header("Content-Type", found[0] if found else "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+def pages(b: str) -> dict[str, Page]:
+    """The site's pages for its base URL `b`, by path as asked (query string included)."""
+    feed = ("<?xml version='1.0'?><rss version='2.0'><channel><title>N</title>"
+            f"<item><title>S</title><link>{b}/story/?utm_source=rss&amp;utm_medium=feed</link>"
+            "</item></channel></rss>").encode()  # fmt: skip
+    home = hub("/story/", "/section/", "/q?b=2&a=1", "/kept?icid=7")
+    section = hub("/story/?utm_campaign=x#comments", "/q?a=1&b=2&utm_source=z&fbclid=1",
+                  "/kept?utm_medium=m&icid=7")  # fmt: skip
+    return {
+        "/": Page("text/html", home),
+        "/section/": Page("text/html", section),
+        "/feed.xml": Page("application/rss+xml", feed),
+        "/story/": Page("text/html", article("Ferry story", 1)),
+        "/q?b=2&a=1": Page("text/html", article("Query story", 2)),
+        "/q?a=1&b=2": Page("text/html", article("Query story", 2)),
+        # answers only with the parameter the outlet keeps
+        "/kept?icid=7": Page("text/html", article("Kept story", 3)),
+    }
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.site = Site(server)  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.site  # type: ignore[attr-defined]
-    server.shutdown()
-    server.server_close()
+def site(mockserver: MockServer) -> PageSite:
+    return mockserver.pages("canonical", pages)
 
 
-def config(site: Site, path: Path) -> Path:
+def config(site: PageSite, path: Path) -> Path:
     path.write_text(
         f"outlets:\n  - name: tracked\n    start_urls: ['{site.base}/']\n"
         f"    feeds: ['{site.base}/feed.xml']\n    allow: ['/story/', '/q\\\\?', '/kept']\n"
@@ -110,7 +75,9 @@ def config(site: Site, path: Path) -> Path:
     return path
 
 
-def crawl(site: Site, archive: Path, conf: Path, *extra: str) -> tuple[dict[str, Any], list[str]]:
+def crawl(
+    site: PageSite, archive: Path, conf: Path, *extra: str
+) -> tuple[dict[str, Any], list[str]]:
     site.requests.clear()
     result = cli("crawl", "--config", str(conf), "--archive", str(archive), *FAST, *extra)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
@@ -138,7 +105,7 @@ class First:
 
 
 @pytest.fixture(scope="module")
-def first(site: Site, tmp_path_factory: pytest.TempPathFactory) -> First:
+def first(site: PageSite, tmp_path_factory: pytest.TempPathFactory) -> First:
     root = tmp_path_factory.mktemp("canonical")
     conf = config(site, root / "outlets.yaml")
     archive = root / "archive"
@@ -159,7 +126,7 @@ def test_each_article_is_downloaded_once_without_its_tracking_params(first: Firs
 
 
 def test_the_warc_has_the_url_as_fetched_the_manifest_and_sidecar_the_canonical(
-    first: First, site: Site
+    first: First, site: PageSite
 ) -> None:
     targets = []
     for path in (first.archive / "warc").glob("*.warc.gz"):
@@ -182,7 +149,7 @@ def test_the_warc_has_the_url_as_fetched_the_manifest_and_sidecar_the_canonical(
     assert copy["canonical_url"] == f"{b}/q?a=1&b=2" and copy["url"] == query
 
 
-def test_the_next_run_finds_them_archived_by_identity(first: First, site: Site) -> None:
+def test_the_next_run_finds_them_archived_by_identity(first: First, site: PageSite) -> None:
     stats, served = crawl(site, first.archive, first.conf)
     assert not [p for p in served if p.startswith(("/story/", "/q?", "/kept"))], served
     # the feed's tracked link and the home page's three, by their identity
@@ -191,7 +158,7 @@ def test_the_next_run_finds_them_archived_by_identity(first: First, site: Site) 
 
 
 def test_an_archive_stored_by_tracked_urls_before_canonical_urls_still_finds_them(
-    first: First, site: Site, tmp_path: Path
+    first: First, site: PageSite, tmp_path: Path
 ) -> None:
     """An archive of schema version 2, whose article rows have the URLs a crawl fetched then,
     trackers and all: its manifest is migrated when the crawl opens it, and the links of the
@@ -219,7 +186,7 @@ def test_an_archive_stored_by_tracked_urls_before_canonical_urls_still_finds_the
 
 
 def test_a_distributed_crawl_knows_each_url_by_the_same_identity(
-    first: First, site: Site, tmp_path: Path, redis_server: RedisServer
+    first: First, site: PageSite, tmp_path: Path, redis_server: RedisServer
 ) -> None:
     """Requests go through the shared queue, which is not trusted to say what a URL is: the
     worker that reads one makes its identity again. The home page links the query story with

@@ -3,8 +3,9 @@
 Worker processes crawl the bundled demo outlets (served from this process, slowed down so that
 every worker gets a share) through a redis-server on loopback, each into an archive of its own,
 as N machines would. What a user checks: every article archived exactly once across the
-workers, no URL fetched by two, every NNN used once, every WARC readable; a worker killed midway
-costs nothing; Redis unreachable at start is exit 2 with a clear message and no password in it.
+workers, no URL fetched by two, every NNN used once, every WARC readable; the workers' parts
+pushed into one archive and merged; a seeded run; a few Redis commands a page. A worker lost,
+Redis lost and the options refused: tests/test_cluster_faults.py.
 """
 
 from __future__ import annotations
@@ -12,99 +13,39 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo import DemoSite
-from crawler.demo.faults import FaultSite
-from tests.conftest import FAST, Crawl, cli
-from tests.redis_server import RedisServer, free_port
-from tests.s3_server import S3Server
+from testkit.mockserver import MockServer
+from testkit.redis_server import RedisServer
+from testkit.s3_server import S3Server
+from tests.cluster_workers import (
+    ROBOTS,
+    Worker,
+    check_archive_once,
+    check_warcs,
+    cluster_name,
+    spawn,
+    sqlite_rows,
+    sqlite_rows_at,
+    stop_all,
+)
+from tests.conftest import Crawl, cli
 from tests.test_crawl_demo import syndicated
-
-ROBOTS = "/robots.txt"
 
 
 @pytest.fixture(scope="module")
-def slow_site() -> Iterator[DemoSite]:
+def slow_site(mockserver: MockServer) -> DemoSite:
     # 50 ms a response: the crawl lasts long enough for two workers to share it
-    with DemoSite(delay=0.05) as site:
-        yield site
-
-
-class Worker:
-    def __init__(self, archive: Path, proc: subprocess.Popen[str], worker_id: str) -> None:
-        self.archive = archive
-        self.proc = proc
-        self.worker_id = worker_id
-        self.out = ""
-        self.err = ""
-
-    def wait(self, timeout: float = 180) -> int:
-        self.out, self.err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        (path,) = (self.archive / "runs").glob("*.json")
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return sqlite_rows(self.archive, sql)
-
-    def fetched(self) -> set[str]:
-        rows = self.query("SELECT url FROM captures WHERE record_type IN ('response', 'revisit')")
-        return {url for (url,) in rows if not url.endswith(ROBOTS)}
-
-    def texts(self) -> dict[str, str]:
-        """sha256 -> stem of the texts this worker stored (its files are on its disk)."""
-        return dict(self.query("SELECT sha256, stem FROM texts WHERE state = 'stored'"))
-
-
-def spawn(root: Path, config: Path, redis_url: str, worker_id: str, cluster: str,
-          *extra: str) -> Worker:  # fmt: skip
-    """`newsarchiver crawl --redis …` in a process of its own, its archive under `root`."""
-    archive = root / f"archive-{worker_id}"
-    command = [
-        sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config),
-        "--archive", str(archive), "--redis", redis_url, "--worker-id", worker_id,
-        "--cluster", cluster, *FAST, "-s", "CONCURRENT_REQUESTS=4",
-        "-s", "CLUSTER_HEARTBEAT=0.5", "-s", "CLUSTER_WORKER_TTL=3", *extra,
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return Worker(archive, proc, worker_id)
-
-
-def stop_all(workers: list[Worker]) -> None:
-    for worker in workers:
-        if worker.proc.poll() is None:
-            worker.proc.kill()
-            worker.proc.communicate()
-
-
-@pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def start(*args: Any) -> Worker:
-        started.append(spawn(tmp_path, *args))
-        return started[-1]
-
-    yield start
-    stop_all(started)
+    return mockserver.site("slow", delay=0.05)
 
 
 @dataclass
@@ -136,42 +77,6 @@ def two_workers(
         yield TwoWorkers(a, b, name, bucket, slow_site)
     finally:
         stop_all([a, b])
-
-
-def cluster_name() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-def check_archive_once(workers: list[Worker], expected: Crawl) -> None:
-    """Across the workers: each text of a one-machine crawl stored once, numbers unique."""
-    expected_shas = {sha for (sha,) in sqlite_rows(expected.archive, "SELECT sha256 FROM texts")}
-    stored = [(sha, stem, w) for w in workers for sha, stem in w.texts().items()]
-    shas = [sha for sha, _, _ in stored]
-    assert sorted(shas) == sorted(set(shas)), "a text stored by two workers"
-    assert set(shas) == expected_shas
-    numbers = [stem.split("_")[0] for _, stem, _ in stored]
-    assert len(numbers) == len(set(numbers)), f"an NNN used twice: {sorted(numbers)}"
-    for sha, stem, worker in stored:
-        text = worker.archive / "text" / f"{stem}.txt"
-        sidecar = json.loads((worker.archive / "text" / f"{stem}.json").read_text())
-        assert sidecar["sha256"] == sha and text.exists()
-
-
-def sqlite_rows(archive: Path, sql: str) -> list[tuple[Any, ...]]:
-    return sqlite_rows_at(archive / "manifest.sqlite", sql)
-
-
-def check_warcs(worker: Worker) -> int:
-    files = sorted((worker.archive / "warc").glob("*.warc.gz"))
-    assert not list((worker.archive / "warc").glob("*.open")), "a WARC left open"
-    records = 0
-    for path in files:
-        assert f"_{worker.worker_id}-" in path.name  # the worker id is in the prefix
-        with path.open("rb") as f:
-            for record in ArchiveIterator(f):
-                record.content_stream().read()
-                records += 1
-    return records
 
 
 def test_two_workers_archive_every_article_once(
@@ -236,156 +141,6 @@ def json_outlets(config: Path) -> dict[str, str]:
 
     data = yaml.safe_load(config.read_text())
     return {o["name"]: o["start_urls"][0] for o in data["outlets"]}
-
-
-def test_a_killed_worker_loses_nothing(
-    demo_crawl: Crawl,
-    redis_server: RedisServer,
-    start_worker: Callable[..., Worker],
-    tmp_path: Path,
-) -> None:
-    with DemoSite(delay=0.3) as site:  # slow: the kill lands with requests in flight
-        config = site.write_config(tmp_path / "outlets.yaml")
-        name = cluster_name()
-        client = redis_server.client()
-        a = start_worker(config, redis_server.url, "wa", name)
-        deadline = time.monotonic() + 60
-        while not client.hlen(f"{name}:leases:wa") and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling a condition: A has requests in flight
-        b = start_worker(config, redis_server.url, "wb", name)
-        # B in the run before A dies (else B, joining a run with no live worker, resumes it)
-        while not client.sismember(f"{name}:workers", "wb") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        while client.hlen(f"{name}:leases:wa") < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        in_flight = client.hlen(f"{name}:leases:wa")
-        assert in_flight >= 1
-        a.proc.send_signal(signal.SIGKILL)
-        a.wait()
-        assert b.wait() == 0, b.err[-3000:]
-
-    check_archive_once([a, b], demo_crawl)
-    stats = b.summary["stats"]
-    assert stats.get("cluster/leases/reclaimed", 0) >= 1  # A's requests came back to the queue
-    assert not client.exists(f"{name}:leases:wa")
-    assert check_warcs(b) > 0
-
-
-def test_redis_unreachable_at_start_is_exit_2(demo_site: DemoSite, tmp_path: Path) -> None:
-    config = demo_site.write_config(tmp_path / "outlets.yaml")
-    url = f"redis://:hunter2secret@127.0.0.1:{free_port()}/0"
-    result = cli("crawl", "--config", str(config), "--archive", str(tmp_path / "a"),
-                 "--redis", url, *FAST)  # fmt: skip
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "Redis at redis://:***@127.0.0.1:" in result.stderr
-    assert "unreachable" in result.stderr
-    assert "hunter2secret" not in result.stderr + result.stdout
-    assert not list((tmp_path / "a").glob("warc/*.warc.gz"))
-
-
-def test_password_protected_redis_and_the_password_never_logged(
-    demo_site: DemoSite,
-    redis_server_factory: Callable[..., RedisServer],
-    tmp_path: Path,
-) -> None:
-    server = redis_server_factory(password="p4ss-w0rd-xyz")
-    config = demo_site.write_config(tmp_path / "outlets.yaml")
-    archive = tmp_path / "archive"
-    wrong = server.url.replace("p4ss-w0rd-xyz", "not-it")
-    result = cli("crawl", "--config", str(config), "--archive", str(archive), "--redis", wrong)
-    assert result.returncode == 2
-    assert "refused" in result.stderr and "not-it" not in result.stderr
-
-    result = cli("crawl", "--config", str(config), "--archive", str(archive), "--redis",
-                 server.url, "-s", "LOG_LEVEL=DEBUG", *FAST)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    logs = "".join(p.read_text() for p in (archive / "logs").glob("*.log"))
-    assert "joined run" in logs
-    for text in (result.stdout, result.stderr, logs):
-        assert "p4ss-w0rd-xyz" not in text
-
-
-def test_a_worker_id_in_use_is_refused(
-    demo_site: DemoSite, redis_server: RedisServer, tmp_path: Path
-) -> None:
-    name = cluster_name()
-    redis_server.client().set(f"{name}:alive:w1", "otherhost:123:abc", ex=60)
-    config = demo_site.write_config(tmp_path / "outlets.yaml")
-    result = cli("crawl", "--config", str(config), "--archive", str(tmp_path / "a"), "--redis",
-                 redis_server.url, "--worker-id", "w1", "--cluster", name)  # fmt: skip
-    assert result.returncode == 2
-    assert "worker id 'w1' is in use by otherhost:123:abc" in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--worker-id", "w1"], "--worker-id and --cluster need --redis URL"),
-        (["--redis", "http://x"], "REDIS_URL must be redis://"),
-        (["--redis", "redis://h", "--worker-id", "a-b"], "--worker-id must be letters"),
-        (["--redis", "redis://h", "--worker-id", "../x"], "--worker-id must be letters"),
-        (["--redis", "redis://h", "--worker-id", "a" * 65], "--worker-id must be letters"),
-        (["--redis", "redis://h", "-s", "CLUSTER_WORKER_ID=a/b"], "CLUSTER_WORKER_ID must be"),
-        (["--redis", "redis://h", "-s", "CLUSTER_WORKER_TTL=1"], "CLUSTER_WORKER_TTL must be"),
-        (["--redis", "redis://h", "-s", "CLUSTER_PREFETCH=0"], "CLUSTER_PREFETCH must be at least"),
-        (
-            ["--redis", "redis://h", "-s", "CLUSTER_PREFETCH=5000"],
-            "CLUSTER_PREFETCH must be at most",
-        ),
-        (
-            ["--redis", "redis://h", "-s", "CLUSTER_SYNC_INTERVAL=x"],
-            "CLUSTER_SYNC_INTERVAL must be",
-        ),
-        (["--redis", "redis://h", "-s", "CLUSTER_FLUSH_INTERVAL=0"], "CLUSTER_FLUSH_INTERVAL must"),
-        (
-            ["--redis", "redis://h", "-s", "CLUSTER_TEXT_NUMBERS_AHEAD=0"],
-            "CLUSTER_TEXT_NUMBERS_AHEAD must be at least",
-        ),
-    ],
-)
-def test_bad_cluster_options_are_exit_2(
-    demo_site: DemoSite, tmp_path: Path, args: list[str], message: str
-) -> None:
-    config = demo_site.write_config(tmp_path / "outlets.yaml")
-    result = cli("crawl", "--config", str(config), "--archive", str(tmp_path / "a"), *args)
-    assert result.returncode == 2
-    assert message in result.stderr
-
-
-def test_redis_lost_midway_stops_cleanly_and_a_later_worker_finishes(
-    demo_crawl: Crawl,
-    redis_server_factory: Callable[..., RedisServer],
-    start_worker: Callable[..., Worker],
-    tmp_path: Path,
-) -> None:
-    server = redis_server_factory(persist=True)  # Redis with its AOF on, as in production
-    name = cluster_name()
-    with DemoSite(delay=0.3) as site:
-        config = site.write_config(tmp_path / "outlets.yaml")
-        a = start_worker(config, server.url, "wa", name, "-s", "CLUSTER_REDIS_LOST_TIMEOUT=2")
-        client = server.client()
-        deadline = time.monotonic() + 60
-        while client.hlen(f"{name}:leases:wa") < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling a condition: requests in flight
-        server.kill()
-        assert a.wait() == 1, a.err[-3000:]  # not a success: the run did not end
-        assert a.summary["finish_reason"] == "cluster_redis_lost"
-        assert "Redis lost" in a.err
-
-        # consistent: no open WARC, nothing half-written, every text beside its sidecar
-        check_warcs(a)
-        assert not list((a.archive / "tmp").iterdir())
-        for text in (a.archive / "text").glob("*.txt"):
-            assert text.with_suffix(".json").exists()
-        assert not a.query("SELECT stem FROM texts WHERE state = 'writing'")
-
-        # Redis back: a worker resumes the run's queue; together nothing is missing
-        server.start()
-        b = start_worker(config, server.url, "wb", name)
-        assert b.wait() == 0, b.err[-3000:]
-    assert b.summary["stats"].get("cluster/role/resumer") == 1
-    # what A had taken and not finished was still leased in Redis: the resumed run took it
-    check_archive_once([a, b], demo_crawl)
 
 
 def test_the_workers_push_into_one_archive_with_one_merged_manifest(
@@ -469,14 +224,6 @@ def test_merge_in_s3_of_the_workers_parts(two_workers: TwoWorkers, s3_server: S3
     assert result.returncode == 0 and "merged 2 manifest(s)" in result.stdout
 
 
-def sqlite_rows_at(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(path)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
-
-
 def test_seed_queues_the_run_and_a_worker_crawls_it(
     demo_site: DemoSite,
     demo_crawl: Crawl,
@@ -498,35 +245,6 @@ def test_seed_queues_the_run_and_a_worker_crawls_it(
     assert worker.wait() == 0, worker.err[-3000:]
     assert worker.summary["stats"].get("cluster/role/resumer") == 1
     check_archive_once([worker], demo_crawl)
-
-
-def test_failures_are_shared_and_retried_by_the_next_run_whichever_worker(
-    redis_server: RedisServer, start_worker: Callable[..., Worker], tmp_path: Path
-) -> None:
-    name = cluster_name()
-    fast_retries = [
-        "-s", "RETRY_BASE_DELAY=0.2", "-s", "RETRY_MAX_DELAY=1", "-s", "DOWNLOAD_TIMEOUT=1",
-        "-s", "DOWNLOAD_MAXSIZE=1048576", "-s", "RETRY_RUN_BACKOFF=0",
-    ]  # fmt: skip
-    with FaultSite(hang_seconds=3) as site:
-        config = site.write_config(tmp_path / "faults.yaml")
-        a = start_worker(config, redis_server.url, "wa", name, *fast_retries)
-        assert a.wait() == 0, a.err[-3000:]
-        challenge = site.base_url + "/f/challenge"
-        shared = redis_server.client().hget(f"{name}:failures", challenge)
-        assert shared is not None and json.loads(shared)["reason"] == "http_403"
-        # in-run retries went back through the shared queue, each taking over its lease
-        stats = a.summary["stats"]
-        assert stats["cluster/leases/released"] >= stats["retry/count"] > 0
-
-        site.heal("/f/challenge")
-        # another worker, another archive, a later run: it retries what A listed, now due
-        b = start_worker(config, redis_server.url, "wb", name, *fast_retries)
-        assert b.wait() == 0, b.err[-3000:]
-    assert b.summary["stats"].get("spider/requeued", 0) >= 1
-    titles = {json.loads(p.read_text())["url"] for p in (b.archive / "text").glob("*.json")}
-    assert challenge in titles
-    assert redis_server.client().hget(f"{name}:failures", challenge) is None  # healed
 
 
 # Issue 17's budget, measured as `make bench` does (bench/cluster_bench.py: INFO stats, the

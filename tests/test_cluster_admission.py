@@ -11,9 +11,7 @@ is on 127.0.0.2), archive none, count each by its reason, and still archive ever
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +24,9 @@ from crawler.cluster.admission import Admission, Rejected, admitted_failures
 from crawler.demo import DemoSite
 from crawler.outlets import parse_config
 from crawler.spiders.outlets import OutletsSpider
-from tests.conftest import Crawl, cli
-from tests.helpers import project_settings
-from tests.redis_server import RedisServer
-from tests.test_cluster import (
+from testkit.mockserver import MockServer, Page, PageSite
+from testkit.redis_server import RedisServer
+from tests.cluster_workers import (
     Worker,
     check_archive_once,
     cluster_name,
@@ -37,6 +34,8 @@ from tests.test_cluster import (
     sqlite_rows,
     stop_all,
 )
+from tests.conftest import Crawl, cli
+from tests.helpers import project_settings
 
 
 @pytest.fixture
@@ -51,41 +50,13 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     stop_all(started)
 
 
-class InternalServer:
-    """An HTTP server on 127.0.0.3 standing for an internal address: it must get no request."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        log = self.paths
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                log.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.end_headers()
-                self.wfile.write(b"<html><body><p>internal secret</p></body></html>")
-
-            do_HEAD = do_GET
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.3", 0), Handler)
-        self.url = f"http://127.0.0.3:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+SECRET = Page("text/html", b"<html><body><p>internal secret</p></body></html>")
 
 
 @pytest.fixture
-def internal() -> Iterator[InternalServer]:
-    server = InternalServer()
-    yield server
-    server.close()
+def internal(mockserver: MockServer) -> PageSite:
+    """A site on 127.0.0.3 standing for an internal address: it must get no request."""
+    return mockserver.pages("internal", lambda base: {}, host="127.0.0.3", default=SECRET)
 
 
 def entry(url: str, **fields: Any) -> bytes:
@@ -141,7 +112,7 @@ def test_hostile_queue_entries_are_neither_fetched_nor_archived(
     demo_site: DemoSite,
     demo_crawl: Crawl,
     redis_server: RedisServer,
-    internal: InternalServer,
+    internal: PageSite,
     start_worker: Callable[..., Worker],
     tmp_path: Path,
 ) -> None:
@@ -155,7 +126,7 @@ def test_hostile_queue_entries_are_neither_fetched_nor_archived(
            "next_retry_at": "2000-01-01T00:00:00Z",
            "last_tried": "2000-01-01T00:00:00Z"}  # fmt: skip
     client.hset(f"{name}:failures", mapping={
-        f"{internal.url}/failure": json.dumps({**row, "url": f"{internal.url}/failure"}),
+        f"{internal.base}/failure": json.dumps({**row, "url": f"{internal.base}/failure"}),
         "ftp://x/y": json.dumps({**row, "url": "ftp://x/y"}),
         f"{home}legit-failure": json.dumps({**row, "url": f"{home}legit-failure"}),
         "junk": "not json",
@@ -171,11 +142,11 @@ def test_hostile_queue_entries_are_neither_fetched_nor_archived(
     assert seed_stats.get("cluster/rejected_failures/malformed") == 1
     assert seed_stats.get("spider/requeued") == 1  # the legit row only
 
-    hostile = hostile_entries(outlet, home, internal.url)
+    hostile = hostile_entries(outlet, home, internal.base)
     # admitted, with what it must not carry stripped: a proxy (the internal server: a worker
     # obeying it would send the request there), robots.txt ignored, every status a page
     stripped = entry(f"{home}proxied", meta={
-        "outlet": outlet, "proxy": internal.url, "dont_obey_robotstxt": True,
+        "outlet": outlet, "proxy": internal.base, "dont_obey_robotstxt": True,
         "handle_httpstatus_all": True, "download_timeout": 1000, "my_own": 1,
     }, headers={"Host": ["internal"], "Cookie": ["a=b"], "If-None-Match": ['"x"']})  # fmt: skip
     queue = f"{name}:requests"
@@ -187,7 +158,7 @@ def test_hostile_queue_entries_are_neither_fetched_nor_archived(
     assert worker.wait() == 0, worker.err[-3000:]
     stats = worker.summary["stats"]
 
-    assert internal.paths == []  # the internal address got nothing
+    assert internal.requests == []  # the internal address got nothing
     paths = {r.path for r in demo_site.requests}
     assert not {"/hostile-post", "/hostile-callback", "/hostile-kind"} & paths
     assert "/proxied" in paths  # fetched, straight from the outlet

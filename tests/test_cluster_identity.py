@@ -11,7 +11,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,16 @@ import pytest
 from crawler.cluster.identity import check_worker_id, default_worker_id
 from crawler.demo import DemoSite
 from storage.layout import safe_hostname
+from testkit.mockserver import MockServer
+from testkit.redis_server import RedisServer
+from tests.cluster_workers import Worker, check_archive_once, check_warcs, cluster_name, stop_all
 from tests.conftest import FAST, Crawl
-from tests.redis_server import RedisServer
-from tests.test_cluster import Worker, check_archive_once, check_warcs, cluster_name, stop_all
 
 
 @pytest.fixture(scope="module")
-def slow_site() -> Iterator[DemoSite]:
+def slow_site(mockserver: MockServer) -> DemoSite:
     # 50 ms a response: both workers get a share (as in tests/test_cluster.py)
-    with DemoSite(delay=0.05) as site:
-        yield site
+    return mockserver.site("slow", delay=0.05)
 
 
 def spawn(archive: Path, config: Path, url: str, cluster: str, *extra: str) -> Worker:

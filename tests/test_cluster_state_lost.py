@@ -21,11 +21,11 @@ import pytest
 from crawler.cluster.connection import StateLost
 from crawler.cluster.queue_state import Push
 from crawler.cluster.state import ClusterState
-from crawler.demo import DemoSite
+from testkit.mockserver import MockServer
+from testkit.redis_server import RedisServer
+from tests.cluster_workers import Worker, check_warcs, cluster_name, spawn, sqlite_rows, stop_all
 from tests.conftest import Crawl, cli
 from tests.helpers import project_settings
-from tests.redis_server import RedisServer
-from tests.test_cluster import Worker, check_warcs, cluster_name, spawn, sqlite_rows, stop_all
 
 NOW = "2026-11-22T00:00:00Z"
 
@@ -108,6 +108,7 @@ def run_summaries(worker: Worker) -> list[dict[str, Any]]:
 
 
 def test_redis_restarted_empty_mid_crawl_stops_the_workers_and_a_new_run_completes(
+    mockserver: MockServer,
     demo_crawl: Crawl,
     redis_server_factory: Callable[..., RedisServer],
     started: list[Worker],
@@ -117,47 +118,47 @@ def test_redis_restarted_empty_mid_crawl_stops_the_workers_and_a_new_run_complet
     name = cluster_name()
     client = server.client()
     expected = {sha for (sha,) in sqlite_rows(demo_crawl.archive, "SELECT sha256 FROM texts")}
-    with DemoSite(delay=0.2) as site:
-        config = site.write_config(tmp_path / "outlets.yaml")
-        started += [spawn(tmp_path, config, server.url, w, name) for w in ("wa", "wb")]
-        a, b = started
-        deadline = time.monotonic() + 90
-        # a condition: both in the run, texts stored, and requests in flight (leased)
-        while time.monotonic() < deadline and not (
-            client.scard(f"{name}:workers") == 2
-            and client.hlen(f"{name}:texts") >= 3
-            and client.hlen(f"{name}:leases:wa") + client.hlen(f"{name}:leases:wb") >= 1
-        ):
-            time.sleep(0.05)
-        assert time.monotonic() < deadline, "the workers never got going"
-        server.kill()
-        server.start()  # at once: the workers never see it down for long, only empty
-        codes = [a.wait(), b.wait()]
+    site = mockserver.site("in-flight", delay=0.2)
+    config = site.write_config(tmp_path / "outlets.yaml")
+    started += [spawn(tmp_path, config, server.url, w, name) for w in ("wa", "wb")]
+    a, b = started
+    deadline = time.monotonic() + 90
+    # a condition: both in the run, texts stored, and requests in flight (leased)
+    while time.monotonic() < deadline and not (
+        client.scard(f"{name}:workers") == 2
+        and client.hlen(f"{name}:texts") >= 3
+        and client.hlen(f"{name}:leases:wa") + client.hlen(f"{name}:leases:wb") >= 1
+    ):
+        time.sleep(0.05)
+    assert time.monotonic() < deadline, "the workers never got going"
+    server.kill()
+    server.start()  # at once: the workers never see it down for long, only empty
+    codes = [a.wait(), b.wait()]
 
-        for w, code in zip((a, b), codes, strict=True):
-            assert code == 1, w.err[-3000:]  # never 0: the run did not finish
-            summary = w.summary
-            assert summary["finish_reason"] == "cluster_state_lost"
-            assert summary["stats"]["cluster/state_lost"] == 1
-            assert "Redis lost the cluster's state" in w.err and "appendonly yes" in w.err
-            assert "re-seed and run again" in w.err.splitlines()[-1]  # the last line says why
-            assert not summary["stats"].get("cluster/run_ended")
-            # consistent: no open WARC, nothing half-written, every text beside its sidecar
-            check_warcs(w)
-            assert not list((w.archive / "tmp").iterdir())
-            for text in (w.archive / "text").glob("*.txt"):
-                assert text.with_suffix(".json").exists()
-            assert not w.query("SELECT stem FROM texts WHERE state = 'writing'")
-        first = set().union(*(w.texts() for w in (a, b)))
-        assert first and first < expected  # stopped midway: a new run has work left
+    for w, code in zip((a, b), codes, strict=True):
+        assert code == 1, w.err[-3000:]  # never 0: the run did not finish
+        summary = w.summary
+        assert summary["finish_reason"] == "cluster_state_lost"
+        assert summary["stats"]["cluster/state_lost"] == 1
+        assert "Redis lost the cluster's state" in w.err and "appendonly yes" in w.err
+        assert "re-seed and run again" in w.err.splitlines()[-1]  # the last line says why
+        assert not summary["stats"].get("cluster/run_ended")
+        # consistent: no open WARC, nothing half-written, every text beside its sidecar
+        check_warcs(w)
+        assert not list((w.archive / "tmp").iterdir())
+        for text in (w.archive / "text").glob("*.txt"):
+            assert text.with_suffix(".json").exists()
+        assert not w.query("SELECT stem FROM texts WHERE state = 'writing'")
+    first = set().union(*(w.texts() for w in (a, b)))
+    assert first and first < expected  # stopped midway: a new run has work left
 
-        # re-seed and run again: the workers skip what their archives hold, nothing is lost
-        seed = cli("seed", "--config", str(config), "--redis", server.url, "--cluster", name)
-        assert seed.returncode == 0, seed.stderr[-3000:]
-        again = [spawn(tmp_path, config, server.url, w, name) for w in ("wa", "wb")]
-        started += again
-        for w in again:
-            assert w.wait() == 0, w.err[-3000:]
+    # re-seed and run again: the workers skip what their archives hold, nothing is lost
+    seed = cli("seed", "--config", str(config), "--redis", server.url, "--cluster", name)
+    assert seed.returncode == 0, seed.stderr[-3000:]
+    again = [spawn(tmp_path, config, server.url, w, name) for w in ("wa", "wb")]
+    started += again
+    for w in again:
+        assert w.wait() == 0, w.err[-3000:]
     assert set().union(*(w.texts() for w in again)) >= expected
     second = [run_summaries(w)[-1]["stats"] for w in again]
     assert sum(s.get("spider/skipped/archived", 0) for s in second) >= 1

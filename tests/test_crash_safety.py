@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from crawler.demo import DemoSite
+from testkit.mockserver import MockServer
 from tests.conftest import FAST, cli
 
 
@@ -28,30 +28,32 @@ def check_text_dir(text_dir: Path) -> list[str]:
     return hashes
 
 
-def test_sigkill_midway_leaves_no_partial_text_and_a_rerun_completes(tmp_path: Path) -> None:
+def test_sigkill_midway_leaves_no_partial_text_and_a_rerun_completes(
+    mockserver: MockServer, tmp_path: Path
+) -> None:
     # each response takes 0.3 s, so the crawl is still running when its first text lands
-    with DemoSite(delay=0.3) as site:
-        config = site.write_config(tmp_path / "outlets.yaml")
-        archive = tmp_path / "archive"
-        args = ["crawl", "--config", str(config), "--archive", str(archive), *FAST]
-        with (tmp_path / "killed.log").open("w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", *args],
-                                    stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-            deadline = time.monotonic() + 120
-            text_dir = archive / "text"
-            while not (text_dir.is_dir() and any(text_dir.glob("*.txt"))):
-                assert proc.poll() is None, "the crawl ended before it could be killed"
-                assert time.monotonic() < deadline, "no text written within 120 s"
-                time.sleep(0.01)  # polling for the first text, not waiting for luck
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        archivable = [a for a in site.articles if a.archivable]
-        first = check_text_dir(text_dir)
-        assert 0 < len(first) < len(archivable)  # killed midway, not at the end
-        assert [w.name[-5:] for w in (archive / "warc").iterdir()] == [".open"]
+    site = mockserver.site("in-flight", delay=0.3)
+    config = site.write_config(tmp_path / "outlets.yaml")
+    archive = tmp_path / "archive"
+    args = ["crawl", "--config", str(config), "--archive", str(archive), *FAST]
+    with (tmp_path / "killed.log").open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", *args],
+                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 120
+        text_dir = archive / "text"
+        while not (text_dir.is_dir() and any(text_dir.glob("*.txt"))):
+            assert proc.poll() is None, "the crawl ended before it could be killed"
+            assert time.monotonic() < deadline, "no text written within 120 s"
+            time.sleep(0.01)  # polling for the first text, not waiting for luck
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    archivable = [a for a in site.articles if a.archivable]
+    first = check_text_dir(text_dir)
+    assert 0 < len(first) < len(archivable)  # killed midway, not at the end
+    assert [w.name[-5:] for w in (archive / "warc").iterdir()] == [".open"]
 
-        result = cli(*args)
-        assert result.returncode == 0, result.stdout + result.stderr
+    result = cli(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
 
     hashes = check_text_dir(text_dir)
     assert len(hashes) == len(set(hashes))  # no text twice

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from bench.soak import audit
-from crawler.demo import DemoSite
 from crawler.demo.content import Story
 from crawler.extensions import warc_capture
 from crawler.extensions.warc_capture import to_exchange
@@ -24,6 +23,7 @@ from storage.layout import OPEN_SUFFIX, ArchiveLayout, text_stem
 from storage.manifest import Manifest
 from storage.warc_read import RecordMissing, read_response
 from storage.warc_repair import repair_open_warcs
+from testkit.mockserver import MockServer
 from tests.conftest import FAST, cli
 from tests.helpers import closed_warc, project_retry_policy
 
@@ -53,144 +53,152 @@ def query(archive: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 def test_a_text_whose_record_a_power_cut_lost_is_dropped_listed_and_fetched_again(
+    mockserver: MockServer,
     tmp_path: Path,
 ) -> None:
-    with DemoSite() as site:
-        config = site.write_config(tmp_path / "outlets.yaml")
-        archive = tmp_path / "archive"
-        crawl(config, archive)
-        before = sidecars(archive)
-        (warc,) = (archive / "warc").glob("*.warc.gz")
-        # What a power cut does to a file the kernel had not written out: its last bytes are
-        # gone, though the texts that named them and the manifest's rows were committed. Cut the
-        # file at the newest text's record; the run never finished (still 'running').
-        last = max(before.values(), key=lambda s: s["warc_record_offset"])
-        cut = last["warc_record_offset"]
-        lost = {url for url, s in before.items() if s["warc_record_offset"] >= cut}
-        os.truncate(warc, cut)
-        os.replace(warc, warc.with_name(warc.name + OPEN_SUFFIX))
-        query(archive, "SELECT 1")  # the manifest is whole
-        db = sqlite3.connect(archive / "manifest.sqlite")
-        db.execute("UPDATE runs SET status = 'running'")
-        db.commit()
-        db.close()
+    site = mockserver.site("evidence")
+    config = site.write_config(tmp_path / "outlets.yaml")
+    archive = tmp_path / "archive"
+    crawl(config, archive)
+    before = sidecars(archive)
+    (warc,) = (archive / "warc").glob("*.warc.gz")
+    # What a power cut does to a file the kernel had not written out: its last bytes are
+    # gone, though the texts that named them and the manifest's rows were committed. Cut the
+    # file at the newest text's record; the run never finished (still 'running').
+    last = max(before.values(), key=lambda s: s["warc_record_offset"])
+    cut = last["warc_record_offset"]
+    lost = {url for url, s in before.items() if s["warc_record_offset"] >= cut}
+    os.truncate(warc, cut)
+    os.replace(warc, warc.with_name(warc.name + OPEN_SUFFIX))
+    query(archive, "SELECT 1")  # the manifest is whole
+    db = sqlite3.connect(archive / "manifest.sqlite")
+    db.execute("UPDATE runs SET status = 'running'")
+    db.commit()
+    db.close()
 
-        summary = crawl(config, archive)
-        stats = summary["stats"]
-        assert stats["warc/repaired"] == 1
-        assert stats["warc/repaired/texts_dropped"] == len(lost)
-        assert stats["warc/repaired/captures_removed"] >= len(lost)
-        assert stats["runs/killed"] == 1
-        # listed as failed when dropped, fetched again at once, stored again: healed
-        events = query(archive, "SELECT url FROM failure_events WHERE reason = 'warc_record_lost'")
-        assert {url for (url,) in events} == lost
-        assert query(archive, "SELECT url FROM failures WHERE reason = 'warc_record_lost'") == []
-        after = sidecars(archive)
-        assert lost <= set(after)
-        for url in lost:  # a new text of the same words, under a new number, with its record
-            assert after[url]["sha256"] == before[url]["sha256"]
-            assert after[url]["warc_file"] != warc.name
-        result = audit(archive, set(before))
-        assert result.problems == [] and result.archived == len(before)
-        status = cli("status", "--archive", str(archive))
-        assert " killed " in status.stdout
+    summary = crawl(config, archive)
+    stats = summary["stats"]
+    assert stats["warc/repaired"] == 1
+    assert stats["warc/repaired/texts_dropped"] == len(lost)
+    assert stats["warc/repaired/captures_removed"] >= len(lost)
+    assert stats["runs/killed"] == 1
+    # listed as failed when dropped, fetched again at once, stored again: healed
+    events = query(archive, "SELECT url FROM failure_events WHERE reason = 'warc_record_lost'")
+    assert {url for (url,) in events} == lost
+    assert query(archive, "SELECT url FROM failures WHERE reason = 'warc_record_lost'") == []
+    after = sidecars(archive)
+    assert lost <= set(after)
+    for url in lost:  # a new text of the same words, under a new number, with its record
+        assert after[url]["sha256"] == before[url]["sha256"]
+        assert after[url]["warc_file"] != warc.name
+    result = audit(archive, set(before))
+    assert result.problems == [] and result.archived == len(before)
+    status = cli("status", "--archive", str(archive))
+    assert " killed " in status.stdout
 
 
-def test_a_304_page_is_read_from_its_capture_and_its_links_are_followed(tmp_path: Path) -> None:
-    with DemoSite() as site:
-        homes = {name: base + "/" for name, base in site.outlets.items()}
+def test_a_304_page_is_read_from_its_capture_and_its_links_are_followed(
+    mockserver: MockServer, tmp_path: Path
+) -> None:
+    site = mockserver.site("evidence")
+    homes = {name: base + "/" for name, base in site.outlets.items()}
 
-        def config(depth: int) -> Path:
-            path = tmp_path / f"depth{depth}.yaml"
-            path.write_text("outlets:\n" + "".join(
-                f"  - name: {name}\n    start_urls: [\"{url}\"]\n    depth: {depth}\n"
-                for name, url in homes.items()
-            ))  # fmt: skip
-            return path
+    def config(depth: int) -> Path:
+        path = tmp_path / f"depth{depth}.yaml"
+        path.write_text("outlets:\n" + "".join(
+            f"  - name: {name}\n    start_urls: [\"{url}\"]\n    depth: {depth}\n"
+            for name, url in homes.items()
+        ))  # fmt: skip
+        return path
 
-        archive = tmp_path / "archive"
-        first = crawl(config(0), archive)  # the home pages alone: links not followed
-        assert first["totals"]["archived"] == 0
-        site.clear_requests()
-        second = crawl(config(1), archive)
-        served = [r.status for r in site.requests if r.path == "/"]
-        assert served == [304] * len(homes)  # unchanged: the outlets sent no body
-        assert second["stats"]["not_modified/replayed"] == len(homes)
-        # its links came from the stored copy: the articles it lists are archived now
-        assert second["totals"]["archived"] > 0
-        marks = ",".join("?" * len(homes))
-        kinds = query(archive, f"SELECT record_type FROM captures WHERE url IN ({marks})",
-                      *homes.values())  # fmt: skip
-        assert sorted(k for (k,) in kinds) == ["response"] * len(homes) + ["revisit"] * len(homes)
+    archive = tmp_path / "archive"
+    first = crawl(config(0), archive)  # the home pages alone: links not followed
+    assert first["totals"]["archived"] == 0
+    site.clear_requests()
+    second = crawl(config(1), archive)
+    served = [r.status for r in site.requests if r.path == "/"]
+    assert served == [304] * len(homes)  # unchanged: the outlets sent no body
+    assert second["stats"]["not_modified/replayed"] == len(homes)
+    # its links came from the stored copy: the articles it lists are archived now
+    assert second["totals"]["archived"] > 0
+    marks = ",".join("?" * len(homes))
+    kinds = query(archive, f"SELECT record_type FROM captures WHERE url IN ({marks})",
+                  *homes.values())  # fmt: skip
+    assert sorted(k for (k,) in kinds) == ["response"] * len(homes) + ["revisit"] * len(homes)
 
 
 def test_an_unchanged_home_page_still_leads_to_a_new_article_on_a_changed_section_page(
+    mockserver: MockServer,
     tmp_path: Path,
 ) -> None:
     """home -> section -> article, crawled twice: between the runs an article appears on its
     section page alone. The home page answers 304; its links, read from its capture, lead to the
     section page, which changed, and so to the new article."""
-    with DemoSite() as site:
-        outlet, base = "iconnews", site.outlets["iconnews"]
-        config = tmp_path / "home.yaml"
-        config.write_text(f"outlets:\n  - name: {outlet}\n    start_urls: [\"{base}/\"]\n"
-                          "    depth: 2\n")  # fmt: skip
-        archive = tmp_path / "archive"
-        first = crawl(config, archive)
-        story = Story(
-            outlet=outlet, path="/news/2025/03/21/night-bus-trial.html",
-            title="Night bus trial starts on the river route",
-            paragraphs=(
-                "A six-month trial of a night bus along the river route begins next week, the "
-                "county transport office said, with departures every forty minutes after midnight.",
-                "Shift workers at the hospital and the docks had asked for a late service for two "
-                "years; the trial is paid for from this year's road maintenance savings.",
-                "Passenger numbers will be counted on every journey, and the office will decide in "
-                "the autumn whether the route stays.",
-            ),
-            author="Test Desk", published="2025-03-21T07:00:00+00:00",
-            section="/section/local", features=frozenset({"section_only"}),
-        )  # fmt: skip
-        site.publish(story)
-        site.clear_requests()
-        second = crawl(config, archive)
-        served = {r.path: r.status for r in site.requests if r.outlet == outlet}
-        assert served["/"] == 304  # the home page did not change: no link to the story on it
-        assert served["/section/local"] == 200 and served[story.path] == 200
-        assert second["stats"]["not_modified/replayed"] >= 1
-        assert first["totals"]["archived"] > 0 and second["totals"]["archived"] == 1
-        new = sidecars(archive)[base + story.path]
-        text = (archive / "text" / new["text_file"]).read_text(encoding="utf-8")
-        assert text.startswith(story.title + "\n\n" + story.paragraphs[0])
+    site = mockserver.site("evidence")
+    outlet, base = "iconnews", site.outlets["iconnews"]
+    config = tmp_path / "home.yaml"
+    config.write_text(f"outlets:\n  - name: {outlet}\n    start_urls: [\"{base}/\"]\n"
+                      "    depth: 2\n")  # fmt: skip
+    archive = tmp_path / "archive"
+    first = crawl(config, archive)
+    story = Story(
+        outlet=outlet, path="/news/2025/03/21/night-bus-trial.html",
+        title="Night bus trial starts on the river route",
+        paragraphs=(
+            "A six-month trial of a night bus along the river route begins next week, the "
+            "county transport office said, with departures every forty minutes after midnight.",
+            "Shift workers at the hospital and the docks had asked for a late service for two "
+            "years; the trial is paid for from this year's road maintenance savings.",
+            "Passenger numbers will be counted on every journey, and the office will decide in "
+            "the autumn whether the route stays.",
+        ),
+        author="Test Desk", published="2025-03-21T07:00:00+00:00",
+        section="/section/local", features=frozenset({"section_only"}),
+    )  # fmt: skip
+    site.publish(story)
+    site.clear_requests()
+    second = crawl(config, archive)
+    served = {r.path: r.status for r in site.requests if r.outlet == outlet}
+    assert served["/"] == 304  # the home page did not change: no link to the story on it
+    assert served["/section/local"] == 200 and served[story.path] == 200
+    assert second["stats"]["not_modified/replayed"] >= 1
+    assert first["totals"]["archived"] > 0 and second["totals"]["archived"] == 1
+    new = sidecars(archive)[base + story.path]
+    text = (archive / "text" / new["text_file"]).read_text(encoding="utf-8")
+    assert text.startswith(story.title + "\n\n" + story.paragraphs[0])
 
 
-def test_a_304_whose_capture_is_gone_is_fetched_again_in_full(tmp_path: Path) -> None:
-    with DemoSite() as site:
-        homes = {name: base + "/" for name, base in site.outlets.items()}
-        config = tmp_path / "homes.yaml"
-        config.write_text("outlets:\n" + "".join(
-            f"  - name: {name}\n    start_urls: [\"{url}\"]\n    depth: 1\n"
-            for name, url in homes.items()
-        ))  # fmt: skip
-        archive = tmp_path / "archive"
-        first_hubs = crawl(config, archive)["stats"]["spider/pages/hub"]
-        for warc in (archive / "warc").glob("*.warc.gz"):  # pushed, then deleted locally
-            warc.unlink()
-        site.clear_requests()
-        again = crawl(config, archive)
-        served = sorted(r.status for r in site.requests if r.path == "/")
-        assert served == [200] * len(homes) + [304] * len(homes)  # asked again, in full
-        not_modified = sum(1 for r in site.requests if r.status == 304)
-        assert again["stats"]["not_modified/refetched/unreadable"] == not_modified
-        assert "not_modified/replayed" not in again["stats"]
-        assert again["stats"]["spider/pages/hub"] == first_hubs
+def test_a_304_whose_capture_is_gone_is_fetched_again_in_full(
+    mockserver: MockServer, tmp_path: Path
+) -> None:
+    site = mockserver.site("evidence")
+    homes = {name: base + "/" for name, base in site.outlets.items()}
+    config = tmp_path / "homes.yaml"
+    config.write_text("outlets:\n" + "".join(
+        f"  - name: {name}\n    start_urls: [\"{url}\"]\n    depth: 1\n"
+        for name, url in homes.items()
+    ))  # fmt: skip
+    archive = tmp_path / "archive"
+    first_hubs = crawl(config, archive)["stats"]["spider/pages/hub"]
+    for warc in (archive / "warc").glob("*.warc.gz"):  # pushed, then deleted locally
+        warc.unlink()
+    site.clear_requests()
+    again = crawl(config, archive)
+    served = sorted(r.status for r in site.requests if r.path == "/")
+    assert served == [200] * len(homes) + [304] * len(homes)  # asked again, in full
+    not_modified = sum(1 for r in site.requests if r.status == 304)
+    assert again["stats"]["not_modified/refetched/unreadable"] == not_modified
+    assert "not_modified/replayed" not in again["stats"]
+    assert again["stats"]["spider/pages/hub"] == first_hubs
 
 
-def test_reextract_and_lookup_say_a_record_is_missing_and_do_not_crash(tmp_path: Path) -> None:
-    with DemoSite() as site:
-        config = site.write_config(tmp_path / "outlets.yaml")
-        archive = tmp_path / "archive"
-        crawl(config, archive)
+def test_reextract_and_lookup_say_a_record_is_missing_and_do_not_crash(
+    mockserver: MockServer, tmp_path: Path
+) -> None:
+    site = mockserver.site("evidence")
+    config = site.write_config(tmp_path / "outlets.yaml")
+    archive = tmp_path / "archive"
+    crawl(config, archive)
     texts = sidecars(archive)
     (warc,) = (archive / "warc").glob("*.warc.gz")
     last = max(texts.values(), key=lambda s: s["warc_record_offset"])

@@ -1,5 +1,6 @@
 """Every fault of the fault-injection outlet: its outcome, reason, attempts and WARC records,
-and that the rest of the crawl finished; then the runs after it (due retries, gave_up, retry)."""
+and that the rest of the crawl finished; then the runs after it (due retries, gave_up, retry).
+A crawl stopped while a retry waits and a crashing extraction worker: tests/test_fault_stops.py."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from crawler.demo.faults import (
     long_link_path,
 )
 from storage.manifest import Manifest
+from testkit.mockserver import MockServer
 from tests.conftest import FAST, cli
 
 # Fast retries for the test: the defaults (2 s base, 60 s cap) are for real outlets.
@@ -73,12 +75,12 @@ class Faulty:
 
 
 @pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
+def faulty(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
     root = tmp_path_factory.mktemp("faults")
-    with FaultSite(hang_seconds=10) as site:
-        f = Faulty(site, root / "archive", site.write_config(root / "faults.yaml"), None)  # type: ignore[arg-type]
-        f.first = f.crawl()
-        yield f
+    site = mockserver.faults("faults", hang_seconds=10)
+    f = Faulty(site, root / "archive", site.write_config(root / "faults.yaml"), None)  # type: ignore[arg-type]
+    f.first = f.crawl()
+    yield f
 
 
 def warc_responses(archive: Path) -> list[Any]:
@@ -183,6 +185,8 @@ FAILED = {  # path: (reason, attempts, status, what the WARC holds for it)
     "/f/pdf": ("not_html", 1, 200, ["200"]),
     "/f/pdf-untyped": ("not_html", 1, 200, ["200"]),
 }
+
+
 LONG_LINK_FAILURES = 1  # the in-scope long link, listed once (its row's URL is shortened)
 
 
@@ -370,68 +374,3 @@ def test_retry_command_retries_pending_now_and_all_includes_gave_up(faulty: Faul
     assert served - {"/robots.txt"} <= set(FAULTS)  # failures only: no discovery
     # and the outlet's probe, once: the soft 404s retried are judged by its answer
     assert len([r for r in run.served if r.path.startswith(PROBE_PREFIX)]) == 1
-
-
-def test_sigterm_while_a_retry_waits_records_it_due_for_the_next_run(tmp_path: Path) -> None:
-    import signal
-    import sys
-    import time
-
-    with FaultSite() as site:
-        config = site.write_config(tmp_path / "faults.yaml")
-        archive = tmp_path / "archive"
-        # /f/503-once answers 503 first; its retry is set to wait 30-60 s
-        args = ["crawl", "--config", str(config), "--archive", str(archive), *SETTINGS,
-                "-s", "RETRY_BASE_DELAY=60", "-s", "RETRY_MAX_DELAY=60"]  # fmt: skip
-        proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", *args],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not any(r.path == "/f/503-once" for r in site.requests):
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
-        log = next((archive / "logs").glob("*.log"))
-        while "retrying " + site.url("/f/503-once") not in log.read_text():  # the retry waits
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-        manifest = Manifest(archive / "manifest.sqlite")
-        row = manifest.failure(site.url("/f/503-once"))
-        manifest.close()
-        assert row is not None and row["reason"] == "http_5xx"
-        assert "while the retry waited" in row["detail"]
-        assert row["next_retry_at"] <= row["last_tried"]  # due at once, not in an hour
-        site.clear_requests()
-        rerun = cli(*args[:-4])  # with the test's quick retries
-        assert rerun.returncode == 0
-        asked = [r.path for r in site.requests]
-        assert asked.index("/f/503-once") < asked.index("/")  # due failures before discovery
-    titles = {json.loads(p.read_text())["title"] for p in (archive / "text").glob("*.json")}
-    assert article_title("/f/503-once") in titles
-
-
-def test_a_crashing_or_hanging_extraction_worker_costs_one_page(tmp_path: Path) -> None:
-    with FaultSite() as site:
-        config = site.write_config(tmp_path / "faults.yaml")
-        archive = tmp_path / "archive"
-        result = cli("crawl", "--config", str(config), "--archive", str(archive), *SETTINGS,
-                     "-s", "EXTRACT_FUNCTION=tests.crashy_extractor.extract",
-                     # the timeout also covers starting a worker (trafilatura's import): after
-                     # a pool breaks, each page in flight starts one of its own at once
-                     "-s", "EXTRACT_TIMEOUT=20", "-s", "EXTRACT_WORKERS=2")  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    manifest = Manifest(archive / "manifest.sqlite")
-    crashed = manifest.failure(site.url("/f/ok"))
-    hung = manifest.failure(site.url("/f/bad-charset"))
-    manifest.close()
-    assert crashed is not None and crashed["reason"] == "extraction_crashed"
-    assert hung is not None and hung["reason"] == "extraction_timeout"
-    titles = {json.loads(p.read_text())["title"] for p in (archive / "text").glob("*.json")}
-    # the pages in flight when the workers died were extracted again in a new pool
-    assert titles == {article_title(p) for p in ("/f/403-twice", "/f/429-retry-after",
-                                                   "/f/503-once", "/f/utf16-header",
-                                                   LINKED_ARTICLE, BRIEF)}  # fmt: skip
-    (summary,) = [json.loads(p.read_text()) for p in (archive / "runs").glob("*.json")]
-    assert summary["finish_reason"] == "finished"
-    assert summary["stats"]["extract/worker_died"] >= 1
-    assert summary["stats"]["extract/timeout"] == 1

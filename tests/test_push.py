@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from testkit.s3_server import S3Server
 from tests.conftest import FAST, Crawl
-from tests.s3_server import S3Server
 
 CLI = [sys.executable, "-m", "crawler.cli"]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from storage import lock
-from tests.bad_endpoints import SilentServer, StallProxy, TrickleServer, wait_for
+from testkit.bad_endpoints import SilentServer, StallProxy, TrickleServer, wait_for
+from testkit.s3_server import S3Server
 from tests.conftest import Crawl
-from tests.s3_server import S3Server
 
 CLI = [sys.executable, "-m", "crawler.cli"]
 PART = 5 * 1024 * 1024

@@ -1,4 +1,4 @@
-"""tests/range_server.py, the byte-range file server the ReplayWeb.page tests serve WACZ files
+"""testkit/range_server.py, the byte-range file server the ReplayWeb.page tests serve WACZ files
 from, against urllib: whole files, each form of a single range, HEAD, 404 and 416."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.range_server import Hit, RangeServer, parse_range
+from testkit.range_server import Hit, RangeServer, parse_range
 
 BODY = bytes(range(256)) * 40  # 10240 bytes, every offset distinguishable mod 256
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -1,4 +1,4 @@
-"""Tests of tests/redis_server.py, the real Redis the distributed-crawl tests run against.
+"""Tests of testkit/redis_server.py, the real Redis the distributed-crawl tests run against.
 
 What the launcher itself does, that tests/test_cluster.py relies on when it takes Redis away
 from a crawl and gives it back: a password quoted into the URL, a killed server back on its
@@ -16,8 +16,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-# both fixtures come from tests/conftest.py, which imports them from tests.redis_server
-from tests.redis_server import RedisServer, require_redis_server
+# both fixtures come from tests/conftest.py, which imports them from testkit.redis_server
+from testkit.redis_server import RedisServer, require_redis_server
 
 # ---- the fixture ----
 

@@ -1,6 +1,6 @@
 """The demo crawl replayed in a real browser, as a reader would open it: ReplayWeb.page from the
 exported WACZ and pywb from the WARCs with the archive's index, in Debian's Chromium
-(tests/browser_tools.py). Each outlet's article shows its text, its own stylesheet's headline
+(testkit/chromium.py). Each outlet's article shows its text, its own stylesheet's headline
 colour, its photo, and the border the CDN's stylesheet (another host) gives the photo; nothing
 is fetched from anywhere but the replay. ReplayWeb.page lists the archived articles and finds
 them by a word of their text."""
@@ -14,7 +14,8 @@ import pytest
 
 from crawler.demo import DemoArticle, DemoSite
 from crawler.demo.assets import LOOPING_CSS, MISSING_ICON, PHOTO_BORDER_RGB, headline_rgb
-from tests.browser_tools import ArchivedPage, PywbBrowser, ReplayWebPage
+from testkit.chromium import ArchivedPage, PywbBrowser
+from testkit.replaywebpage import ReplayWebPage
 from tests.conftest import Crawl, exported
 from tests.helpers import normalised
 

@@ -18,7 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.demo import DemoSite
 from storage.index import lookup, parse_line, update_index
 from storage.layout import ArchiveLayout
-from tests.browser_tools import ArchivedPage, PywbBrowser, ReplayWebPage
+from testkit.chromium import ArchivedPage, PywbBrowser
+from testkit.replaywebpage import ReplayWebPage
 from tests.conftest import FAST, cli, exported
 from tests.helpers import normalised
 

@@ -1,4 +1,4 @@
-"""tests/replay_tools.py against small WARCs written here with warcio: pywb replays them (a plain
+"""testkit/replay_tools.py against small WARCs written here with warcio: pywb replays them (a plain
 page, a gzip-encoded response, an identical-payload revisit in another file, from pywb's own
 index or from a CDXJ written here) and `wacz validate` tells a WACZ from a plain zip."""
 
@@ -24,7 +24,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 if TYPE_CHECKING:
-    from tests.replay_tools import ReplayTools
+    from testkit.replay_tools import ReplayTools
 
 # The session fixture `replay_tools`: importing it here would be a redefinition for ruff (F811),
 # and importing anything of the module before pytest loads it as a plugin would keep pytest from
@@ -141,7 +141,7 @@ def replay_base(replay_tools: ReplayTools, warcs: Warcs) -> Iterator[str]:
 
 
 def test_tools_live_outside_the_project_venv(replay_tools: ReplayTools) -> None:
-    from tests.replay_tools import REPO, STAMP_NAME, ensure_tools
+    from testkit.replay_tools import REPO, STAMP_NAME, ensure_tools
 
     assert replay_tools.venv == REPO / ".venv-replay"
     for tool in ("wayback", "wb-manager", "wacz"):
@@ -157,7 +157,7 @@ def test_tools_live_outside_the_project_venv(replay_tools: ReplayTools) -> None:
 
 
 def test_replay_url() -> None:
-    from tests.replay_tools import ReplayTools
+    from testkit.replay_tools import ReplayTools
 
     tools = ReplayTools(Path("/nowhere"))
     base = "http://127.0.0.1:8080/news/"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from crawler.outlets import load_config
-from tests.browser_tools import Chromium
+from testkit.chromium import Chromium
 from tests.conftest import Crawl, cli
 
 CHARTS = ("chart-pages", "chart-articles", "chart-failures", "chart-health", "chart-words",

@@ -1,4 +1,4 @@
-"""Tests of tests/s3_server.py, the loopback SeaweedFS S3 server the push tests run against.
+"""Tests of testkit/s3_server.py, the loopback SeaweedFS S3 server the push tests run against.
 
 They pin down how this server answers the things a push depends on (checksums, error codes,
 surviving a SIGKILL), so a SeaweedFS upgrade that changes one of them fails here, with a clear
@@ -22,8 +22,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-# the `s3_server` fixture comes from tests/conftest.py, which imports it from tests.s3_server
-from tests.s3_server import S3Server
+# the `s3_server` fixture comes from tests/conftest.py, which imports it from testkit.s3_server
+from testkit.s3_server import S3Server
 
 MiB = 1024 * 1024
 

@@ -23,6 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.demo import DemoSite
 from crawler.demo.content import Story
 from storage.warc import IDENTICAL_PAYLOAD, SERVER_NOT_MODIFIED
+from testkit.mockserver import MockServer
 from tests.conftest import FAST, cli
 
 CLI = [sys.executable, "-m", "crawler.cli"]
@@ -59,13 +60,13 @@ class Archive:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+def archive(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     root = tmp_path_factory.mktemp("scheduled")
-    with DemoSite() as site:
-        a = Archive(site, site.write_config(root / "outlets.yaml"), root / "archive")
-        a.crawl()  # run 1: everything
-        a.crawl()  # run 2: nothing changed
-        yield a
+    site = mockserver.site("scheduled")
+    a = Archive(site, site.write_config(root / "outlets.yaml"), root / "archive")
+    a.crawl()  # run 1: everything
+    a.crawl()  # run 2: nothing changed
+    yield a
 
 
 def article_paths(site: DemoSite) -> set[str]:
@@ -180,45 +181,49 @@ def wait_for(predicate: Any, proc: subprocess.Popen[bytes], what: str, timeout: 
         time.sleep(0.01)  # polling a condition, not waiting for luck
 
 
-def test_a_second_crawl_on_a_locked_archive_exits_3_and_harms_nothing(tmp_path: Path) -> None:
-    with DemoSite(delay=0.2) as site:
-        config = site.write_config(tmp_path / "outlets.yaml")
-        root = tmp_path / "archive"
-        args = ["crawl", "--config", str(config), "--archive", str(root), *FAST]
-        first = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)  # fmt: skip
-        lock = root / ".lock"
-        wait_for(lambda: lock.exists() and f"pid={first.pid}" in lock.read_text(), first, "lock")
-        second = cli(*args, timeout=60)
-        assert second.returncode == 3
-        assert f"pid {first.pid}" in second.stderr and "in use by another crawl" in second.stderr
-        assert first.wait(timeout=120) == 0
+def test_a_second_crawl_on_a_locked_archive_exits_3_and_harms_nothing(
+    mockserver: MockServer, tmp_path: Path
+) -> None:
+    site = mockserver.site("in-flight", delay=0.2)
+    config = site.write_config(tmp_path / "outlets.yaml")
+    root = tmp_path / "archive"
+    args = ["crawl", "--config", str(config), "--archive", str(root), *FAST]
+    first = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    lock = root / ".lock"
+    wait_for(lambda: lock.exists() and f"pid={first.pid}" in lock.read_text(), first, "lock")
+    second = cli(*args, timeout=60)
+    assert second.returncode == 3
+    assert f"pid {first.pid}" in second.stderr and "in use by another crawl" in second.stderr
+    assert first.wait(timeout=120) == 0
     titles = {json.loads(p.read_text())["title"] for p in (root / "text").glob("*.json")}
     assert {a.title for a in site.articles if a.archivable} <= titles
     assert len(list((root / "runs").glob("*.json"))) == 1  # the second never started a run
 
 
-def test_sigterm_finishes_in_flight_closes_warcs_and_writes_the_summary(tmp_path: Path) -> None:
-    with DemoSite(delay=0.3) as site:
-        config = site.write_config(tmp_path / "outlets.yaml")
-        root = tmp_path / "archive"
-        args = ["crawl", "--config", str(config), "--archive", str(root), *FAST]
-        proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        wait_for(lambda: any((root / "text").glob("*.txt")), proc, "the first text")
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0, out
-        (summary_path,) = (root / "runs").glob("*.json")
-        summary = json.loads(summary_path.read_text())
-        assert summary["finish_reason"] == "shutdown"
-        assert b"(shutdown)" in out  # the summary was printed
-        assert [p for p in (root / "warc").iterdir() if p.name.endswith(".open")] == []
-        warcio = Path(sys.executable).with_name("warcio")
-        files = [str(p) for p in (root / "warc").iterdir()]
-        assert subprocess.run([str(warcio), "check", *files], check=False).returncode == 0
-        # the next run completes what the stopped one left
-        rerun = cli(*args)
-        assert rerun.returncode == 0, rerun.stderr[-3000:]
+def test_sigterm_finishes_in_flight_closes_warcs_and_writes_the_summary(
+    mockserver: MockServer, tmp_path: Path
+) -> None:
+    site = mockserver.site("in-flight", delay=0.3)
+    config = site.write_config(tmp_path / "outlets.yaml")
+    root = tmp_path / "archive"
+    args = ["crawl", "--config", str(config), "--archive", str(root), *FAST]
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    wait_for(lambda: any((root / "text").glob("*.txt")), proc, "the first text")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    (summary_path,) = (root / "runs").glob("*.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["finish_reason"] == "shutdown"
+    assert b"(shutdown)" in out  # the summary was printed
+    assert [p for p in (root / "warc").iterdir() if p.name.endswith(".open")] == []
+    warcio = Path(sys.executable).with_name("warcio")
+    files = [str(p) for p in (root / "warc").iterdir()]
+    assert subprocess.run([str(warcio), "check", *files], check=False).returncode == 0
+    # the next run completes what the stopped one left
+    rerun = cli(*args)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
     titles = {json.loads(p.read_text())["title"] for p in (root / "text").glob("*.json")}
     assert {a.title for a in site.articles if a.archivable} <= titles
 

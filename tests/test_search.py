@@ -20,6 +20,7 @@ import pytest
 
 from crawler.demo import DemoSite
 from crawler.demo.content import Story
+from testkit.mockserver import MockServer
 from tests.conftest import FAST, Crawl, cli
 
 BRIDGE = "Wendle Bridge to close for six months after inspectors find cracked bearings"
@@ -228,37 +229,39 @@ CAFE = Story(
 )  # fmt: skip
 
 
-def test_a_killed_crawl_leaves_a_consistent_index_that_is_completed(tmp_path: Path) -> None:
+def test_a_killed_crawl_leaves_a_consistent_index_that_is_completed(
+    mockserver: MockServer, tmp_path: Path
+) -> None:
     # each response takes 0.3 s: the crawl is still running when its first texts are indexed
-    with DemoSite(delay=0.3) as site:
-        site.publish(CAFE)
-        config = site.write_config(tmp_path / "outlets.yaml")
-        archive = tmp_path / "archive"
-        args = ["crawl", "--config", str(config), "--archive", str(archive), *FAST]
-        index = archive / "search.sqlite"
-        with (tmp_path / "killed.log").open("w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", *args],
-                                    stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-            deadline = time.monotonic() + 120
-            while not (index.exists() and indexed_yet(archive)):
-                assert proc.poll() is None, "the crawl ended before it could be killed"
-                assert time.monotonic() < deadline, "nothing indexed within 120 s"
-                time.sleep(0.01)  # polling for the first commit, not waiting for luck
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        archivable = [a for a in site.articles if a.archivable]
-        killed = indexed_ids(archive)  # opens (WAL recovered), integrity_check ok
-        assert 0 < len(killed) < len(archivable)
-        assert killed <= stored_ids(archive)  # nothing indexed that is not stored
+    site = mockserver.site("search-in-flight", delay=0.3)
+    site.publish(CAFE)
+    config = site.write_config(tmp_path / "outlets.yaml")
+    archive = tmp_path / "archive"
+    args = ["crawl", "--config", str(config), "--archive", str(archive), *FAST]
+    index = archive / "search.sqlite"
+    with (tmp_path / "killed.log").open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", *args],
+                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not (index.exists() and indexed_yet(archive)):
+            assert proc.poll() is None, "the crawl ended before it could be killed"
+            assert time.monotonic() < deadline, "nothing indexed within 120 s"
+            time.sleep(0.01)  # polling for the first commit, not waiting for luck
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    archivable = [a for a in site.articles if a.archivable]
+    killed = indexed_ids(archive)  # opens (WAL recovered), integrity_check ok
+    assert 0 < len(killed) < len(archivable)
+    assert killed <= stored_ids(archive)  # nothing indexed that is not stored
 
-        # `index --search` on a copy completes it as it stands ...
-        copy = tmp_path / "copy"
-        shutil.copytree(archive, copy)
-        assert cli("index", "--archive", str(copy), "--search").returncode == 0
-        assert indexed_ids(copy) == stored_ids(copy)
-        # ... and so does the next crawl, which stores the rest and indexes every text
-        result = cli(*args)
-        assert result.returncode == 0, result.stdout + result.stderr
+    # `index --search` on a copy completes it as it stands ...
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    assert cli("index", "--archive", str(copy), "--search").returncode == 0
+    assert indexed_ids(copy) == stored_ids(copy)
+    # ... and so does the next crawl, which stores the rest and indexes every text
+    result = cli(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
     assert indexed_ids(archive) == stored_ids(archive)
     assert len(stored_ids(archive)) >= len(archivable) - 2  # syndicated copies: one text
     stats = summary_stats(archive)[-1]

@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 
 from crawler.demo import DemoSite
+from testkit.redis_server import RedisServer
 from tests.conftest import FAST, REPO
-from tests.redis_server import RedisServer
 
 # distinctive fake values, none a substring of another
 ENV_AWS_SECRET = "envAwsSecret-7f3c91d2e5"

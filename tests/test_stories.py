@@ -30,6 +30,7 @@ from crawler.demo.variants import (
     WIRE_PARAGRAPHS,
 )
 from storage.stories import story_ids
+from testkit.mockserver import MockServer
 from tests.conftest import FAST, cli
 
 
@@ -50,14 +51,14 @@ def crawl(config: Path, archive: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+def archive(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     root = tmp_path_factory.mktemp("stories")
-    with DemoSite() as site:
-        for story in (*VARIANTS, *UNRELATED):
-            site.publish(story)
-        config = site.write_config(root / "outlets.yaml")
-        crawl(config, root / "archive")
-        yield Archive(site, root / "archive", config)
+    site = mockserver.site("stories")
+    for story in (*VARIANTS, *UNRELATED):
+        site.publish(story)
+    config = site.write_config(root / "outlets.yaml")
+    crawl(config, root / "archive")
+    yield Archive(site, root / "archive", config)
 
 
 def stories_json(archive: Path) -> list[dict[str, Any]]:

@@ -35,8 +35,8 @@ from storage.sidecar import build_sidecar, canonical_key, published_key
 from storage.texts import SharedNumbers, TextStore
 from storage.warc import WarcRef
 from storage.warc_repair import repair_open_warcs
+from testkit.redis_server import RedisServer
 from tests.helpers import closed_warc, project_retry_policy, project_settings
-from tests.redis_server import RedisServer
 
 NUMBERS_AHEAD = project_settings()["CLUSTER_TEXT_NUMBERS_AHEAD"]
 PUSH_WORKERS = project_settings()["PUSH_WORKERS"]

@@ -8,7 +8,7 @@ started again on the same port, so a client keeps its URL across the outage.
 tests/conftest.py imports both fixtures, so a test only asks for them (importing them in a test
 module instead would make ruff flag each argument as a redefinition, F811)::
 
-    from tests.redis_server import RedisServer
+    from testkit.redis_server import RedisServer
 
     def test_queue(redis_server: RedisServer) -> None:
         redis_server.flushall()  # or keys under a prefix of the test's own: the server is shared
@@ -51,7 +51,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.server_process import ServerProcess
+from testkit.server_process import ServerProcess
 
 INSTALL_HINT = (
     "no `redis-server` on PATH: `make test` installs it "

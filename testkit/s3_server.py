@@ -9,7 +9,7 @@ tests/conftest.py imports the session-scoped `s3_server` fixture (one server for
 so a test only asks for it (importing the fixture in a test module instead would make ruff flag
 each `s3_server` argument as a redefinition, F811, and start a second server)::
 
-    from tests.s3_server import S3Server
+    from testkit.s3_server import S3Server
 
     def test_push(s3_server: S3Server) -> None:
         s3_server.make_bucket("archive")
@@ -48,7 +48,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.server_process import ServerProcess
+from testkit.server_process import ServerProcess
 
 DEFAULT_ACCESS_KEY = "newsarchiver-test"
 # A fixed 40-character secret, the length of an AWS one; the slashes, as in real AWS secrets,

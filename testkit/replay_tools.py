@@ -8,12 +8,12 @@ interpreter, and the tools run as subprocesses from there.
 
 tests/conftest.py may import the session-scoped fixture, as it does `s3_server`::
 
-    from tests.replay_tools import replay_tools  # noqa: E402, F401
+    from testkit.replay_tools import replay_tools  # noqa: E402, F401
 
 or a test module registers this module as a plugin (importing the fixture into a test module
 would make ruff flag each `replay_tools` argument as a redefinition, F811)::
 
-    pytest_plugins = ["tests.replay_tools"]
+    pytest_plugins = ["testkit.replay_tools"]
 
     def test_replay(replay_tools: ReplayTools, tmp_path: Path) -> None:
         with replay_tools.pywb([warc]) as base:  # "http://127.0.0.1:PORT/news/"
@@ -53,7 +53,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server_process import set_parent_death_signal
+from testkit.server_process import set_parent_death_signal
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_NAME = ".venv-replay"
