@@ -68,7 +68,7 @@ class StoreTextPipeline:
         root: str,
         run_id: str,
         stats: StatsCollector,
-        fsync: bool = True,
+        fsync: bool,  # TEXT_FSYNC
         signals: SignalManager | None = None,
         numbers: TextNumbers | None = None,
     ) -> None:

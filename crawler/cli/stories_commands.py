@@ -29,12 +29,12 @@ import difflib
 import json
 import sqlite3
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from scrapy.settings import Settings
 
-from crawler.cli.common import parse_date
 from crawler.outlets import ConfigError
 from crawler.settings_check import CHECKS
 from storage.archive_stories import listing, read_text, rebuild
@@ -81,15 +81,25 @@ def _archive(archive: str) -> Path:
     return root
 
 
+def _since(value: str | None) -> str | None:
+    """``--since`` as given: the listing compares it with ISO dates as a string, so only what
+    ``fromisoformat`` reads unchanged (no spaces, no Z) is taken."""
+    if value is None:
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--since: {value!r} is not a date (YYYY-MM-DD)") from None
+    return value
+
+
 def _short(published: str | None) -> str:
     return (published or "-")[:16].replace("T", " ")
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
     root = _archive(args.archive)
-    if args.since is not None:
-        parse_date(args.since, "--since")  # checked; the listing compares it as given
-    stories = listing(root, args.since)
+    stories = listing(root, _since(args.since))
     if args.json:
         out = [{
             "id": s["id"], "title": s["title"], "first_published": s["first_published"],
