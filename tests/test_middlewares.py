@@ -320,6 +320,24 @@ def test_retries_still_waiting_at_close_are_recorded_as_due_now() -> None:
     assert not mw._waiting
 
 
+def test_a_redirected_retry_still_waiting_at_close_names_the_url_found() -> None:
+    """One URL rule (pipelines.page_failure): the failure row names the link the crawl found,
+    not where it was redirected, so that the next run requests it and a success heals it."""
+    from twisted.internet import reactor  # noqa: F401 - a reactor to schedule the retry on
+
+    mw = retry_mw()
+    failed = heard(mw.crawler, na_signals.page_failed)
+    request = Request("https://a.example/moved", meta={
+        "outlet": "a", "kind": "page", "redirect_urls": ["https://a.example/1"]})  # fmt: skip
+    with pytest.raises(RetryLater):
+        finished(mw.process_response(request, Response(request.url, status=503,
+                                                        request=request)))  # fmt: skip
+    assert mw.crawler.spider is not None
+    mw.spider_closed(mw.crawler.spider, "shutdown")
+    (row,) = failed
+    assert (row["url"], row["reason"], row["due_now"]) == ("https://a.example/1", "http_5xx", True)
+
+
 def test_retry_enabled_off_leaves_the_middleware_out() -> None:
     with pytest.raises(NotConfigured):
         BackoffRetryMiddleware.from_crawler(project_crawler(RETRY_ENABLED=False))
