@@ -19,6 +19,7 @@ import pytest
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from crawler.extensions.archive_lock import ArchiveLock
@@ -72,8 +73,12 @@ class Engine:
     def __init__(self) -> None:
         self.closed: list[str] = []
 
-    async def close_spider_async(self, reason: str) -> None:
+    def close_spider_async(self, reason: str) -> defer.Deferred[None]:
+        # recorded when called, and a fired Deferred rather than a coroutine: on the asyncio
+        # reactor (installed by an earlier test in the session) a coroutine would only run once
+        # the loop does, which it never does here
         self.closed.append(reason)
+        return defer.succeed(None)
 
 
 def guarded(tmp_path: Path, floor_mb: float) -> tuple[Crawler, DiskGuard, Engine]:
