@@ -20,10 +20,12 @@ from crawler import settings as project_settings_module
 from crawler.extensions.failures import retry_policy
 from crawler.page_work import PageJob, analyse_page
 from pipelines.error_pages import NotFoundFingerprint, Verdict
-from storage.clock import iso
+from pipelines.items import ArticleItem
+from storage.clock import iso, new_run_id
 from storage.failures import RetryPolicy
 from storage.layout import ArchiveLayout
 from storage.manifest import Manifest
+from storage.texts import SharedNumbers, TextStore
 from storage.warc import Exchange, WarcFileWriter, WarcRef, capture_row
 
 T = TypeVar("T")
@@ -154,3 +156,27 @@ def judging_spider(crawler: Crawler, fingerprint: NotFoundFingerprint | None = N
 def normalised(text: str) -> str:
     """Text as a reader compares it: entities decoded, whitespace runs one space."""
     return " ".join(html.unescape(text).split())
+
+
+# --- the text store, as the text pipeline drives it -----------------------------------------
+
+
+class Counts(dict[str, int]):
+    """The store's counts, as a crawl's stats would hold them (None: never counted)."""
+
+    def __call__(self, key: str, n: int) -> None:
+        self[key] = self.get(key, 0) + n
+
+
+def text_store(archive: Path, numbers: SharedNumbers | None = None) -> TextStore:
+    """An open store, as one crawl's text pipeline opens it (a run id of its own)."""
+    return TextStore(archive, new_run_id(), fsync=True, numbers=numbers, count=Counts()).open()
+
+
+def store(p: TextStore, item: ArticleItem, ref: WarcRef) -> tuple[str, str, str]:
+    """Store `item`'s text as the text pipeline does: (outcome, stem, sha256)."""
+    stored = p.put(
+        item.article, url=item.url, final_url=item.final_url, canonical_url=item.identity,
+        outlet=item.outlet, http_status=item.http_status, fetched_at=item.fetched_at, warc=ref,
+    )  # fmt: skip
+    return stored.outcome, stored.stem, stored.sha256

@@ -12,11 +12,10 @@ from pathlib import Path
 
 from pipelines.article import ArticleText
 from pipelines.items import ArticleItem
-from storage.clock import new_run_id
 from storage.layout import text_stem
 from storage.manifest import Manifest
-from storage.texts import TextStore
 from storage.warc import WarcRef
+from tests.helpers import store, text_store
 
 ARTICLE = ArticleText(
     title="Ferry service resumes after the storm",
@@ -29,27 +28,6 @@ ARTICLE = ArticleText(
     language="en",
 )
 OTHER = ArticleText(title="Library opens late", paragraphs=("The library stays open until ten.",))
-
-
-class Counts(dict[str, int]):
-    """The store's counts, as a crawl's stats would hold them (None: never counted)."""
-
-    def __call__(self, key: str, n: int) -> None:
-        self[key] = self.get(key, 0) + n
-
-
-def text_store(tmp_path: Path) -> TextStore:
-    """An open store, as one crawl's text pipeline opens it (a run id of its own)."""
-    return TextStore(tmp_path, new_run_id(), fsync=True, count=Counts()).open()
-
-
-def store(p: TextStore, item: ArticleItem, ref: WarcRef) -> tuple[str, str, str]:
-    """Store `item`'s text as the text pipeline does: (outcome, stem, sha256)."""
-    stored = p.put(
-        item.article, url=item.url, final_url=item.final_url, canonical_url=item.identity,
-        outlet=item.outlet, http_status=item.http_status, fetched_at=item.fetched_at, warc=ref,
-    )  # fmt: skip
-    return stored.outcome, stored.stem, stored.sha256
 
 
 def item(url: str, article: ArticleText | None = ARTICLE, outlet: str = "harbour") -> ArticleItem:

@@ -25,18 +25,17 @@ from crawler.cluster.state import ClusterState
 from crawler.cluster.text_numbers import ClusterTextNumbers
 from pipelines.article import ArticleText
 from pipelines.items import ArticleItem
-from storage.clock import new_run_id
 from storage.evidence import reconcile
 from storage.layout import OPEN_SUFFIX, ArchiveLayout, text_stem
 from storage.manifest import Manifest
 from storage.object_store import FSStore
 from storage.push import Pusher
 from storage.sidecar import build_sidecar, canonical_key, published_key
-from storage.texts import SharedNumbers, TextStore
+from storage.texts import TextStore
 from storage.warc import WarcRef
 from storage.warc_repair import repair_open_warcs
 from testkit.redis_server import RedisServer
-from tests.helpers import closed_warc, project_retry_policy, project_settings
+from tests.helpers import closed_warc, project_retry_policy, project_settings, store, text_store
 
 NUMBERS_AHEAD = project_settings()["CLUSTER_TEXT_NUMBERS_AHEAD"]
 PUSH_WORKERS = project_settings()["PUSH_WORKERS"]
@@ -85,27 +84,6 @@ HARBOUR = Copy(
     "2026-03-04T09:00:00Z",
     WarcRef("w-20260304090000-00000-h.warc.gz", 200, 900, "<urn:uuid:h>", None),
 )  # fmt: skip
-
-
-class Counts(dict[str, int]):
-    """The store's counts, as a crawl's stats would hold them (None: never counted)."""
-
-    def __call__(self, key: str, n: int) -> None:
-        self[key] = self.get(key, 0) + n
-
-
-def text_store(archive: Path, numbers: SharedNumbers | None = None) -> TextStore:
-    """An open store, as one crawl's text pipeline opens it (a run id of its own)."""
-    return TextStore(archive, new_run_id(), fsync=True, numbers=numbers, count=Counts()).open()
-
-
-def store(p: TextStore, item: ArticleItem, ref: WarcRef) -> tuple[str, str, str]:
-    """Store `item`'s text as the text pipeline does: (outcome, stem, sha256)."""
-    stored = p.put(
-        item.article, url=item.url, final_url=item.final_url, canonical_url=item.identity,
-        outlet=item.outlet, http_status=item.http_status, fetched_at=item.fetched_at, warc=ref,
-    )  # fmt: skip
-    return stored.outcome, stored.stem, stored.sha256
 
 
 def store_all(archive: Path, copies: list[Copy]) -> tuple[TextStore, list[str]]:
